@@ -1,0 +1,7 @@
+from celery import shared_task
+
+
+@shared_task(name="portal.ping")
+def ping() -> str:
+    """Answers "pong": proves a worker is consuming from the broker (used by health checks)."""
+    return "pong"

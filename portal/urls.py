@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from portal import views
+
+admin.site.site_header = "Managed Apps Portal operations"
+admin.site.site_title = "Managed Apps Portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("auth/", include("allauth.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("apps/", include("deployments.urls")),
+    path("jit/", include("jit.urls")),
+]

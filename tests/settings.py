@@ -1,0 +1,15 @@
+"""Settings for the test suite: the portal's own settings with test-only conveniences."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else-0123456789")
+if os.environ.get("CELERY_BROKER_URL", "filesystem://").startswith("filesystem://"):
+    # Keep the tests' on-disk queue apart from a running demo's.
+    os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="portal-tests-"))
+os.environ.setdefault("CELERY_QUEUE", "portal-tests")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
