@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-
-from portal.celery import app as celery_app
+from kombu import Connection
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,8 @@ def check_broker() -> Check:
             return Check(True, "filesystem")
         return Check(False, "queue folder missing or not writable")
     try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
             conn.default_channel.client.ping()
     except Exception as exc:
         return Check(False, type(exc).__name__)

@@ -9,7 +9,7 @@ if os.environ.get("CELERY_BROKER_URL", "filesystem://").startswith("filesystem:/
     os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="portal-tests-"))
 os.environ.setdefault("CELERY_QUEUE", "portal-tests")
 
-from portal.settings import *  # noqa: E402,F403
+from portal.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

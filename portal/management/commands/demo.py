@@ -1,0 +1,101 @@
+"""Run the whole demo in one foreground command: migrate, seed, then web, worker and beat."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed and run the web server, a Celery worker and beat until Ctrl-C."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo")
+        children = self._children(host, port)
+        # Ctrl-C reaches the whole process group; SIGTERM (e.g. from a supervisor) should stop
+        # the children the same way.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            for child in children:
+                # Own process group: the terminal's Ctrl-C reaches only this command, which then
+                # stops each child exactly once.
+                child.process = subprocess.Popen(
+                    child.argv, cwd=settings.BASE_DIR, start_new_session=True
+                )
+            self.stdout.write(
+                self.style.SUCCESS(f"Managed Apps Portal demo: http://{host}:{port}/")
+                + f"\n  Operator sign-in: http://{host}:{port}/admin/ (operator / operator)"
+                + "\n  Press Ctrl-C to stop."
+            )
+            self._wait_until_one_exits(children)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping...")
+        finally:
+            self._stop(children)
+
+    def _children(self, host: str, port: int) -> list[Child]:
+        python = sys.executable
+        return [
+            Child("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),
+            Child(
+                "worker",
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--loglevel=INFO",
+                    "--concurrency=2",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+            ),
+            Child("beat", [python, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"]),
+        ]
+
+    def _wait_until_one_exits(self, children: list[Child]) -> None:
+        while True:
+            for child in children:
+                assert child.process is not None
+                code = child.process.poll()
+                if code is not None:
+                    self.stderr.write(f"{child.name} exited with code {code}; stopping the demo.")
+                    return
+            time.sleep(0.5)
+
+    def _stop(self, children: list[Child]) -> None:
+        # A second Ctrl-C must not abandon children half-stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        running = [c.process for c in children if c.process and c.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,164 @@
+"""Settings come from the environment; nonsense must fail loudly, the defaults must just work."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import env_bool, env_choice, env_int, env_list, env_secret
+from portal.mail import email_settings_from_url
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_SECRET = "q8Zr-3vN_x1LwT9bYk2mPc7dHs0fJu4eAg6iRo5tWy8zXn1QvB3lKj7hGp2"
+
+
+def _run_settings(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    """Import the real settings module in a fresh interpreter with exactly this environment."""
+    clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    clean.update({"DJANGO_SETTINGS_MODULE": "portal.settings"}, **env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; {code}",
+        ],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_env_bool_accepts_usual_spellings():
+    assert env_bool("X", False, {"X": "Yes"}) is True
+    assert env_bool("X", True, {"X": "0"}) is False
+    assert env_bool("X", True, {}) is True
+
+
+def test_env_bool_rejects_nonsense():
+    with pytest.raises(ImproperlyConfigured, match="X must be a boolean"):
+        env_bool("X", False, {"X": "maybe"})
+
+
+def test_env_int_rejects_non_numbers_and_values_below_minimum():
+    assert env_int("N", 5, {"N": " 42 "}) == 42
+    with pytest.raises(ImproperlyConfigured, match="N must be an integer"):
+        env_int("N", 5, {"N": "12s"})
+    with pytest.raises(ImproperlyConfigured, match="at least 300"):
+        env_int("N", 5, {"N": "10"}, minimum=300)
+
+
+def test_env_list_and_choice():
+    assert env_list("H", ["a"], {"H": "x.example, y.example,"}) == ["x.example", "y.example"]
+    assert env_choice("C", "a", ("a", "b"), {"C": "b"}) == "b"
+    with pytest.raises(ImproperlyConfigured, match="one of a, b"):
+        env_choice("C", "a", ("a", "b"), {"C": "c"})
+
+
+def test_env_secret_reads_a_file_and_refuses_both_sources(tmp_path):
+    secret_file = tmp_path / "key"
+    secret_file.write_text("from-file\n")
+    assert env_secret("S", {"S_FILE": str(secret_file)}) == "from-file"
+    assert env_secret("S", {}) is None
+    with pytest.raises(ImproperlyConfigured, match="not both"):
+        env_secret("S", {"S": "a", "S_FILE": str(secret_file)})
+    with pytest.raises(ImproperlyConfigured, match="not a file"):
+        env_secret("S", {"S_FILE": str(tmp_path / "missing")})
+
+
+def test_email_url_variants(tmp_path):
+    smtp = email_settings_from_url("smtp+tls://user%40x:p%2Fw@mail.example", var_dir=tmp_path)
+    assert (smtp.host, smtp.port, smtp.user, smtp.password, smtp.use_tls) == (
+        "mail.example",
+        587,
+        "user@x",
+        "p/w",
+        True,
+    )
+    files = email_settings_from_url(f"file://{tmp_path}/box", var_dir=tmp_path)
+    assert files.file_path == f"{tmp_path}/box"
+    assert (tmp_path / "box").is_dir()
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_URL must start with"):
+        email_settings_from_url("pigeon://coop", var_dir=tmp_path)
+
+
+def test_defaults_need_no_variable_beyond_debug(tmp_path):
+    result = _run_settings(
+        {"DEBUG": "true", "VAR_DIR": str(tmp_path)},
+        "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL, settings.TIME_ZONE, settings.USE_TZ)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "filesystem://localhost/",
+        "UTC",
+        "True",
+    ]
+    assert (tmp_path / "portal.sqlite3").parent == tmp_path
+
+
+def test_secret_key_is_required_when_debug_is_off(tmp_path):
+    result = _run_settings({"VAR_DIR": str(tmp_path)}, "print(settings.SECRET_KEY)")
+    assert result.returncode != 0
+    assert "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "perhaps"}, "DEBUG must be a boolean"),
+        ({"DEBUG": "true", "PRODUCTION": "true"}, "cannot both be on"),
+        (
+            {"DEBUG": "true", "CELERY_BROKER_URL": "amqp://guest@localhost//"},
+            "CELERY_BROKER_URL must be",
+        ),
+        ({"DEBUG": "true", "SESSION_LIFETIME_SECONDS": "10"}, "at least 300"),
+        ({"DEBUG": "true", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+    ],
+)
+def test_bad_values_stop_start_up_with_a_clear_message(tmp_path, env, message):
+    result = _run_settings({"VAR_DIR": str(tmp_path), **env}, "print(settings.DEBUG)")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_database_and_broker_urls_switch_to_postgresql_and_redis(tmp_path):
+    result = _run_settings(
+        {
+            "DEBUG": "true",
+            "VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3",
+        },
+        "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_RESULT_BACKEND)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "redis://127.0.0.1:6379/3",
+    ]
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    env = {
+        "PRODUCTION": "true",
+        "SECRET_KEY": PRODUCTION_SECRET,
+        "ALLOWED_HOSTS": "portal.example.com",
+        "VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
+    clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
