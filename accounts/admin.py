@@ -1,6 +1,54 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import Membership, Tenant, User
 
-admin.site.register(User, UserAdmin)
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("tenant",)
+    readonly_fields = ("granted_at",)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("__str__", "email", "entra_tenant_id", "is_staff", "is_active", "last_login")
+    list_filter = ("is_staff", "is_superuser", "is_active", "memberships__role")
+    search_fields = ("username", "display_name", "email", "entra_object_id", "entra_tenant_id")
+    readonly_fields = ("entra_tenant_id", "entra_object_id", "last_login", "date_joined")
+    inlines = (MembershipInline,)
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Entra ID", {"fields": ("display_name", "entra_tenant_id", "entra_object_id")}),
+    )
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "entra_tenant_id", "side", "state", "has_entra_p2", "created_at")
+    list_filter = ("side", "state", "has_entra_p2")
+    search_fields = ("display_name", "entra_tenant_id")
+    readonly_fields = ("entra_tenant_id", "created_at", "updated_at")
+    actions = ("allow", "block")
+
+    @admin.action(description="Allow the selected tenants")
+    def allow(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        changed = queryset.update(state=Tenant.State.ALLOWED)
+        self.message_user(request, f"{changed} tenant(s) allowed.", messages.SUCCESS)
+
+    @admin.action(description="Block the selected tenants")
+    def block(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        changed = queryset.update(state=Tenant.State.BLOCKED)
+        self.message_user(request, f"{changed} tenant(s) blocked.", messages.WARNING)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "tenant", "role", "granted_at")
+    list_filter = ("role", "tenant__side", "tenant__state")
+    search_fields = ("user__display_name", "user__email", "tenant__display_name")
+    list_select_related = ("user", "tenant")
+    autocomplete_fields = ("user", "tenant")

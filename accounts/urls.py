@@ -1,5 +1,10 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from accounts import views
 
 app_name = "accounts"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("profile/", views.profile, name="profile"),
+    path("no-access/", views.no_access, name="no_access"),
+]

@@ -6,6 +6,8 @@ broker under var/. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import tomllib
 from pathlib import Path
 
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.microsoft",
+    "accounts.entra",
     "django_htmx",
     "django_celery_beat",
     "portal",
@@ -140,6 +143,88 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 SESSION_COOKIE_AGE = env_int("SESSION_LIFETIME_SECONDS", 8 * 3600, minimum=300)
+# Sensitive actions (deciding a request, changing a policy) ask for a fresh sign-in past this age.
+REAUTHENTICATE_AFTER_SECONDS = env_int("REAUTHENTICATE_AFTER_SECONDS", 3600, minimum=60)
+
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False  # tokens go encrypted into accounts.EntraCredential instead
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
+# --- Azure and Entra ID -------------------------------------------------------------------------
+# "emulator" (the default) points every Azure endpoint at the local emulator started by the demo
+# and the tests; "public" at Azure's public cloud. Nothing outside this block knows the difference.
+
+AZURE_CLOUD = env_choice("AZURE_CLOUD", "emulator", ("emulator", "public"))
+if AZURE_CLOUD == "emulator":
+    EMULATOR_URL = env_str("EMULATOR_URL", "https://127.0.0.1:8443").rstrip("/")
+    EMULATOR_SIGNIN_URL = env_str("EMULATOR_SIGNIN_URL", "http://127.0.0.1:8080").rstrip("/")
+    ENTRA_LOGIN_URL = EMULATOR_URL
+    # The browser opens the sign-in page over plain HTTP on loopback, so it meets no
+    # certificate warning; every server-to-server call stays on HTTPS.
+    ENTRA_SIGNIN_URL = EMULATOR_SIGNIN_URL
+    GRAPH_URL = EMULATOR_URL
+    ARM_URL = EMULATOR_URL
+    AZURE_CA_BUNDLE: str | None = env_str("AZURE_CA_BUNDLE", str(VAR_DIR / "emulator" / "ca.pem"))
+    _default_client_id = "5d1c1b9e-6c3f-4c55-9a57-3d7c0e9a1a01"
+    _default_client_secret: str | None = "emulator-portal-secret"
+    _default_publisher_tenant = "0c6f1c2a-8b7e-4d3c-9f21-5a6b7c8d9e01"
+else:
+    ENTRA_LOGIN_URL = "https://login.microsoftonline.com"
+    ENTRA_SIGNIN_URL = ENTRA_LOGIN_URL
+    GRAPH_URL = "https://graph.microsoft.com"
+    ARM_URL = "https://management.azure.com"
+    AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE", "") or None
+    _default_client_id = ""
+    _default_client_secret = None
+    _default_publisher_tenant = ""
+
+ENTRA_CLIENT_ID = env_str("ENTRA_CLIENT_ID", _default_client_id)
+ENTRA_CLIENT_SECRET = env_secret("ENTRA_CLIENT_SECRET") or _default_client_secret
+PUBLISHER_TENANT_ID = env_str("PUBLISHER_TENANT_ID", _default_publisher_tenant)
+if AZURE_CLOUD == "public" and not (
+    ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID
+):
+    raise ImproperlyConfigured(
+        "AZURE_CLOUD=public needs ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID"
+    )
+ARM_SCOPE = "https://management.azure.com/user_impersonation"
+
+SOCIALACCOUNT_PROVIDERS = {
+    "entra": {
+        "SCOPE": ["openid", "profile", "offline_access", "User.Read"],
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "client_id": ENTRA_CLIENT_ID,
+                "secret": ENTRA_CLIENT_SECRET or "",
+                "settings": {"tenant": "organizations"},
+            }
+        ],
+    }
+}
+
+_encryption_keys = env_list("TOKEN_ENCRYPTION_KEYS", [])
+if not _encryption_keys:
+    # Derived from SECRET_KEY so the demo needs nothing; production should set its own keys.
+    _derived = hashlib.sha256(b"portal-token-encryption:" + SECRET_KEY.encode()).digest()
+    _encryption_keys = [base64.urlsafe_b64encode(_derived).decode()]
+for _key in _encryption_keys:
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            "TOKEN_ENCRYPTION_KEYS must be comma-separated Fernet keys "
+            "(32 url-safe base64-encoded bytes each)"
+        ) from None
+TOKEN_ENCRYPTION_KEYS = _encryption_keys
 
 # --- Static files, time, language ---------------------------------------------------------------
 

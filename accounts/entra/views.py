@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.socialaccount.adapter import get_adapter
+from allauth.socialaccount.models import SocialApp, SocialLogin, SocialToken
+from allauth.socialaccount.providers.microsoft.views import (
+    MicrosoftGraphOAuth2Adapter,
+    _check_errors,
+)
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
+from django.conf import settings
+from django.http import HttpRequest
+
+from accounts.identity import InvalidIdToken, validate_id_token
+
+TENANT = "organizations"  # work and school accounts of any tenant; never personal accounts
+
+
+class EntraOAuth2Adapter(MicrosoftGraphOAuth2Adapter):
+    provider_id = "entra"
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{settings.ENTRA_SIGNIN_URL}/{TENANT}/oauth2/v2.0/authorize"
+
+    @property
+    def access_token_url(self) -> str:
+        return f"{settings.ENTRA_LOGIN_URL}/{TENANT}/oauth2/v2.0/token"
+
+    @property
+    def profile_url(self) -> str:
+        return f"{settings.GRAPH_URL}/v1.0/me"
+
+    def complete_login(
+        self, request: HttpRequest, app: SocialApp, token: SocialToken, **kwargs: Any
+    ) -> SocialLogin:
+        from accounts.entra.provider import NONCE_SESSION_KEY
+
+        response = kwargs.get("response") or {}
+        raw_id_token = response.get("id_token")
+        if not raw_id_token:
+            raise OAuth2Error("The token response carried no ID token")
+        try:
+            identity = validate_id_token(
+                raw_id_token, nonce=request.session.pop(NONCE_SESSION_KEY, None)
+            )
+        except InvalidIdToken as exc:
+            raise OAuth2Error(f"Sign-in rejected: {exc}") from None
+
+        headers = {"Authorization": f"Bearer {token.token}"}
+        with get_adapter().get_requests_session() as session:
+            profile = session.get(self.profile_url, params=self.profile_url_params, headers=headers)
+            extra_data = _check_errors(profile)
+        extra_data.update(
+            tid=str(identity.tenant_id),
+            oid=str(identity.object_id),
+            name=identity.name,
+            preferred_username=identity.username,
+            roles=list(identity.roles),
+        )
+        return self.get_provider().sociallogin_from_response(request, extra_data)
+
+
+oauth2_login = OAuth2LoginView.adapter_view(EntraOAuth2Adapter)
+oauth2_callback = OAuth2CallbackView.adapter_view(EntraOAuth2Adapter)

@@ -1,0 +1,56 @@
+"""Membership lookups: the one place that says which tenants a person may see and act in.
+
+Each model's QuerySet builds `visible_to(user)` on top of these, so views never decide scope
+themselves. Conditions on the same membership row go in one filter() call: chaining filters
+across a multi-valued join would match different rows and widen access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Role, Side, Tenant
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
+
+
+def tenants_of(
+    user: User | AnonymousUser, *, side: str | None = None, roles: list[Role] | None = None
+) -> QuerySet[Tenant]:
+    """Allowed tenants where the person holds a membership (of the given roles, if named)."""
+    if not user.is_authenticated or not user.is_active:
+        return Tenant.objects.none()
+    conditions: dict[str, object] = {
+        "memberships__user": user,
+        "state": Tenant.State.ALLOWED,
+    }
+    if side is not None:
+        conditions["side"] = side
+    if roles is not None:
+        conditions["memberships__role__in"] = roles
+    return Tenant.objects.filter(**conditions).distinct()
+
+
+def customer_tenants_of(user: User | AnonymousUser) -> QuerySet[Tenant]:
+    return tenants_of(user, side=Side.CUSTOMER)
+
+
+def publisher_tenants_of(user: User | AnonymousUser) -> QuerySet[Tenant]:
+    return tenants_of(user, side=Side.PUBLISHER)
+
+
+def administered_tenants_of(user: User | AnonymousUser) -> QuerySet[Tenant]:
+    """Customer tenants where the person is an admin (may change policy and decide requests)."""
+    return tenants_of(user, side=Side.CUSTOMER, roles=[Role.CUSTOMER_ADMIN])
+
+
+def has_access(user: User | AnonymousUser) -> bool:
+    """Whether the person may see any data at all."""
+    if not user.is_authenticated:
+        return False
+    return Membership.objects.usable().filter(user=user).exists()

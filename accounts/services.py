@@ -1,0 +1,105 @@
+"""Workflows of the accounts app: what happens when a person signs in with Entra ID."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import crypto
+from accounts.models import OPERATOR_ROLE, EntraCredential, Membership, Role, Side, Tenant, User
+
+
+@dataclass(frozen=True)
+class AccessDecision:
+    tenant: Tenant
+    roles: list[Role]
+    reason: str  # empty when access is granted
+
+    @property
+    def granted(self) -> bool:
+        return not self.reason
+
+
+def tenant_for_sign_in(*, tenant_id: uuid.UUID, display_name: str) -> Tenant:
+    """The tenant a person signs in from; created pending review the first time it is seen."""
+    is_publisher = str(tenant_id) == settings.PUBLISHER_TENANT_ID
+    tenant, created = Tenant.objects.get_or_create(
+        entra_tenant_id=tenant_id,
+        defaults={
+            "display_name": display_name,
+            "side": Side.PUBLISHER if is_publisher else Side.CUSTOMER,
+            # The portal's own publisher tenant needs no review.
+            "state": Tenant.State.ALLOWED if is_publisher else Tenant.State.PENDING,
+        },
+    )
+    if not created and display_name and not tenant.display_name:
+        Tenant.objects.filter(pk=tenant.pk).update(display_name=display_name)
+        tenant.display_name = display_name
+    return tenant
+
+
+def access_decision(*, tenant: Tenant, token_roles: list[str]) -> AccessDecision:
+    """Which portal roles the ID token grants in this tenant, or why the person gets none."""
+    roles = [role for role in Role.for_side(tenant.side) if role.value in token_roles]
+    if tenant.state == Tenant.State.BLOCKED:
+        reason = "blocked"
+    elif tenant.state == Tenant.State.PENDING:
+        reason = "pending"
+    elif not roles and not is_operator(tenant=tenant, token_roles=token_roles):
+        reason = "no_role"
+    else:
+        reason = ""
+    return AccessDecision(tenant=tenant, roles=roles, reason=reason)
+
+
+def is_operator(*, tenant: Tenant, token_roles: list[str]) -> bool:
+    return tenant.side == Side.PUBLISHER and OPERATOR_ROLE in token_roles
+
+
+@transaction.atomic
+def entra_sign_in_complete(
+    *,
+    user: User,
+    tenant_id: uuid.UUID,
+    object_id: uuid.UUID,
+    display_name: str,
+    decision: AccessDecision,
+    token_roles: list[str],
+    refresh_token: str,
+) -> None:
+    """Record who signed in: their identity, memberships from app roles, and encrypted tokens."""
+    user.entra_tenant_id = tenant_id
+    user.entra_object_id = object_id
+    user.display_name = display_name
+    user.is_staff = is_operator(tenant=decision.tenant, token_roles=token_roles)
+    user.save(update_fields=["entra_tenant_id", "entra_object_id", "display_name", "is_staff"])
+
+    Membership.objects.filter(user=user).exclude(
+        tenant=decision.tenant, role__in=decision.roles
+    ).delete()
+    for role in decision.roles:
+        Membership.objects.get_or_create(user=user, tenant=decision.tenant, role=role)
+
+    if refresh_token:
+        EntraCredential.objects.update_or_create(
+            user=user,
+            defaults={
+                "refresh_token_encrypted": crypto.encrypt(refresh_token),
+                "arm_token_encrypted": None,
+                "arm_token_expires_at": None,
+                "signed_in_at": timezone.now(),
+            },
+        )
+
+
+def sign_in_is_fresh(*, user: User, max_age: timedelta | None = None) -> bool:
+    """Whether the person signed in recently enough for a sensitive action."""
+    limit = max_age or timedelta(seconds=settings.REAUTHENTICATE_AFTER_SECONDS)
+    credential = EntraCredential.objects.filter(user=user).only("signed_in_at").first()
+    signed_in_at = credential.signed_in_at if credential else user.last_login
+    return signed_in_at is not None and timezone.now() - signed_in_at <= limit
