@@ -172,9 +172,9 @@ if AZURE_CLOUD == "emulator":
     GRAPH_URL = EMULATOR_URL
     ARM_URL = EMULATOR_URL
     AZURE_CA_BUNDLE: str | None = env_str("AZURE_CA_BUNDLE", str(VAR_DIR / "emulator" / "ca.pem"))
-    _default_client_id = "5d1c1b9e-6c3f-4c55-9a57-3d7c0e9a1a01"
-    _default_client_secret: str | None = "emulator-portal-secret"
-    _default_publisher_tenant = "0c6f1c2a-8b7e-4d3c-9f21-5a6b7c8d9e01"
+    _default_client_id = "4b8abcd2-0b88-4c0a-a9e6-4134635226ce"
+    _default_client_secret: str | None = "portal-emulator-secret"
+    _default_publisher_tenant = "0ec098e5-b929-47d3-a4de-b2f969d0ba5b"
 else:
     ENTRA_LOGIN_URL = "https://login.microsoftonline.com"
     ENTRA_SIGNIN_URL = ENTRA_LOGIN_URL

@@ -1,0 +1,41 @@
+from accounts import scoping
+from accounts.models import Tenant
+
+
+def test_a_customer_sees_only_their_own_tenant(alice, northwind):
+    assert list(scoping.customer_tenants_of(alice)) == [alice.memberships.get().tenant]
+    assert list(scoping.publisher_tenants_of(alice)) == []
+
+
+def test_admin_scope_excludes_readers(alice, bob, fabrikam):
+    assert list(scoping.administered_tenants_of(alice)) == [fabrikam]
+    assert list(scoping.administered_tenants_of(bob)) == []
+    assert list(scoping.customer_tenants_of(bob)) == [fabrikam]
+
+
+def test_blocked_or_pending_tenant_grants_nothing(alice, fabrikam):
+    for state in (Tenant.State.BLOCKED, Tenant.State.PENDING):
+        Tenant.objects.filter(pk=fabrikam.pk).update(state=state)
+        assert list(scoping.tenants_of(alice)) == []
+        assert scoping.has_access(alice) is False
+    Tenant.objects.filter(pk=fabrikam.pk).update(state=Tenant.State.ALLOWED)
+    assert scoping.has_access(alice) is True
+
+
+def test_inactive_and_anonymous_people_see_nothing(alice, django_user_model):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert list(scoping.tenants_of(AnonymousUser())) == []
+    alice.is_active = False
+    alice.save()
+    assert list(scoping.tenants_of(alice)) == []
+
+
+def test_roles_filter_and_side_filter_apply_to_the_same_membership(alice, contoso):
+    # Alice is admin in Fabrikam (customer). Giving her a reader-only role in the publisher tenant
+    # must not make the publisher tenant count as "administered".
+    from accounts.models import Membership, Role
+
+    Membership.objects.create(user=alice, tenant=contoso, role=Role.PUBLISHER_SUPPORT)
+    assert contoso not in scoping.administered_tenants_of(alice)
+    assert list(scoping.publisher_tenants_of(alice)) == [contoso]

@@ -1,0 +1,72 @@
+"""The cast used across the suite, with the demo scenario's tenant and person ids.
+
+alice: Customer.Admin of Fabrikam      bob: Customer.Reader of Fabrikam
+charlie: Customer.Admin of Northwind    pat: Publisher.Support of Contoso (the publisher)
+"""
+
+import uuid
+
+import pytest
+
+from accounts.models import Membership, Role, Side, Tenant, User
+
+CONTOSO = uuid.UUID("0ec098e5-b929-47d3-a4de-b2f969d0ba5b")
+FABRIKAM = uuid.UUID("3197bd27-109d-45f9-bdce-8200dec65df6")
+NORTHWIND = uuid.UUID("c721af65-e2e9-4315-add6-935f3d17c8d6")
+
+ALICE = uuid.UUID("2029a5ca-c529-486a-ba15-f25657670ce5")
+BOB = uuid.UUID("447c311b-ab1a-4a25-aeaf-983783794f74")
+CHARLIE = uuid.UUID("9c6395d3-4420-4edc-8a5f-facb2cebda2d")
+PAT = uuid.UUID("fe96399b-4112-4390-b6f7-5d487005120c")
+
+
+def make_tenant(tenant_id, name, side, state=Tenant.State.ALLOWED):
+    return Tenant.objects.create(
+        entra_tenant_id=tenant_id, display_name=name, side=side, state=state
+    )
+
+
+def make_person(tenant, object_id, name, role):
+    user = User.objects.create(
+        username=f"{tenant.entra_tenant_id}/{object_id}",
+        display_name=name,
+        entra_tenant_id=tenant.entra_tenant_id,
+        entra_object_id=object_id,
+    )
+    Membership.objects.create(user=user, tenant=tenant, role=role)
+    return user
+
+
+@pytest.fixture
+def contoso(db):
+    return make_tenant(CONTOSO, "Contoso Software", Side.PUBLISHER)
+
+
+@pytest.fixture
+def fabrikam(db):
+    return make_tenant(FABRIKAM, "Fabrikam", Side.CUSTOMER)
+
+
+@pytest.fixture
+def northwind(db):
+    return make_tenant(NORTHWIND, "Northwind Traders", Side.CUSTOMER)
+
+
+@pytest.fixture
+def alice(fabrikam):
+    return make_person(fabrikam, ALICE, "Alice Archer", Role.CUSTOMER_ADMIN)
+
+
+@pytest.fixture
+def bob(fabrikam):
+    return make_person(fabrikam, BOB, "Bob Baker", Role.CUSTOMER_READER)
+
+
+@pytest.fixture
+def charlie(northwind):
+    return make_person(northwind, CHARLIE, "Charlie Cole", Role.CUSTOMER_ADMIN)
+
+
+@pytest.fixture
+def pat(contoso):
+    return make_person(contoso, PAT, "Pat Patel", Role.PUBLISHER_SUPPORT)
