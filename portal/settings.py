@@ -175,6 +175,8 @@ if AZURE_CLOUD == "emulator":
     _default_client_id = "4b8abcd2-0b88-4c0a-a9e6-4134635226ce"
     _default_client_secret: str | None = "portal-emulator-secret"
     _default_publisher_tenant = "0ec098e5-b929-47d3-a4de-b2f969d0ba5b"
+    _default_publisher_client_id = "b12f8d01-79b3-4b4e-853c-e2bbcd9ccb44"
+    _default_publisher_client_secret: str | None = "publisher-emulator-secret"
 else:
     ENTRA_LOGIN_URL = "https://login.microsoftonline.com"
     ENTRA_SIGNIN_URL = ENTRA_LOGIN_URL
@@ -184,10 +186,22 @@ else:
     _default_client_id = ""
     _default_client_secret = None
     _default_publisher_tenant = ""
+    _default_publisher_client_id = ""
+    _default_publisher_client_secret = None
 
 ENTRA_CLIENT_ID = env_str("ENTRA_CLIENT_ID", _default_client_id)
 ENTRA_CLIENT_SECRET = env_secret("ENTRA_CLIENT_SECRET") or _default_client_secret
 PUBLISHER_TENANT_ID = env_str("PUBLISHER_TENANT_ID", _default_publisher_tenant)
+# The publisher's own app registration (a principal in its offers' authorizations) for background
+# work on the publisher side; defaults to the portal's registration.
+PUBLISHER_CLIENT_ID = (
+    env_str("PUBLISHER_CLIENT_ID", _default_publisher_client_id) or ENTRA_CLIENT_ID
+)
+PUBLISHER_CLIENT_SECRET = (
+    env_secret("PUBLISHER_CLIENT_SECRET") or _default_publisher_client_secret or ENTRA_CLIENT_SECRET
+)
+# Seconds between polls of ARM long-running operations (ARM's Retry-After wins when it is sent).
+ARM_POLLING_INTERVAL = env_int("ARM_POLLING_INTERVAL", 5, minimum=0)
 if AZURE_CLOUD == "public" and not (
     ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID
 ):
