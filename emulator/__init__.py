@@ -1,0 +1,1 @@
+"""Local Azure emulator: Entra ID sign-in, Microsoft Graph and the ARM subset the portal calls."""

@@ -1,0 +1,1 @@
+"""The Azure Resource Manager subset: routing, api-version checks, authorization, paging."""

@@ -1,0 +1,867 @@
+"""Microsoft.Solutions: applications, applicationDefinitions, jitRequests and their LROs."""
+
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from emulator import jit, webhooks
+from emulator.arm.core import (
+    ArmContext,
+    Route,
+    forbidden,
+    require_resource_group,
+    require_subscription,
+    route,
+)
+from emulator.http import ArmError, json_response, not_found
+from emulator.scenarios import add_application
+from emulator.state import (
+    Application,
+    ApplicationDefinition,
+    JitRequest,
+    Operation,
+    State,
+    iso,
+)
+
+APPS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications"
+DEFS = (
+    "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applicationDefinitions"
+)
+JITS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/jitRequests"
+APPROVAL_MODES = {"NotSpecified", "AutoApprove", "ManualApprove"}
+
+
+# Serialization ---------------------------------------------------------------------------------
+
+
+def app_json(state: State, app: Application) -> dict[str, Any]:
+    properties: dict[str, Any] = {"managedResourceGroupId": app.managed_resource_group_id}
+    if app.definition_id:
+        properties["applicationDefinitionId"] = app.definition_id
+    properties.update(
+        parameters=app.parameters,
+        outputs={},
+        provisioningState=app.provisioning_state,
+        publisherTenantId=app.publisher_tenant_id,
+        authorizations=[dict(a) for a in app.authorizations],
+        managementMode=app.management_mode,
+        customerSupport={
+            "contactName": "Contoso Support",
+            "email": "support@contoso.example",
+            "phone": "+1 555 0100",
+        },
+        supportUrls={"publicAzure": "https://support.contoso.example", "governmentCloud": None},
+        artifacts=[
+            {
+                "name": "ViewDefinition",
+                "uri": "https://packages.contoso.example/viewDefinition.json",
+                "type": "Custom",
+            }
+        ],
+        createdBy=dict(app.created_by),
+        updatedBy=dict(app.updated_by),
+    )
+    if app.billing_id:
+        properties["billingDetails"] = {"resourceUsageId": app.billing_id}
+    if app.jit_access_policy is not None:
+        properties["jitAccessPolicy"] = app.jit_access_policy
+    return {
+        "id": app.id,
+        "name": app.name,
+        "type": "Microsoft.Solutions/applications",
+        "location": app.location,
+        "tags": dict(app.tags),
+        "kind": app.kind,
+        "managedBy": None,
+        "identity": None,
+        "sku": None,
+        "plan": dict(app.plan) if app.plan else None,
+        "systemData": {
+            "createdBy": app.created_by.get("oid", ""),
+            "createdByType": "User",
+            "createdAt": iso(app.created_at),
+            "lastModifiedBy": app.updated_by.get("oid", ""),
+            "lastModifiedByType": "User",
+            "lastModifiedAt": iso(app.updated_at),
+        },
+        "properties": properties,
+    }
+
+
+def definition_json(definition: ApplicationDefinition) -> dict[str, Any]:
+    return {
+        "id": definition.id,
+        "name": definition.name,
+        "type": "Microsoft.Solutions/applicationDefinitions",
+        "location": definition.location,
+        "tags": dict(definition.tags),
+        "managedBy": None,
+        "sku": None,
+        "properties": definition.properties,
+    }
+
+
+def jit_json(request: JitRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": request.id,
+        "name": request.name,
+        "type": "Microsoft.Solutions/jitRequests",
+        "tags": dict(request.tags),
+        "properties": {
+            "applicationResourceId": request.application_id,
+            "publisherTenantId": request.publisher_tenant_id,
+            "jitAuthorizationPolicies": [dict(p) for p in request.policies],
+            "jitSchedulingPolicy": {
+                "type": request.schedule_type,
+                "duration": request.duration_text,
+                "startTime": iso(request.start),
+            },
+            "provisioningState": request.provisioning_state,
+            "jitRequestState": request.state,
+            "createdBy": dict(request.created_by),
+            "updatedBy": dict(request.updated_by),
+        },
+    }
+    if request.location:
+        body["location"] = request.location
+    return body
+
+
+# Lookups ---------------------------------------------------------------------------------------
+
+
+def find_app(ctx: ArmContext) -> Application:
+    p = ctx.params
+    require_resource_group(ctx.state, p["sub"], p["rg"])
+    app = ctx.state.applications.get(
+        f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/applications/{p['name']}".lower()
+    )
+    if app is None:
+        raise not_found("Microsoft.Solutions/applications", p["name"], p["rg"])
+    return app
+
+
+def find_jit(ctx: ArmContext) -> JitRequest:
+    p = ctx.params
+    require_resource_group(ctx.state, p["sub"], p["rg"])
+    request = ctx.state.jit_requests.get(
+        f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/jitRequests/{p['name']}".lower()
+    )
+    if request is None:
+        raise not_found("Microsoft.Solutions/jitRequests", p["name"], p["rg"])
+    return request
+
+
+def is_publisher_principal(ctx: ArmContext, app: Application) -> bool:
+    ids = {ctx.principal.oid, *ctx.state.groups_of(ctx.principal.oid)}
+    return any(a["principalId"] in ids for a in app.authorizations)
+
+
+def can_see_jit(ctx: ArmContext, request: JitRequest) -> bool:
+    if ctx.allowed("Microsoft.Solutions/jitRequests/read", request.id):
+        return True
+    if request.created_by.get("oid") == ctx.principal.oid:
+        return True
+    app = ctx.state.applications.get(request.application_id.lower())
+    return app is not None and is_publisher_principal(ctx, app)
+
+
+# Applications ----------------------------------------------------------------------------------
+
+
+def list_apps(ctx: ArmContext) -> Response:
+    sub = require_subscription(ctx.state, ctx.params["sub"])
+    scope = f"/subscriptions/{sub}"
+    if "rg" in ctx.params:
+        scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
+    ctx.require("Microsoft.Solutions/applications/read", scope)
+    prefix = scope.lower() + "/"
+    apps = [a for key, a in ctx.state.applications.items() if key.startswith(prefix)]
+    apps.sort(key=lambda a: a.id.lower())
+    return ctx.page([app_json(ctx.state, a) for a in apps])
+
+
+def get_app(ctx: ArmContext) -> Response:
+    app = find_app(ctx)
+    ctx.require("Microsoft.Solutions/applications/read", app.id)
+    return json_response(app_json(ctx.state, app))
+
+
+def _validate_jit_policy(app: Application | None, policy: Any) -> dict[str, Any]:
+    if not isinstance(policy, dict) or not isinstance(policy.get("jitAccessEnabled"), bool):
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "'jitAccessPolicy.jitAccessEnabled' is required and must be a boolean.",
+        )
+    mode = policy.get("jitApprovalMode", "NotSpecified")
+    if mode not in APPROVAL_MODES:
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            f"'jitApprovalMode' must be one of {sorted(APPROVAL_MODES)}; got '{mode}'.",
+        )
+    approvers = policy.get("jitApprovers") or []
+    if not isinstance(approvers, list) or any(
+        not isinstance(a, dict) or not a.get("id") for a in approvers
+    ):
+        raise ArmError(400, "InvalidRequestContent", "Each entry of 'jitApprovers' needs an 'id'.")
+    for approver in approvers:
+        if approver.get("type", "user") not in ("user", "group"):
+            raise ArmError(
+                400, "InvalidRequestContent", "'jitApprovers[].type' must be 'user' or 'group'."
+            )
+    maximum = policy.get("maximumJitAccessDuration", "PT8H")
+    jit.parse_duration(maximum)
+    if app is not None and policy["jitAccessEnabled"] != app.jit_enabled:
+        raise ArmError(
+            400,
+            "JitAccessPolicyChangeNotAllowed",
+            "Just-in-time access can only be turned on or off when the application is deployed.",
+        )
+    return {
+        "jitAccessEnabled": policy["jitAccessEnabled"],
+        "jitApprovalMode": mode,
+        "jitApprovers": [
+            {
+                "id": a["id"],
+                "type": a.get("type", "user"),
+                **({"displayName": a["displayName"]} if a.get("displayName") else {}),
+            }
+            for a in approvers
+        ],
+        "maximumJitAccessDuration": maximum,
+    }
+
+
+def _finish_update(app_key: str) -> Any:
+    def effect(state: State) -> None:
+        app = state.applications.get(app_key)
+        if app is not None and app.provisioning_state == "Updating":
+            app.provisioning_state = "Succeeded"
+            webhooks.notify(state, app, "PATCH", "Succeeded")
+
+    return effect
+
+
+def patch_app(ctx: ArmContext) -> Response:
+    app = find_app(ctx)
+    ctx.require("Microsoft.Solutions/applications/write", app.id)
+    body = ctx.body()
+    if app.provisioning_state in ("Deleting", "Accepted", "Running", "Updating"):
+        raise ArmError(
+            409,
+            "Conflict",
+            f"The application '{app.name}' is '{app.provisioning_state}'; try again later.",
+        )
+    properties = body.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise ArmError(400, "InvalidRequestContent", "'properties' must be an object.")
+    policy = None
+    if "jitAccessPolicy" in properties:
+        policy = _validate_jit_policy(app, properties["jitAccessPolicy"])
+    if "tags" in body and not isinstance(body["tags"], dict):
+        raise ArmError(400, "InvalidRequestContent", "'tags' must be an object.")
+    if policy is not None:
+        app.jit_access_policy = policy
+    if isinstance(body.get("tags"), dict):
+        app.tags = {str(k): str(v) for k, v in body["tags"].items()}
+    app.updated_by = {"oid": ctx.principal.oid, "puid": "", "applicationId": ctx.principal.app_id}
+    app.updated_at = ctx.state.now()
+    app.provisioning_state = "Updating"
+    ctx.state.log_activity(
+        resource_id=app.id,
+        operation="Microsoft.Solutions/applications/write",
+        caller_oid=ctx.principal.oid,
+        caller_tenant_id=ctx.principal.tenant_id,
+    )
+    operation = ctx.start_operation(
+        subscription_id=app.subscription_id,
+        resource_id=app.id,
+        location=app.location,
+        effect=_finish_update(app.id.lower()),
+    )
+    return json_response(app_json(ctx.state, app), 202, ctx.operation_headers(operation))
+
+
+def _finish_delete(app_key: str) -> Any:
+    def effect(state: State) -> None:
+        app = state.applications.get(app_key)
+        if app is None:
+            return
+        for request in state.jit_requests.values():
+            if request.application_id.lower() == app_key and request.grant_ids:
+                jit.expire(state, request, state.now())
+        mrg = app.managed_resource_group_id.lower()
+        for key in [k for k in state.resources if k.startswith(mrg + "/")]:
+            del state.resources[key]
+        state.resource_groups.pop(mrg, None)
+        state.remove_application(app)
+        app.provisioning_state = "Deleted"
+        webhooks.notify(state, app, "DELETE", "Deleted")
+
+    return effect
+
+
+def delete_app(ctx: ArmContext) -> Response:
+    app = find_app(ctx)
+    ctx.require("Microsoft.Solutions/applications/delete", app.id)
+    if app.provisioning_state != "Deleting":
+        app.provisioning_state = "Deleting"
+        webhooks.notify(ctx.state, app, "DELETE", "Deleting")
+        ctx.state.log_activity(
+            resource_id=app.id,
+            operation="Microsoft.Solutions/applications/delete",
+            caller_oid=ctx.principal.oid,
+            caller_tenant_id=ctx.principal.tenant_id,
+        )
+    operation = ctx.start_operation(
+        subscription_id=app.subscription_id,
+        resource_id=app.id,
+        location=app.location,
+        effect=_finish_delete(app.id.lower()),
+    )
+    return json_response(None, 202, ctx.operation_headers(operation))
+
+
+def _offer_for(state: State, body: dict[str, Any]) -> Any:
+    plan = body.get("plan") or {}
+    definition_id = (body.get("properties") or {}).get("applicationDefinitionId")
+    for offer in state.offers.values():
+        if (
+            definition_id
+            and offer.definition_id
+            and offer.definition_id.lower() == str(definition_id).lower()
+        ):
+            return offer
+        if (
+            plan
+            and offer.plan
+            and all(
+                str(plan.get(k, "")).lower() == offer.plan[k].lower()
+                for k in ("publisher", "product", "name")
+            )
+        ):
+            return offer
+    raise ArmError(
+        400,
+        "InvalidApplicationPackage" if definition_id else "MarketplacePurchaseEligibilityFailed",
+        "The application definition or Marketplace plan in the request does not exist.",
+    )
+
+
+def _finish_create(app_key: str) -> Any:
+    def effect(state: State) -> None:
+        app = state.applications.get(app_key)
+        if app is not None and app.provisioning_state == "Accepted":
+            app.provisioning_state = "Succeeded"
+            webhooks.notify(state, app, "PUT", "Succeeded")
+
+    return effect
+
+
+def create_application(
+    ctx: ArmContext, *, subscription_id: str, resource_group: str, name: str, body: dict[str, Any]
+) -> tuple[Application, Operation]:
+    """A customer deploys an offer (ARM PUT, or the control API's purchase)."""
+    state = ctx.state
+    offer = _offer_for(state, body)
+    properties = body.get("properties") or {}
+    mrg_id = str(
+        properties.get("managedResourceGroupId")
+        or f"/subscriptions/{subscription_id}/resourceGroups/mrg-{name}"
+    )
+    mrg_parts = mrg_id.strip("/").split("/")
+    if len(mrg_parts) != 4 or mrg_parts[1].lower() != subscription_id.lower():
+        raise ArmError(
+            400,
+            "InvalidManagedResourceGroupId",
+            f"The managed resource group id '{mrg_id}' is invalid.",
+        )
+    if mrg_id.lower() in state.resource_groups:
+        raise ArmError(
+            409,
+            "ManagedResourceGroupExists",
+            f"The managed resource group '{mrg_parts[3]}' already exists.",
+        )
+    policy = None
+    if properties.get("jitAccessPolicy") is not None and offer.jit_enabled:
+        policy = _validate_jit_policy(None, properties["jitAccessPolicy"])
+    elif offer.jit_enabled:
+        policy = {
+            "jitAccessEnabled": True,
+            "jitApprovalMode": "AutoApprove",
+            "jitApprovers": [],
+            "maximumJitAccessDuration": "PT8H",
+        }
+    app = add_application(
+        state,
+        offer=offer,
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        name=name,
+        location=str(body.get("location") or "westeurope"),
+        provisioning_state="Accepted",
+        jit_policy=policy,
+        created_at=state.now(),
+        created_by={"oid": ctx.principal.oid, "puid": "", "applicationId": ctx.principal.app_id},
+        managed_resource_group=mrg_parts[3],
+    )
+    app.parameters = dict(properties.get("parameters") or {})
+    app.tags = {str(k): str(v) for k, v in (body.get("tags") or {}).items()}
+    webhooks.notify(state, app, "PUT", "Accepted")
+    state.log_activity(
+        resource_id=app.id,
+        operation="Microsoft.Solutions/applications/write",
+        caller_oid=ctx.principal.oid,
+        caller_tenant_id=ctx.principal.tenant_id,
+    )
+    operation = ctx.start_operation(
+        subscription_id=subscription_id,
+        resource_id=app.id,
+        location=app.location,
+        effect=_finish_create(app.id.lower()),
+    )
+    return app, operation
+
+
+def put_app(ctx: ArmContext) -> Response:
+    p = ctx.params
+    sub = require_subscription(ctx.state, p["sub"])
+    rg = require_resource_group(ctx.state, sub, p["rg"])
+    key = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications/{p['name']}".lower()
+    existing = ctx.state.applications.get(key)
+    if existing is not None:
+        return patch_app(ctx)
+    if not 3 <= len(p["name"]) <= 64:
+        raise ArmError(
+            400,
+            "InvalidResourceName",
+            f"The resource name '{p['name']}' is invalid; it must be 3-64 characters.",
+        )
+    ctx.require(
+        "Microsoft.Solutions/applications/write", f"/subscriptions/{sub}/resourceGroups/{rg}"
+    )
+    body = ctx.body()
+    if not body.get("kind"):
+        raise ArmError(400, "InvalidRequestContent", "The 'kind' property is required.")
+    app, operation = create_application(
+        ctx, subscription_id=sub, resource_group=rg, name=p["name"], body=body
+    )
+    return json_response(
+        app_json(ctx.state, app), 201, ctx.operation_headers(operation, location_header=False)
+    )
+
+
+def update_access(ctx: ArmContext) -> Response:
+    app = find_app(ctx)
+    ctx.require("Microsoft.Solutions/applications/updateAccess/action", app.id)
+    body = ctx.body()
+    lowered = {k.lower(): v for k, v in body.items()}
+    status, sub_status = lowered.get("status"), lowered.get("substatus")
+    metadata = lowered.get("metadata")
+    if (
+        status not in ("NotSpecified", "Elevate", "Remove")
+        or not isinstance(metadata, dict)
+        or not sub_status
+    ):
+        raise ArmError(
+            400, "InvalidRequestContent", "'Metadata', 'Status' and 'SubStatus' are required."
+        )
+    origin = str({k.lower(): v for k, v in metadata.items()}.get("originrequestid") or "").lower()
+    requests = [
+        r
+        for r in ctx.state.jit_requests.values()
+        if r.application_id.lower() == app.id.lower()
+        and (not origin or origin in (r.id.lower(), r.name.lower()))
+    ]
+    requests.sort(key=lambda r: r.created_at)
+    now = ctx.state.now()
+    if status == "Elevate" and sub_status in ("Approved", "Denied"):
+        pending = [r for r in requests if r.state == "Pending"]
+        if not pending:
+            raise ArmError(
+                409, "Conflict", "There is no pending just-in-time access request to decide."
+            )
+        jit.decide(
+            ctx.state,
+            pending[0],
+            approve=sub_status == "Approved",
+            by_oid=ctx.principal.oid,
+            justification=str(lowered.get("approver") or ""),
+            at=now,
+        )
+    elif status == "Remove" and sub_status in ("Expired", "Timeout"):
+        for request in requests:
+            if request.state == "Approved":
+                jit.expire(ctx.state, request, now)
+    jit.tick(ctx.state)
+    operation = ctx.start_operation(
+        subscription_id=app.subscription_id, resource_id=app.id, location=app.location, effect=None
+    )
+    operation.result = body
+    headers = ctx.operation_headers(operation)
+    del headers["Azure-AsyncOperation"]
+    return json_response(body, 202, headers)
+
+
+def refresh_permissions(ctx: ArmContext) -> Response:
+    app = find_app(ctx)
+    ctx.require("Microsoft.Solutions/applications/refreshPermissions/action", app.id)
+    operation = ctx.start_operation(
+        subscription_id=app.subscription_id, resource_id=app.id, location=app.location, effect=None
+    )
+    headers = ctx.operation_headers(operation)
+    del headers["Azure-AsyncOperation"]
+    return json_response(None, 202, headers)
+
+
+def list_allowed_upgrade_plans(ctx: ArmContext) -> Response:
+    app = find_app(ctx)
+    ctx.require("Microsoft.Solutions/applications/read", app.id)
+    return json_response({"value": [dict(app.plan)] if app.plan else []})
+
+
+def operation_status(ctx: ArmContext) -> Response:
+    operation = ctx.state.operations.get(ctx.params["op"].lower()) or ctx.state.operations.get(
+        ctx.params["op"]
+    )
+    if operation is None or operation.subscription_id.lower() != ctx.params["sub"].lower():
+        raise not_found("Microsoft.Solutions/locations/operationStatuses", ctx.params["op"])
+    jit.tick(ctx.state)
+    body: dict[str, Any] = {
+        "id": f"/subscriptions/{operation.subscription_id}/providers/Microsoft.Solutions/locations/{operation.location}/operationStatuses/{operation.id}",
+        "name": operation.id,
+        "status": operation.status,
+        "startTime": iso(operation.started),
+        "endTime": iso(operation.ended),
+        "percentComplete": 100.0 if operation.status != "InProgress" else 50.0,
+    }
+    if operation.error:
+        body["error"] = operation.error
+    headers = {"Retry-After": "1"} if operation.status == "InProgress" else {}
+    return json_response(body, 200, headers)
+
+
+def operation_result(ctx: ArmContext) -> Response:
+    operation = ctx.state.operations.get(ctx.params["op"])
+    if operation is None or operation.subscription_id.lower() != ctx.params["sub"].lower():
+        raise not_found("Microsoft.Solutions/locations/operationResults", ctx.params["op"])
+    jit.tick(ctx.state)
+    if operation.status == "InProgress":
+        return json_response(
+            None,
+            202,
+            {
+                "Retry-After": "1",
+                "Location": ctx.base + ctx.path + f"?api-version={ctx.api_version}",
+            },
+        )
+    if operation.status == "Failed":
+        raise ArmError(
+            400,
+            (operation.error or {}).get("code", "OperationFailed"),
+            (operation.error or {}).get("message", "The operation failed."),
+        )
+    if operation.result is not None:
+        return json_response(operation.result, 200)
+    return json_response(None, 204)
+
+
+def list_operations(ctx: ArmContext) -> Response:
+    names = [
+        ("Microsoft.Solutions/applications/read", "Read managed application"),
+        ("Microsoft.Solutions/applications/write", "Create or update managed application"),
+        ("Microsoft.Solutions/applications/delete", "Delete managed application"),
+        ("Microsoft.Solutions/jitRequests/write", "Create or update JIT request"),
+    ]
+    return ctx.page(
+        [
+            {
+                "name": n,
+                "isDataAction": False,
+                "display": {
+                    "provider": "Microsoft Solutions",
+                    "resource": n.split("/")[1],
+                    "operation": d,
+                    "description": d,
+                },
+            }
+            for n, d in names
+        ]
+    )
+
+
+# Application definitions -----------------------------------------------------------------------
+
+
+def list_definitions(ctx: ArmContext) -> Response:
+    sub = require_subscription(ctx.state, ctx.params["sub"])
+    scope = f"/subscriptions/{sub}"
+    if "rg" in ctx.params:
+        scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
+    ctx.require("Microsoft.Solutions/applicationDefinitions/read", scope)
+    prefix = scope.lower() + "/"
+    found = sorted(
+        (d for k, d in ctx.state.definitions.items() if k.startswith(prefix)),
+        key=lambda d: d.id.lower(),
+    )
+    return ctx.page([definition_json(d) for d in found])
+
+
+def definition(ctx: ArmContext) -> Response:
+    p = ctx.params
+    sub = require_subscription(ctx.state, p["sub"])
+    rg = require_resource_group(ctx.state, sub, p["rg"])
+    rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applicationDefinitions/{p['name']}"
+    found = ctx.state.definitions.get(rid.lower())
+    if ctx.method == "GET":
+        ctx.require("Microsoft.Solutions/applicationDefinitions/read", rid)
+        if found is None:
+            raise not_found("Microsoft.Solutions/applicationDefinitions", p["name"], rg)
+        return json_response(definition_json(found))
+    if ctx.method == "DELETE":
+        ctx.require("Microsoft.Solutions/applicationDefinitions/delete", rid)
+        if found is None:
+            return json_response(None, 204)
+        del ctx.state.definitions[rid.lower()]
+        return json_response(None, 200)
+    ctx.require("Microsoft.Solutions/applicationDefinitions/write", rid)
+    body = ctx.body()
+    if ctx.method == "PATCH":
+        if found is None:
+            raise not_found("Microsoft.Solutions/applicationDefinitions", p["name"], rg)
+        found.tags = {str(k): str(v) for k, v in (body.get("tags") or {}).items()}
+        return json_response(definition_json(found))
+    properties = body.get("properties")
+    if not isinstance(properties, dict) or properties.get("lockLevel") not in (
+        "None",
+        "CanNotDelete",
+        "ReadOnly",
+    ):
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "'properties.lockLevel' is required: CanNotDelete, ReadOnly or None.",
+        )
+    created = found is None
+    new = ApplicationDefinition(
+        sub,
+        rg,
+        p["name"],
+        str(body.get("location") or "westeurope"),
+        {**properties, "provisioningState": "Succeeded"},
+        {str(k): str(v) for k, v in (body.get("tags") or {}).items()},
+    )
+    ctx.state.definitions[rid.lower()] = new
+    return json_response(definition_json(new), 201 if created else 200)
+
+
+# JIT requests ----------------------------------------------------------------------------------
+
+
+def list_jits(ctx: ArmContext) -> Response:
+    sub = require_subscription(ctx.state, ctx.params["sub"])
+    scope = f"/subscriptions/{sub}"
+    if "rg" in ctx.params:
+        scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
+    prefix = scope.lower() + "/"
+    in_scope = [r for k, r in ctx.state.jit_requests.items() if k.startswith(prefix)]
+    if not ctx.allowed("Microsoft.Solutions/jitRequests/read", scope):
+        publisher_here = any(
+            is_publisher_principal(ctx, a)
+            for k, a in ctx.state.applications.items()
+            if k.startswith(f"/subscriptions/{sub}/".lower())
+        )
+        if not publisher_here:
+            raise forbidden(ctx, "Microsoft.Solutions/jitRequests/read", scope)
+        in_scope = [r for r in in_scope if can_see_jit(ctx, r)]
+    in_scope.sort(key=lambda r: r.created_at)
+    # jitRequests lists are not pageable in the SDK: everything comes back in one response.
+    return json_response({"value": [jit_json(r) for r in in_scope]})
+
+
+def get_jit(ctx: ArmContext) -> Response:
+    request = find_jit(ctx)
+    if not can_see_jit(ctx, request):
+        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/read", request.id)
+    return json_response(jit_json(request))
+
+
+def _finish_jit(key: str) -> Any:
+    def effect(state: State) -> dict[str, str] | None:
+        request = state.jit_requests.get(key)
+        if request is None:
+            return None
+        if request.state == "Failed":
+            return {
+                "code": "JitRequestFailed",
+                "message": "Just-in-time access requires Microsoft Entra ID P2 in the customer's tenant.",
+            }
+        if request.provisioning_state == "Accepted":
+            request.provisioning_state = "Succeeded"
+        return None
+
+    return effect
+
+
+def put_jit(ctx: ArmContext) -> Response:
+    p = ctx.params
+    sub = require_subscription(ctx.state, p["sub"])
+    rg = require_resource_group(ctx.state, sub, p["rg"])
+    rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/jitRequests/{p['name']}"
+    body = ctx.body()
+    properties = body.get("properties")
+    if not isinstance(properties, dict):
+        raise ArmError(
+            400, "InvalidRequestContent", "The request content must contain 'properties'."
+        )
+    app_id = properties.get("applicationResourceId")
+    policies = properties.get("jitAuthorizationPolicies")
+    schedule = properties.get("jitSchedulingPolicy")
+    if (
+        not isinstance(app_id, str)
+        or not isinstance(policies, list)
+        or not isinstance(schedule, dict)
+    ):
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            "'applicationResourceId', 'jitAuthorizationPolicies' and 'jitSchedulingPolicy' are required.",
+        )
+    app = ctx.state.applications.get(app_id.lower())
+    if app is None:
+        raise ArmError(
+            404, "ResourceNotFound", f"The managed application '{app_id}' was not found."
+        )
+    if not (
+        is_publisher_principal(ctx, app)
+        or ctx.allowed("Microsoft.Solutions/jitRequests/write", rid)
+    ):
+        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/write", rid)
+    existing = ctx.state.jit_requests.get(rid.lower())
+    if existing is not None:
+        same = existing.application_id.lower() == app.id.lower() and [
+            (x["principalId"], x["roleDefinitionId"]) for x in existing.policies
+        ] == [
+            (
+                str(x.get("principalId", "")).lower(),
+                jit.role_guid(str(x.get("roleDefinitionId", ""))),
+            )
+            for x in policies
+            if isinstance(x, dict)
+        ]
+        if not same:
+            raise ArmError(
+                409,
+                "Conflict",
+                f"The just-in-time access request '{p['name']}' already exists with different content.",
+            )
+        return json_response(jit_json(existing), 200)
+    request = jit.create_request(
+        ctx.state,
+        subscription_id=sub,
+        resource_group=rg,
+        name=p["name"],
+        location=body.get("location"),
+        app=app,
+        policies=[x for x in policies if isinstance(x, dict)],
+        schedule_type=str(schedule.get("type") or "Once"),
+        start=jit.parse_time(schedule.get("startTime") or ctx.now_text()),
+        duration_text=schedule.get("duration"),
+        caller=ctx.principal,
+        at=ctx.state.now(),
+    )
+    ctx.state.log_activity(
+        resource_id=request.id,
+        operation="Microsoft.Solutions/jitRequests/write",
+        caller_oid=ctx.principal.oid,
+        caller_tenant_id=ctx.principal.tenant_id,
+    )
+    operation = ctx.start_operation(
+        subscription_id=sub,
+        resource_id=request.id,
+        location=app.location,
+        effect=_finish_jit(request.id.lower()),
+    )
+    body_out = jit_json(request)
+    if request.provisioning_state == "Failed":
+        body_out["properties"]["provisioningState"] = "Accepted"
+    return json_response(body_out, 201, ctx.operation_headers(operation, location_header=False))
+
+
+def patch_jit(ctx: ArmContext) -> Response:
+    request = find_jit(ctx)
+    if not can_see_jit(ctx, request):
+        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/write", request.id)
+    tags = ctx.body().get("tags")
+    if not isinstance(tags, dict):
+        raise ArmError(
+            400, "InvalidRequestContent", "A jitRequests PATCH carries only 'tags' (an object)."
+        )
+    request.tags = {str(k): str(v) for k, v in tags.items()}
+    return json_response(jit_json(request))
+
+
+def delete_jit(ctx: ArmContext) -> Response:
+    p = ctx.params
+    require_resource_group(ctx.state, p["sub"], p["rg"])
+    key = f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/jitRequests/{p['name']}".lower()
+    request = ctx.state.jit_requests.get(key)
+    if request is None:
+        return json_response(None, 204)
+    if not can_see_jit(ctx, request):
+        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/delete", request.id)
+    if request.state in ("Pending", "Approved"):
+        # Cancel, keeping the request visible as Canceled; finished requests are removed.
+        jit.cancel(ctx.state, request, ctx.state.now())
+    else:
+        del ctx.state.jit_requests[key]
+    return json_response(None, 200)
+
+
+def routes() -> list[Route]:
+    s = "solutions"
+    return [
+        route("GET", "/providers/Microsoft.Solutions/operations", list_operations, s),
+        route(
+            "GET",
+            "/subscriptions/{sub}/providers/Microsoft.Solutions/locations/{loc}/operationStatuses/{op}",
+            operation_status,
+            "any",
+        ),
+        route(
+            "GET",
+            "/subscriptions/{sub}/providers/Microsoft.Solutions/locations/{loc}/operationResults/{op}",
+            operation_result,
+            "any",
+        ),
+        route(
+            "GET", "/subscriptions/{sub}/providers/Microsoft.Solutions/applications", list_apps, s
+        ),
+        route("GET", APPS, list_apps, s),
+        route("GET", APPS + "/{name}", get_app, s),
+        route("PATCH", APPS + "/{name}", patch_app, s),
+        route("PUT", APPS + "/{name}", put_app, s),
+        route("DELETE", APPS + "/{name}", delete_app, s),
+        route("POST", APPS + "/{name}/updateAccess", update_access, s),
+        route("POST", APPS + "/{name}/refreshPermissions", refresh_permissions, s),
+        route("POST", APPS + "/{name}/listAllowedUpgradePlans", list_allowed_upgrade_plans, s),
+        route(
+            "GET",
+            "/subscriptions/{sub}/providers/Microsoft.Solutions/applicationDefinitions",
+            list_definitions,
+            s,
+        ),
+        route("GET", DEFS, list_definitions, s),
+        route("GET PUT PATCH DELETE", DEFS + "/{name}", definition, s),
+        route(
+            "GET", "/subscriptions/{sub}/providers/Microsoft.Solutions/jitRequests", list_jits, s
+        ),
+        route("GET", JITS, list_jits, s),
+        route("GET", JITS + "/{name}", get_jit, s),
+        route("PUT", JITS + "/{name}", put_jit, s),
+        route("PATCH", JITS + "/{name}", patch_jit, s),
+        route("DELETE", JITS + "/{name}", delete_jit, s),
+    ]

@@ -1,0 +1,82 @@
+"""Fault injection: latency, error statuses, 429s, dropped connections and expired tokens."""
+
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from emulator.state import new_id
+
+KINDS = {"latency", "status", "throttle", "drop", "expired_token"}
+
+
+@dataclass
+class Fault:
+    kind: str
+    status: int = 500
+    latency_ms: int = 0
+    rate: float | None = None  # probability per matching call
+    count: int | None = None  # or: the next N matching calls
+    path: str | None = None  # substring of the path, case-insensitive
+    method: str | None = None
+    retry_after: int = 1
+    id: str = field(default_factory=new_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fault_from_json(data: dict[str, Any]) -> Fault:
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"'kind' must be one of {sorted(KINDS)}")
+    if data.get("rate") is None and data.get("count") is None:
+        raise ValueError("give 'rate' (0..1) or 'count' (next N calls)")
+    return Fault(
+        kind=kind,
+        status=int(data.get("status", 429 if kind == "throttle" else 500)),
+        latency_ms=int(data.get("latency_ms", 0)),
+        rate=float(data["rate"]) if data.get("rate") is not None else None,
+        count=int(data["count"]) if data.get("count") is not None else None,
+        path=data.get("path"),
+        method=data.get("method"),
+        retry_after=int(data.get("retry_after", 1)),
+    )
+
+
+class Faults:
+    def __init__(self, seed: int | None = None) -> None:
+        self.lock = threading.Lock()
+        self.rules: list[Fault] = []
+        self.random = random.Random(seed)
+
+    def add(self, fault: Fault) -> Fault:
+        with self.lock:
+            self.rules.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rules.clear()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [f.to_json() for f in self.rules]
+
+    def fire(self, method: str, path: str) -> list[Fault]:
+        """The faults that apply to this call; counted faults are used up."""
+        fired: list[Fault] = []
+        with self.lock:
+            for fault in list(self.rules):
+                if fault.path and fault.path.lower() not in path.lower():
+                    continue
+                if fault.method and fault.method.upper() != method.upper():
+                    continue
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.rules.remove(fault)
+                    fired.append(fault)
+                elif fault.rate is not None and self.random.random() < fault.rate:
+                    fired.append(fault)
+        return fired

@@ -1,0 +1,327 @@
+"""The JIT access state machine, driven by requests, decisions and the scenario clock."""
+
+import datetime as dt
+import time
+from typing import Any
+
+import isodate
+
+from emulator.authz import Principal
+from emulator.http import ArmError
+from emulator.state import (
+    Application,
+    Approval,
+    JitRequest,
+    RoleAssignment,
+    ScheduleRequest,
+    State,
+    new_id,
+    stable_id,
+)
+
+TERMINAL_STATES = {"Denied", "Failed", "Canceled", "Expired", "Timeout"}
+
+
+def parse_duration(text: Any) -> dt.timedelta:
+    if not isinstance(text, str):
+        raise ArmError(400, "InvalidRequestContent", "The 'duration' must be an ISO 8601 duration.")
+    try:
+        value = isodate.parse_duration(text)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            f"The value '{text}' of 'jitSchedulingPolicy.duration' is not a valid ISO 8601 duration.",
+        ) from exc
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise ArmError(
+            400, "InvalidRequestContent", f"The duration '{text}' must be a positive time span."
+        )
+    return value
+
+
+def parse_time(text: Any) -> dt.datetime:
+    if not isinstance(text, str):
+        raise ArmError(400, "InvalidRequestContent", "The 'startTime' must be a date-time string.")
+    try:
+        value = isodate.parse_datetime(text)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise ArmError(
+            400, "InvalidRequestContent", f"The value '{text}' is not a valid date-time."
+        ) from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def eligible_pairs(app: Application) -> set[tuple[str, str]]:
+    return {(a["principalId"].lower(), a["roleDefinitionId"].lower()) for a in app.authorizations}
+
+
+def role_guid(role_definition_id: str) -> str:
+    return role_definition_id.rstrip("/").split("/")[-1].lower()
+
+
+def create_request(
+    state: State,
+    *,
+    subscription_id: str,
+    resource_group: str,
+    name: str,
+    location: str | None,
+    app: Application,
+    policies: list[dict[str, str]],
+    schedule_type: str,
+    start: dt.datetime,
+    duration_text: str,
+    caller: Principal,
+    at: dt.datetime,
+) -> JitRequest:
+    """Validate and record a new JIT request; returns it Pending, Approved or Failed."""
+    duration = parse_duration(duration_text)
+    policy = app.jit_access_policy or {}
+    if not app.jit_enabled:
+        raise ArmError(
+            400,
+            "JitAccessNotEnabled",
+            f"Just-in-time access is not enabled for the application '{app.id}'.",
+        )
+    if not policies:
+        raise ArmError(
+            400, "InvalidRequestContent", "'jitAuthorizationPolicies' must not be empty."
+        )
+    maximum_text = policy.get("maximumJitAccessDuration") or "PT8H"
+    if duration > parse_duration(maximum_text):
+        raise ArmError(
+            400,
+            "JitRequestDurationExceedsMaximum",
+            f"The requested duration '{duration_text}' exceeds the maximum just-in-time access "
+            f"duration '{maximum_text}' allowed by the application's policy.",
+        )
+    eligible = eligible_pairs(app)
+    normalized: list[dict[str, str]] = []
+    for item in policies:
+        principal_id = str(item.get("principalId", "")).lower()
+        role_id = role_guid(str(item.get("roleDefinitionId", "")))
+        if (principal_id, role_id) not in eligible:
+            raise ArmError(
+                400,
+                "JitRequestIneligibleAuthorization",
+                f"The principal '{principal_id}' is not eligible for the role definition "
+                f"'{role_id}' on the application '{app.id}'.",
+            )
+        normalized.append({"principalId": principal_id, "roleDefinitionId": role_id})
+
+    by = {"oid": "" if caller.is_app else caller.oid, "applicationId": caller.app_id}
+    jit = JitRequest(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        name=name,
+        location=location,
+        application_id=app.id,
+        policies=normalized,
+        schedule_type=schedule_type,
+        start=start,
+        duration=duration,
+        duration_text=duration_text,
+        provisioning_state="Accepted",
+        state="Pending",
+        created_by=by,
+        updated_by=dict(by),
+        created_at=at,
+        publisher_tenant_id=app.publisher_tenant_id,
+    )
+    state.add_jit_request(jit)
+    customer_tenant = state.subscriptions[app.subscription_id.lower()].tenant_id
+    if not state.tenants[customer_tenant].p2:
+        jit.state = "Failed"
+        jit.provisioning_state = "Failed"
+        return jit
+    manual = policy.get("jitApprovalMode") == "ManualApprove"
+    requestor = caller.oid
+    for item in normalized:
+        request = ScheduleRequest(
+            name=new_id(),
+            scope=app.managed_resource_group_id,
+            role_definition_id=item["roleDefinitionId"],
+            principal_id=item["principalId"],
+            principal_type=state.principal_type(item["principalId"]),
+            request_type="SelfActivate",
+            status="PendingApproval" if manual else "Granted",
+            start=start,
+            duration_text=duration_text,
+            requestor_id=requestor,
+            created_on=at,
+            justification=f"Just-in-time access request {jit.id}",
+            jit_request_id=jit.id,
+        )
+        state.schedule_requests[request.name] = request
+        jit.schedule_request_ids.append(request.name)
+    if manual:
+        approval = Approval(
+            id=jit.schedule_request_ids[0],
+            stage_id=stable_id("stage", jit.id),
+            tenant_id=customer_tenant,
+            scope=app.managed_resource_group_id,
+            jit_request_id=jit.id,
+            approvers=[
+                {"id": a["id"].lower(), "type": a.get("type", "user")}
+                for a in policy.get("jitApprovers", [])
+            ],
+            requestor_id=requestor,
+            created_at=at,
+        )
+        state.approvals[approval.id] = approval
+        jit.approval_id = approval.id
+        for request_name in jit.schedule_request_ids:
+            state.schedule_requests[
+                request_name
+            ].approval_id = (
+                f"/providers/Microsoft.Authorization/roleAssignmentApprovals/{approval.id}"
+            )
+    else:
+        jit.state = "Approved"
+        jit.decided_at = at
+    return jit
+
+
+def is_approver(state: State, approval: Approval, oid: str) -> bool:
+    ids = {oid.lower(), *state.groups_of(oid)}
+    return any(a["id"] in ids for a in approval.approvers)
+
+
+def decide(
+    state: State,
+    jit: JitRequest,
+    *,
+    approve: bool,
+    by_oid: str,
+    justification: str,
+    at: dt.datetime,
+) -> None:
+    """Record an approver's decision on a pending request (stage PATCH or updateAccess)."""
+    if jit.state != "Pending":
+        raise ArmError(
+            409,
+            "Conflict",
+            f"The just-in-time access request '{jit.id}' is '{jit.state}' and cannot be decided.",
+        )
+    jit.state = "Approved" if approve else "Denied"
+    jit.decided_at = at
+    approval = state.approvals.get(jit.approval_id or "")
+    if approval:
+        person = state.people.get(by_oid)
+        approval.status = "Completed"
+        approval.review_result = "Approve" if approve else "Deny"
+        approval.justification = justification
+        approval.reviewed_at = at
+        approval.reviewed_by = {
+            "principalId": by_oid,
+            "principalType": "user" if person else "servicePrincipal",
+            "principalName": state.principal_name(by_oid),
+            "userPrincipalName": person.upn if person else "",
+        }
+    for name in jit.schedule_request_ids:
+        state.schedule_requests[name].status = "Granted" if approve else "Denied"
+
+
+def _grant(state: State, jit: JitRequest, at: dt.datetime) -> None:
+    app = state.applications.get(jit.application_id.lower())
+    if app is None:
+        return
+    for item in jit.policies:
+        assignment = RoleAssignment(
+            name=stable_id("jit", jit.id, item["principalId"], item["roleDefinitionId"]),
+            scope=app.managed_resource_group_id,
+            role_definition_id=item["roleDefinitionId"],
+            principal_id=item["principalId"],
+            principal_type=state.principal_type(item["principalId"]),
+            created_on=at,
+            description=f"Just-in-time access granted by {jit.id}",
+            source="jit",
+        )
+        state.role_assignments[assignment.name] = assignment
+        jit.grant_ids.append(assignment.name)
+        state.log_activity(
+            resource_id=assignment.id,
+            operation="Microsoft.Authorization/roleAssignments/write",
+            caller_oid=item["principalId"],
+            caller_tenant_id=jit.publisher_tenant_id,
+            at=at,
+        )
+    for name in jit.schedule_request_ids:
+        state.schedule_requests[name].status = "Provisioned"
+
+
+def _revoke(state: State, jit: JitRequest, at: dt.datetime) -> None:
+    for name in jit.grant_ids:
+        assignment = state.role_assignments.pop(name, None)
+        if assignment:
+            state.log_activity(
+                resource_id=assignment.id,
+                operation="Microsoft.Authorization/roleAssignments/delete",
+                caller_oid=assignment.principal_id,
+                caller_tenant_id=jit.publisher_tenant_id,
+                at=at,
+            )
+    jit.grant_ids = []
+
+
+def cancel(state: State, jit: JitRequest, at: dt.datetime) -> None:
+    """The publisher withdraws a request; an active grant ends at once."""
+    _revoke(state, jit, at)
+    jit.state = "Canceled"
+    approval = state.approvals.get(jit.approval_id or "")
+    if approval and approval.status != "Completed":
+        approval.status = "Completed"
+    for name in jit.schedule_request_ids:
+        state.schedule_requests[name].status = "Canceled"
+
+
+def expire(state: State, jit: JitRequest, at: dt.datetime) -> None:
+    _revoke(state, jit, at)
+    jit.state = "Expired"
+
+
+def tick(state: State) -> None:
+    """Move every JIT request and long-running operation forward to the current time."""
+    now = state.now()
+    for key in list(state.open_jit_ids):
+        jit = state.jit_requests.get(key)
+        if jit is None or jit.state in TERMINAL_STATES:
+            state.open_jit_ids.discard(key)
+            continue
+        if jit.state == "Pending":
+            deadline = jit.created_at + state.jit_approval_timeout
+            if deadline <= now:
+                jit.state = "Timeout"
+                approval = state.approvals.get(jit.approval_id or "")
+                if approval:
+                    approval.status = "Expired"
+                for name in jit.schedule_request_ids:
+                    state.schedule_requests[name].status = "TimedOut"
+        if jit.state == "Approved":
+            if jit.end <= now:
+                if not jit.grant_ids:
+                    _grant(state, jit, jit.start)
+                expire(state, jit, jit.end)
+            elif jit.start <= now and not jit.grant_ids:
+                _grant(state, jit, max(jit.start, jit.decided_at or jit.start))
+    monotonic = time.monotonic()
+    for operation in list(state.operations.values()):
+        if operation.status == "InProgress" and operation.due_monotonic <= monotonic:
+            finish_operation(state, operation.id)
+
+
+def finish_operation(state: State, operation_id: str) -> None:
+    operation = state.operations[operation_id]
+    if operation.status != "InProgress":
+        return
+    operation.status = "Succeeded"
+    operation.ended = state.now()
+    if operation.effect is not None:
+        error = operation.effect(state)
+        if error:
+            operation.status = "Failed"
+            operation.error = error
+    operation.effect = None

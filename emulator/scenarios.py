@@ -1,0 +1,484 @@
+"""Named scenarios: plain JSON data files (`emulator/scenarios/*.json`, or any path) plus `scale`."""
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import isodate
+
+from emulator import jit
+from emulator.authz import Principal
+from emulator.state import (
+    CONTRIBUTOR,
+    OWNER,
+    READER,
+    USER_ACCESS_ADMIN,
+    Application,
+    ApplicationDefinition,
+    AppRegistration,
+    GenericResource,
+    Group,
+    Offer,
+    Person,
+    ResourceGroup,
+    RoleAssignment,
+    RoleDefinition,
+    State,
+    Subscription,
+    Tenant,
+    stable_id,
+)
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+BUILTIN_ROLES = [
+    RoleDefinition(OWNER, "Owner", "Grants full access to manage all resources.", ["*"]),
+    RoleDefinition(
+        CONTRIBUTOR,
+        "Contributor",
+        "Grants full access to manage all resources, but does not allow you to assign roles.",
+        ["*"],
+        [
+            "Microsoft.Authorization/*/Delete",
+            "Microsoft.Authorization/*/Write",
+            "Microsoft.Authorization/elevateAccess/Action",
+        ],
+    ),
+    RoleDefinition(
+        READER, "Reader", "View all resources, but does not allow you to make changes.", ["*/read"]
+    ),
+    RoleDefinition(
+        USER_ACCESS_ADMIN,
+        "User Access Administrator",
+        "Lets you manage user access to Azure resources.",
+        ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
+    ),
+]
+ROLE_NAMES = {r.name.lower(): r.id for r in BUILTIN_ROLES}
+
+
+def role_id(text: str) -> str:
+    return ROLE_NAMES.get(text.lower(), text.rstrip("/").split("/")[-1].lower())
+
+
+def available() -> list[str]:
+    return [*sorted(p.stem for p in SCENARIO_DIR.glob("*.json")), "scale"]
+
+
+def load(state: State, name: str, params: dict[str, Any] | None = None) -> None:
+    """Replace everything in `state` with the named scenario (or a JSON file path)."""
+    if name == "scale":
+        data = scale_data(**(params or {}))
+    else:
+        path = Path(name) if name.endswith(".json") else SCENARIO_DIR / f"{name}.json"
+        if not path.exists():
+            raise ValueError(f"unknown scenario {name!r}; available: {', '.join(available())}")
+        data = json.loads(path.read_text())
+    fresh = State()
+    build(fresh, data)
+    with state.lock:
+        keep = {"lock", "clock"}
+        for key, value in vars(fresh).items():
+            if key not in keep:
+                setattr(state, key, value)
+        state.clock.offset = dt.timedelta(0)
+        state.scenario_name = str(data.get("name", name))
+        # Rebuild time-dependent data against the live clock.
+        state.role_assignments.clear()
+        state.jit_requests.clear()
+        state.open_jit_ids.clear()
+        state.approvals.clear()
+        state.schedule_requests.clear()
+        state.activity.clear()
+        _build_dynamic(state, data)
+
+
+def _ago(now: dt.datetime, text: str | None) -> dt.datetime:
+    return now - isodate.parse_duration(text) if text else now
+
+
+def build(state: State, data: dict[str, Any]) -> None:
+    """Static directory and catalog data; time-dependent parts come from `_build_dynamic`."""
+    state.scenario_name = str(data.get("name", ""))
+    state.role_definitions = {r.id: r for r in BUILTIN_ROLES}
+    for t in data.get("tenants", []):
+        state.tenants[t["id"]] = Tenant(t["id"], t["name"], t["domain"], t["kind"], bool(t["p2"]))
+    for p in data.get("people", []):
+        first, _, last = p["name"].partition(" ")
+        state.people[p["oid"]] = Person(
+            p["oid"], p["tenant"], p["name"], p["upn"], list(p.get("roles", [])), first, last
+        )
+    for g in data.get("groups", []):
+        state.groups[g["oid"]] = Group(g["oid"], g["tenant"], g["name"], list(g["members"]))
+    for a in data.get("apps", []):
+        state.apps[a["client_id"]] = AppRegistration(
+            a["client_id"],
+            a["name"],
+            a["home_tenant"],
+            list(a["secrets"]),
+            list(a.get("redirect_uris", [])),
+            list(a.get("app_roles", [])),
+            dict(a.get("service_principals", {})),
+        )
+    for s in data.get("subscriptions", []):
+        state.subscriptions[s["id"].lower()] = Subscription(s["id"], s["tenant"], s["name"])
+    for o in data.get("offers", []):
+        definition_id = None
+        if o.get("definition"):
+            d = o["definition"]
+            definition = ApplicationDefinition(
+                d["subscription"],
+                d["resource_group"],
+                d["name"],
+                d.get("location", "westeurope"),
+                _definition_properties(o),
+            )
+            state.definitions[definition.id.lower()] = definition
+            _ensure_rg(state, d["subscription"], d["resource_group"], definition.location)
+            definition_id = definition.id
+        state.offers[o["key"]] = Offer(
+            key=o["key"],
+            publisher_tenant_id=o["publisher"],
+            display_name=o["display_name"],
+            lock_level=o["lock_level"],
+            authorizations=[
+                {"principalId": a["principal"], "roleDefinitionId": role_id(a["role"])}
+                for a in o["authorizations"]
+            ],
+            jit_enabled=bool(o.get("jit")),
+            allowed_actions=list(o.get("allowed_actions", [])),
+            allowed_data_actions=list(o.get("allowed_data_actions", [])),
+            management_mode=o.get("management_mode", "Managed"),
+            notification_url=o.get("notification_url"),
+            plan=o.get("plan"),
+            definition_id=definition_id,
+            resources=list(o.get("resources", [])),
+            activity=list(o.get("activity", [])),
+        )
+
+
+def _definition_properties(o: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "lockLevel": o["lock_level"],
+        "displayName": o["display_name"],
+        "isEnabled": True,
+        "description": o.get("description", o["display_name"]),
+        "authorizations": [
+            {"principalId": a["principal"], "roleDefinitionId": role_id(a["role"])}
+            for a in o["authorizations"]
+        ],
+        "artifacts": [
+            {
+                "name": "ApplicationResourceTemplate",
+                "type": "Template",
+                "uri": "https://packages.contoso.example/mainTemplate.json",
+            },
+            {
+                "name": "CreateUiDefinition",
+                "type": "Custom",
+                "uri": "https://packages.contoso.example/createUiDefinition.json",
+            },
+        ],
+        "packageFileUri": "https://packages.contoso.example/app.zip",
+        "managementPolicy": {"mode": o.get("management_mode", "Managed")},
+        "lockingPolicy": {
+            "allowedActions": list(o.get("allowed_actions", [])),
+            "allowedDataActions": list(o.get("allowed_data_actions", [])),
+        },
+        "deploymentPolicy": {"deploymentMode": "Incremental"},
+        "provisioningState": "Succeeded",
+    }
+    if o.get("notification_url"):
+        properties["notificationPolicy"] = {
+            "notificationEndpoints": [{"uri": o["notification_url"]}]
+        }
+    return properties
+
+
+def _ensure_rg(
+    state: State, subscription_id: str, name: str, location: str, managed_by: str | None = None
+) -> ResourceGroup:
+    rg = ResourceGroup(subscription_id, name, location, managed_by)
+    existing = state.resource_groups.get(rg.id.lower())
+    if existing:
+        return existing
+    state.resource_groups[rg.id.lower()] = rg
+    return rg
+
+
+def add_application(
+    state: State,
+    *,
+    offer: Offer,
+    subscription_id: str,
+    resource_group: str,
+    name: str,
+    location: str,
+    provisioning_state: str,
+    jit_policy: dict[str, Any] | None,
+    created_at: dt.datetime,
+    created_by: dict[str, str],
+    managed_resource_group: str | None = None,
+    with_resources: bool = True,
+) -> Application:
+    """Create an application, its managed resource group and the resources inside it."""
+    mrg_name = managed_resource_group or f"mrg-{name}"
+    mrg_id = f"/subscriptions/{subscription_id}/resourceGroups/{mrg_name}"
+    if not offer.jit_enabled:
+        jit_policy = None
+    app = Application(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        name=name,
+        location=location,
+        offer_key=offer.key,
+        kind="ServiceCatalog" if offer.definition_id else "MarketPlace",
+        managed_resource_group_id=mrg_id,
+        provisioning_state=provisioning_state,
+        publisher_tenant_id=offer.publisher_tenant_id,
+        authorizations=[dict(a) for a in offer.authorizations],
+        lock_level=offer.lock_level,
+        allowed_actions=list(offer.allowed_actions),
+        allowed_data_actions=list(offer.allowed_data_actions),
+        management_mode=offer.management_mode,
+        jit_access_policy=jit_policy,
+        notification_url=offer.notification_url,
+        plan=dict(offer.plan) if offer.plan else None,
+        definition_id=offer.definition_id,
+        billing_id=stable_id("billing", subscription_id, resource_group, name)
+        if offer.plan
+        else None,
+        created_by=created_by,
+        updated_by=dict(created_by),
+        created_at=created_at,
+        updated_at=created_at,
+    )
+    state.add_application(app)
+    _ensure_rg(state, subscription_id, resource_group, location)
+    _ensure_rg(state, subscription_id, mrg_name, location, managed_by=app.id)
+    if with_resources:
+        compact = re.sub(r"[^a-z0-9]", "", name.lower())[:18]
+        for template in offer.resources:
+            resource_name = template["name"].format(app=name, compact=compact)
+            resource_type = template["type"]
+            type_parts = resource_type.split("/")
+            name_parts = resource_name.split("/")
+            path = "/".join(f"{t}/{n}" for t, n in zip(type_parts[1:], name_parts, strict=False))
+            rid = f"{mrg_id}/providers/{type_parts[0]}/{path}"
+            state.resources[rid.lower()] = GenericResource(
+                rid, resource_name, resource_type, location
+            )
+    return app
+
+
+def _build_dynamic(state: State, data: dict[str, Any]) -> None:
+    now = state.now()
+    for ra in data.get("role_assignments", []):
+        role = role_id(ra["role"])
+        name = ra.get("name") or stable_id(ra["scope"], ra["principal"], role)
+        state.role_assignments[name] = RoleAssignment(
+            name=name,
+            scope=ra["scope"],
+            role_definition_id=role,
+            principal_id=ra["principal"],
+            principal_type=state.principal_type(ra["principal"]),
+            created_on=now - dt.timedelta(days=60),
+        )
+    owners = _subscription_owners(state)
+    apps_by_name: dict[str, Application] = {}
+    for a in data.get("applications", []):
+        offer = state.offers[a["offer"]]
+        created = _ago(now, a.get("created_ago"))
+        app = add_application(
+            state,
+            offer=offer,
+            subscription_id=a["subscription"],
+            resource_group=a["resource_group"],
+            name=a["name"],
+            location=a.get("location", "westeurope"),
+            provisioning_state=a.get("provisioning_state", "Succeeded"),
+            jit_policy=a.get("jit_policy"),
+            created_at=created,
+            created_by={
+                "oid": owners.get(a["subscription"].lower(), ""),
+                "puid": "",
+                "applicationId": "",
+            },
+            managed_resource_group=a.get("managed_resource_group"),
+            with_resources=a.get("provisioning_state", "Succeeded") == "Succeeded",
+        )
+        apps_by_name[a["name"]] = app
+        for event in offer.activity:
+            resource = event["resource"].format(app=a["name"])
+            rid = app.managed_resource_group_id + (f"/providers/{resource}" if resource else "")
+            caller = event["caller"]
+            caller_tenant = (
+                state.people[caller].tenant_id
+                if caller in state.people
+                else offer.publisher_tenant_id
+            )
+            state.log_activity(
+                resource_id=rid,
+                operation=event["operation"],
+                caller_oid=caller,
+                caller_tenant_id=caller_tenant,
+                at=max(created, _ago(now, event.get("ago"))),
+            )
+    for r in data.get("jit_requests", []):
+        _seed_jit_request(state, apps_by_name[r["application"]], r, now)
+    jit.tick(state)
+
+
+def _subscription_owners(state: State) -> dict[str, str]:
+    """For each subscription, a person of its tenant holding Owner there (the purchaser)."""
+    owners: dict[str, str] = {}
+    for ra in state.role_assignments.values():
+        parts = ra.scope.strip("/").split("/")
+        person = state.people.get(ra.principal_id)
+        if len(parts) != 2 or person is None or ra.role_definition_id != OWNER:
+            continue
+        subscription = state.subscriptions.get(parts[1].lower())
+        if subscription and subscription.tenant_id == person.tenant_id:
+            owners.setdefault(parts[1].lower(), person.oid)
+    return owners
+
+
+def _seed_jit_request(state: State, app: Application, r: dict[str, Any], now: dt.datetime) -> None:
+    created = _ago(now, r.get("created_ago"))
+    principal_oid = r["principal"]
+    caller = Principal(
+        oid=principal_oid,
+        tenant_id=app.publisher_tenant_id,
+        app_id=next(iter(state.apps), ""),
+        name=state.principal_name(principal_oid),
+        is_app=principal_oid not in state.people,
+    )
+    request = jit.create_request(
+        state,
+        subscription_id=app.subscription_id,
+        resource_group=r.get("resource_group", app.resource_group),
+        name=r["name"],
+        location=app.location,
+        app=app,
+        policies=[{"principalId": principal_oid, "roleDefinitionId": role_id(r["role"])}],
+        schedule_type="Once",
+        start=_ago(now, r.get("start_ago")),
+        duration_text=r["duration"],
+        caller=caller,
+        at=created,
+    )
+    if request.provisioning_state == "Accepted":
+        request.provisioning_state = "Succeeded"
+    outcome = r.get("outcome", "pending")
+    decided_at = created + dt.timedelta(minutes=5)
+    if request.state == "Pending" and outcome in ("approved", "denied"):
+        jit.decide(
+            state,
+            request,
+            approve=outcome == "approved",
+            by_oid=r.get("decided_by", ""),
+            justification="Approved for the maintenance window."
+            if outcome == "approved"
+            else "Not during the quarter close.",
+            at=decided_at,
+        )
+    elif outcome == "canceled":
+        jit.cancel(state, request, decided_at)
+
+
+def scale_data(
+    tenants: int = 20, apps_per_tenant: int = 5, requests_per_app: int = 3
+) -> dict[str, Any]:
+    """A generated scenario: one publisher, `tenants` customers, apps and JIT requests in bulk."""
+    demo = json.loads((SCENARIO_DIR / "demo.json").read_text())
+    publisher = demo["tenants"][0]
+    data: dict[str, Any] = {
+        "name": "scale",
+        "tenants": [publisher],
+        "people": [p for p in demo["people"] if p["tenant"] == publisher["id"]],
+        "groups": [],
+        "apps": [a for a in demo["apps"] if a["key"] == "publisher"],
+        "subscriptions": [],
+        "role_assignments": [],
+        "offers": [o for o in demo["offers"] if "plan" in o],
+        "applications": [],
+        "jit_requests": [],
+    }
+    portal = dict(next(a for a in demo["apps"] if a["key"] == "portal"))
+    portal["service_principals"] = {publisher["id"]: portal["service_principals"][publisher["id"]]}
+    offers = [o["key"] for o in data["offers"]]
+    outcomes = ["pending", "approved", "denied", "approved", "pending"]
+    for t in range(tenants):
+        tid = stable_id("scale-tenant", str(t))
+        sub = stable_id("scale-subscription", str(t))
+        admin = stable_id("scale-admin", str(t))
+        data["tenants"].append(
+            {
+                "id": tid,
+                "name": f"Customer {t:05d}",
+                "domain": f"customer{t:05d}.onmicrosoft.com",
+                "kind": "customer",
+                "p2": t % 7 != 0,
+            }
+        )
+        data["people"].append(
+            {
+                "oid": admin,
+                "tenant": tid,
+                "name": f"Admin {t:05d}",
+                "upn": f"admin@customer{t:05d}.onmicrosoft.com",
+                "roles": ["Customer.Admin"],
+            }
+        )
+        data["subscriptions"].append(
+            {"id": sub, "tenant": tid, "name": f"Customer {t:05d} production"}
+        )
+        data["role_assignments"].append(
+            {"principal": admin, "role": "Owner", "scope": f"/subscriptions/{sub}"}
+        )
+        portal["service_principals"][tid] = stable_id("scale-portal-sp", str(t))
+        for a in range(apps_per_tenant):
+            offer = offers[a % len(offers)]
+            name = f"app-{t:05d}-{a}"
+            jit_on = offer != "sql-standing-owner"
+            data["applications"].append(
+                {
+                    "name": name,
+                    "subscription": sub,
+                    "resource_group": "rg-managed-apps",
+                    "location": "westeurope",
+                    "offer": offer,
+                    "provisioning_state": "Succeeded",
+                    "created_ago": "P30D",
+                    "jit_policy": {
+                        "jitAccessEnabled": True,
+                        "jitApprovalMode": "ManualApprove" if a % 2 == 0 else "AutoApprove",
+                        "jitApprovers": [{"id": admin, "type": "user"}],
+                        "maximumJitAccessDuration": "PT8H",
+                    }
+                    if jit_on
+                    else None,
+                }
+            )
+            if not jit_on:
+                continue
+            for r in range(requests_per_app):
+                data["jit_requests"].append(
+                    {
+                        "name": f"j{t:05d}{a}{r}"[:10]
+                        if requests_per_app <= 10
+                        else f"j{t}-{a}-{r}",
+                        "application": name,
+                        "principal": "fe96399b-4112-4390-b6f7-5d487005120c",
+                        "role": "Contributor",
+                        "duration": "PT2H",
+                        "created_ago": f"PT{(r + 1) * 3}H",
+                        "start_ago": f"PT{(r + 1) * 3}H",
+                        "outcome": outcomes[r % len(outcomes)],
+                        "decided_by": admin,
+                    }
+                )
+    data["apps"].insert(0, portal)
+    return data

@@ -1,0 +1,420 @@
+"""The emulator process: one HTTPS port for everything, one plain-HTTP port for the sign-in page."""
+
+import datetime as dt
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from emulator import control, jit, scenarios
+from emulator.arm import authorization, resources, solutions
+from emulator.arm.core import ArmContext, Route, check_api_version
+from emulator.authz import Principal
+from emulator.faults import Fault, Faults, fault_from_json
+from emulator.http import ArmError, error_response, json_response
+from emulator.identity import ARM_ALIASES, Identity
+from emulator.state import State, new_id
+from emulator.throttling import Throttle
+from emulator.tls import ensure_tls_files, load_or_create_signing_key
+from emulator.webhooks import WebhookSender
+
+ROUTES: list[Route] = [*solutions.routes(), *authorization.routes(), *resources.routes()]
+TENANT_PATH = re.compile(r"^/(?P<tenant>[^/]+)/(?P<rest>.+)$")
+ARM_AUDIENCES = [*ARM_ALIASES, *(a + "/" for a in ARM_ALIASES)]
+LOG_LIMIT = 50_000
+
+
+class EmulatorApp:
+    """The WSGI application behind the HTTPS port."""
+
+    def __init__(self, server: "EmulatorServer") -> None:
+        self.server = server
+        self.state = server.state
+        self.identity = server.identity
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        started = time.monotonic()
+        path = re.sub(r"/+", "/", request.path)
+        if path.startswith("/_emulator"):
+            response = control.handle(self.server, request, path)
+            return response(environ, start_response)
+        entry = self._log(request, path)
+        try:
+            response = self._faulted(request, path, environ) or self._dispatch(request, path)
+        except ArmError as error:
+            response = error_response(error)
+        entry["status"] = response.status_code
+        entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        return response(environ, start_response)
+
+    def _log(self, request: Request, path: str) -> dict[str, Any]:
+        body = request.get_data(cache=True)
+        entry: dict[str, Any] = {
+            "time": dt.datetime.now(dt.UTC).isoformat(),
+            "method": request.method,
+            "path": path,
+            "query": request.query_string.decode(errors="replace"),
+            "client_request_id": request.headers.get("x-ms-client-request-id"),
+            "body": body[:4096].decode(errors="replace") if body else None,
+            "status": None,
+        }
+        with self.state.lock:
+            entry["seq"] = len(self.state.requests_log)
+            self.state.requests_log.append(entry)
+            if len(self.state.requests_log) > LOG_LIMIT:
+                del self.state.requests_log[: LOG_LIMIT // 10]
+        return entry
+
+    def _faulted(self, request: Request, path: str, environ: dict[str, Any]) -> Response | None:
+        for fault in self.server.faults.fire(request.method, path):
+            if fault.kind == "latency":
+                time.sleep(fault.latency_ms / 1000)
+            elif fault.kind == "drop":
+                sock = environ.get("werkzeug.socket")
+                if isinstance(sock, socket.socket):
+                    sock.shutdown(socket.SHUT_RDWR)
+                return Response(status=500)
+            elif fault.kind == "throttle":
+                raise ArmError(
+                    429,
+                    "TooManyRequests",
+                    "The request is being throttled as the limit has been reached for operation type.",
+                    headers={"Retry-After": str(fault.retry_after)},
+                )
+            elif fault.kind == "status":
+                headers = (
+                    {"Retry-After": str(fault.retry_after)} if fault.status in (429, 503) else {}
+                )
+                raise ArmError(
+                    fault.status,
+                    "InternalServerError" if fault.status >= 500 else "InjectedFault",
+                    "Encountered internal server error. Diagnostic information: injected by the emulator.",
+                    headers=headers,
+                )
+            elif fault.kind == "expired_token" and path.lower().startswith(
+                ("/subscriptions", "/providers")
+            ):
+                raise self._expired_error()
+        return None
+
+    def _expired_error(self) -> ArmError:
+        now = dt.datetime.now(dt.UTC).strftime("%m/%d/%Y %H:%M:%S")
+        return ArmError(
+            401,
+            "ExpiredAuthenticationToken",
+            f"The access token expiry UTC time '{now}' is earlier than current UTC time '{now}'.",
+            headers={
+                "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common", error="invalid_token", error_description="The access token has expired."'
+            },
+        )
+
+    def _dispatch(self, request: Request, path: str) -> Response:
+        lowered = path.lower()
+        if lowered.startswith("/v1.0/"):
+            return self.identity.graph(request, path)
+        if (
+            lowered.startswith(("/subscriptions", "/providers", "/tenants"))
+            or lowered == "/subscriptions"
+        ):
+            return self._arm(request, path.rstrip("/") or "/")
+        return identity_routes(self.identity, request, path)
+
+    def _principal(self, request: Request) -> Principal:
+        header = request.headers.get("Authorization", "")
+        if not header.lower().startswith("bearer "):
+            raise ArmError(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+                headers={
+                    "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."'
+                },
+            )
+        try:
+            claims = self.identity.verify(header[7:].strip(), ARM_AUDIENCES)
+        except jwt.ExpiredSignatureError as exc:
+            raise self._expired_error() from exc
+        except jwt.InvalidTokenError as exc:
+            raise ArmError(
+                401,
+                "InvalidAuthenticationToken",
+                f"The access token is invalid. ({exc})",
+                headers={
+                    "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common", error="invalid_token", error_description="The access token is invalid."'
+                },
+            ) from exc
+        return Principal(
+            oid=claims["oid"],
+            tenant_id=claims["tid"],
+            app_id=claims.get("appid", ""),
+            name=claims.get("name", ""),
+            is_app=claims.get("idtyp") == "app",
+        )
+
+    def _arm(self, request: Request, path: str) -> Response:
+        request_id = new_id()
+        match: tuple[Route, dict[str, str]] | None = None
+        path_known = False
+        for candidate in ROUTES:
+            found = candidate.pattern.match(path)
+            if found:
+                path_known = True
+                if request.method in candidate.methods:
+                    match = (
+                        candidate,
+                        {k: v for k, v in found.groupdict().items() if v is not None},
+                    )
+                    break
+        principal = self._principal(request)
+        if match is None:
+            if path_known:
+                raise ArmError(
+                    405,
+                    "MethodNotAllowed",
+                    f"The requested resource does not support http method '{request.method}'.",
+                )
+            raise ArmError(
+                404,
+                "InvalidResourceType",
+                f"The resource type could not be found for path '{path}'.",
+            )
+        route, params = match
+        query = {k.lower(): v for k, v in request.args.items()}
+        version = check_api_version(route.family, query)
+        kind = "writes" if route.write else "reads"
+        sub = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
+        verdict = self.server.throttle.take(
+            sub.group(1).lower() if sub else principal.tenant_id, principal.oid, kind
+        )
+        scope_name = "subscription" if sub else "tenant"
+        limit_header = f"x-ms-ratelimit-remaining-{scope_name}-{kind}"
+        if not verdict.allowed:
+            raise ArmError(
+                429,
+                "TooManyRequests",
+                f"Number of '{kind[:-1]}' requests for subscription '{sub.group(1) if sub else ''}' actor '{principal.oid}' "
+                "exceeded. Please try again after some time.",
+                headers={"Retry-After": str(verdict.retry_after), limit_header: "0"},
+            )
+        ctx = ArmContext(
+            request, self.state, self.server.https_url, path, params, principal, query, version
+        )
+        with self.state.lock:
+            jit.tick(self.state)
+            response = route.handler(ctx)
+        response.headers["x-ms-request-id"] = request_id
+        response.headers["x-ms-correlation-request-id"] = request.headers.get(
+            "x-ms-correlation-request-id", request_id
+        )
+        response.headers["x-ms-routing-request-id"] = (
+            f"WESTEUROPE:{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}:{request_id}"
+        )
+        response.headers["x-ms-client-request-id"] = request.headers.get(
+            "x-ms-client-request-id", ""
+        )
+        response.headers[limit_header] = str(verdict.remaining)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def identity_routes(identity: Identity, request: Request, path: str) -> Response:
+    found = TENANT_PATH.match(path)
+    if not found:
+        return json_response(
+            {"error": "not_found", "error_description": f"No such endpoint: {path}"}, 404
+        )
+    tenant, rest = found.group("tenant"), found.group("rest").lower().rstrip("/")
+    if rest in ("v2.0/.well-known/openid-configuration", ".well-known/openid-configuration"):
+        if (
+            tenant.lower() not in ("common", "organizations")
+            and identity.state.tenant(tenant) is None
+        ):
+            return json_response(
+                {
+                    "error": "invalid_tenant",
+                    "error_description": f"AADSTS90002: Tenant '{tenant}' not found.",
+                },
+                400,
+            )
+        return json_response(identity.openid_configuration(tenant))
+    if rest in ("discovery/v2.0/keys", "discovery/keys"):
+        return json_response(identity.jwks())
+    if rest == "discovery/instance":
+        host = identity.https_base.split("://", 1)[1]
+        return json_response(
+            {
+                "tenant_discovery_endpoint": f"{identity.https_base}/{tenant}/v2.0/.well-known/openid-configuration",
+                "api-version": "1.1",
+                "metadata": [
+                    {"preferred_network": host, "preferred_cache": host, "aliases": [host]}
+                ],
+            }
+        )
+    if rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
+        return identity.authorize(request, tenant)
+    if rest == "oauth2/v2.0/logout":
+        return identity.logout(request)
+    if rest == "oauth2/v2.0/token" and request.method == "POST":
+        auth = request.authorization
+        basic = (
+            (auth.username or "", auth.password or "") if auth and auth.type == "basic" else None
+        )
+        return identity.token(tenant, request.form.to_dict(), basic)
+    return json_response(
+        {"error": "not_found", "error_description": f"No such endpoint: {path}"}, 404
+    )
+
+
+class SignInApp:
+    """The plain-HTTP app: only what a browser opens (sign-in page, its form POST, sign-out)."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        found = TENANT_PATH.match(request.path)
+        rest = found.group("rest").lower().rstrip("/") if found else ""
+        if found and rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
+            response = self.identity.authorize(request, found.group("tenant"))
+        elif found and rest == "oauth2/v2.0/logout":
+            response = self.identity.logout(request)
+        else:
+            response = Response("Only the sign-in page is served over plain HTTP.", status=404)
+        return response(environ, start_response)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """Access logs go to the requests log (control API), not to stderr."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class EmulatorServer:
+    """Runs the emulator on 127.0.0.1 in background threads (tests, demo) or in the foreground."""
+
+    def __init__(
+        self,
+        scenario: str = "demo",
+        var_dir: str | Path = "var",
+        port: int = 0,
+        http_port: int = 0,
+        throttling: bool = True,
+        control_key: str | None = None,
+        scenario_params: dict[str, Any] | None = None,
+        host: str = "127.0.0.1",
+        webhook_ca_bundle: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.verbose = verbose
+        self.scenario = scenario
+        self.scenario_params = scenario_params
+        self.directory = Path(var_dir) / "emulator"
+        self.host = host
+        self.port = port
+        self.http_port = http_port
+        self.control_key = control_key
+        self.state = State()
+        self.tls = ensure_tls_files(self.directory)
+        self.identity = Identity(
+            self.state, load_or_create_signing_key(self.directory / "signing.key")
+        )
+        self.throttle = Throttle(enabled=throttling)
+        self.faults = Faults()
+        self.webhook_sender = WebhookSender(self.state, webhook_ca_bundle)
+        self._https: BaseWSGIServer | None = None
+        self._http: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def ca_bundle(self) -> str:
+        return str(self.tls.ca_cert)
+
+    @property
+    def https_url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    def start(self) -> None:
+        scenarios.load(self.state, self.scenario, self.scenario_params)
+        handler = WSGIRequestHandler if self.verbose else QuietHandler
+        self._https = make_server(
+            self.host,
+            self.port,
+            EmulatorApp(self),
+            threaded=True,
+            request_handler=handler,
+            ssl_context=self.tls.ssl_context(),
+        )
+        self._http = make_server(
+            self.host,
+            self.http_port,
+            SignInApp(self.identity),
+            threaded=True,
+            request_handler=handler,
+        )
+        self.port = self._https.server_port
+        self.http_port = self._http.server_port
+        self.identity.https_base = self.https_url
+        self.identity.http_base = self.http_url
+        for name, server in (("https", self._https), ("http", self._http)):
+            thread = threading.Thread(
+                target=server.serve_forever, name=f"emulator-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        self.webhook_sender.start()
+
+    def stop(self) -> None:
+        for server in (self._https, self._http):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        self.webhook_sender.stop()
+
+    def reset(self, scenario: str | None = None, **params: Any) -> None:
+        """Reload a scenario (default: the current one), clear faults and throttling buckets."""
+        if scenario is not None:
+            self.scenario = scenario
+            self.scenario_params = params or None
+        scenarios.load(self.state, self.scenario, params or self.scenario_params)
+        self.faults.clear()
+        self.throttle.reset()
+
+    def advance_clock(self, delta: dt.timedelta) -> None:
+        with self.state.lock:
+            self.state.clock.advance(delta)
+            jit.tick(self.state)
+
+    def inject_fault(self, **fault: Any) -> Fault:
+        return self.faults.add(fault_from_json(fault))
+
+    def token_for(
+        self, oid: str, resource: str = "https://management.azure.com", lifetime: int | None = None
+    ) -> str:
+        """A delegated access token for a scenario person (tests and the control API)."""
+        with self.state.lock:
+            person = self.state.people[oid]
+            client_id = next(iter(self.state.apps))
+        return self.identity.access_token(
+            tenant_id=person.tenant_id,
+            oid=oid,
+            audience=resource,
+            app_id=client_id,
+            lifetime=lifetime,
+            scopes=[f"{resource}/user_impersonation"],
+        )

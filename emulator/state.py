@@ -1,0 +1,472 @@
+"""In-memory state of the emulated cloud. Every read or write happens under `State.lock`."""
+
+import datetime as dt
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+UTC = dt.UTC
+
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+USER_ACCESS_ADMIN = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+EVERYONE = "00000000-0000-0000-0000-000000000000"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def stable_id(*parts: str) -> str:
+    """A GUID derived from its inputs, so derived objects (deny assignments, grants) keep their id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(p.lower() for p in parts)))
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+class Clock:
+    """Scenario time: wall-clock time plus an offset the control API can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(UTC) + self.offset
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.offset += delta
+
+
+@dataclass
+class Tenant:
+    id: str
+    name: str
+    domain: str
+    kind: str  # "publisher" | "customer"
+    p2: bool
+
+
+@dataclass
+class Person:
+    oid: str
+    tenant_id: str
+    name: str
+    upn: str
+    roles: list[str]
+    given_name: str = ""
+    surname: str = ""
+    job_title: str | None = None
+
+
+@dataclass
+class Group:
+    oid: str
+    tenant_id: str
+    name: str
+    members: list[str]
+
+
+@dataclass
+class AppRegistration:
+    client_id: str
+    name: str
+    home_tenant: str
+    secrets: list[str]
+    redirect_uris: list[str]
+    app_roles: list[str]
+    # tenant id -> object id of the app's service principal in that tenant
+    service_principals: dict[str, str]
+
+
+@dataclass
+class Subscription:
+    id: str
+    tenant_id: str
+    name: str
+
+
+@dataclass
+class ResourceGroup:
+    subscription_id: str
+    name: str
+    location: str
+    managed_by: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.name}"
+
+
+@dataclass
+class RoleDefinition:
+    id: str  # GUID
+    name: str
+    description: str
+    actions: list[str]
+    not_actions: list[str] = field(default_factory=list)
+    data_actions: list[str] = field(default_factory=list)
+    not_data_actions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RoleAssignment:
+    name: str  # GUID
+    scope: str
+    role_definition_id: str  # GUID
+    principal_id: str
+    principal_type: str
+    created_on: dt.datetime
+    description: str | None = None
+    source: str = "scenario"  # "scenario" | "jit" | "api"
+
+    @property
+    def id(self) -> str:
+        return f"{self.scope}/providers/Microsoft.Authorization/roleAssignments/{self.name}"
+
+
+@dataclass
+class Offer:
+    """What the publisher packaged: a Marketplace plan or a Service Catalog definition."""
+
+    key: str
+    publisher_tenant_id: str
+    display_name: str
+    lock_level: str
+    authorizations: list[dict[str, str]]
+    jit_enabled: bool
+    allowed_actions: list[str]
+    allowed_data_actions: list[str]
+    management_mode: str
+    notification_url: str | None
+    plan: dict[str, str] | None  # Marketplace
+    definition_id: str | None  # Service Catalog
+    resources: list[dict[str, str]]
+    activity: list[dict[str, str]]
+
+
+@dataclass
+class ApplicationDefinition:
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    properties: dict[str, Any]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Solutions/applicationDefinitions/{self.name}"
+        )
+
+
+@dataclass
+class Application:
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str
+    offer_key: str
+    kind: str
+    managed_resource_group_id: str
+    provisioning_state: str
+    publisher_tenant_id: str
+    authorizations: list[dict[str, str]]
+    lock_level: str
+    allowed_actions: list[str]
+    allowed_data_actions: list[str]
+    management_mode: str
+    jit_access_policy: dict[str, Any] | None
+    notification_url: str | None
+    plan: dict[str, str] | None
+    definition_id: str | None
+    billing_id: str | None
+    created_by: dict[str, str]
+    updated_by: dict[str, str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Solutions/applications/{self.name}"
+        )
+
+    @property
+    def jit_enabled(self) -> bool:
+        return bool(self.jit_access_policy and self.jit_access_policy.get("jitAccessEnabled"))
+
+
+@dataclass
+class GenericResource:
+    id: str
+    name: str
+    type: str
+    location: str
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JitRequest:
+    subscription_id: str
+    resource_group: str
+    name: str
+    location: str | None
+    application_id: str
+    policies: list[dict[str, str]]  # [{principalId, roleDefinitionId}]
+    schedule_type: str
+    start: dt.datetime
+    duration: dt.timedelta
+    duration_text: str
+    provisioning_state: str
+    state: str  # Pending | Approved | Denied | Failed | Canceled | Expired | Timeout
+    created_by: dict[str, str]
+    updated_by: dict[str, str]
+    created_at: dt.datetime
+    publisher_tenant_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    approval_id: str | None = None
+    schedule_request_ids: list[str] = field(default_factory=list)
+    grant_ids: list[str] = field(default_factory=list)
+    decided_at: dt.datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Solutions/jitRequests/{self.name}"
+        )
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + self.duration
+
+
+@dataclass
+class Approval:
+    id: str
+    stage_id: str
+    tenant_id: str
+    scope: str  # the managed resource group
+    jit_request_id: str
+    approvers: list[dict[str, str]]  # [{id, type}]
+    requestor_id: str
+    created_at: dt.datetime
+    status: str = "InProgress"
+    review_result: str = "NotReviewed"
+    justification: str = ""
+    reviewed_by: dict[str, str] | None = None
+    reviewed_at: dt.datetime | None = None
+
+
+@dataclass
+class ScheduleRequest:
+    name: str
+    scope: str
+    role_definition_id: str
+    principal_id: str
+    principal_type: str
+    request_type: str
+    status: str
+    start: dt.datetime
+    duration_text: str
+    requestor_id: str
+    created_on: dt.datetime
+    approval_id: str | None = None
+    justification: str | None = None
+    jit_request_id: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{self.name}"
+
+
+@dataclass
+class ActivityEvent:
+    event_id: str
+    subscription_id: str
+    resource_group: str
+    resource_id: str
+    operation: str
+    caller: str  # upn or app id, as the activity log shows it
+    caller_oid: str
+    caller_tenant_id: str
+    timestamp: dt.datetime
+    status: str = "Succeeded"
+    level: str = "Informational"
+    category: str = "Administrative"
+    correlation_id: str = field(default_factory=new_id)
+
+
+@dataclass
+class Operation:
+    """A long-running ARM operation; `finish` applies its effect once it is due."""
+
+    id: str
+    subscription_id: str
+    location: str
+    resource_id: str
+    started: dt.datetime
+    due_monotonic: float
+    status: str = "InProgress"
+    ended: dt.datetime | None = None
+    error: dict[str, str] | None = None
+    result: dict[str, Any] | None = None
+    effect: Any = None  # Callable[[State], None], run once under the lock
+
+
+@dataclass
+class WebhookDelivery:
+    id: str
+    url: str
+    payload: dict[str, Any]
+    attempts: int = 0
+    status: str = "queued"  # queued | delivered | failed
+    last_status_code: int | None = None
+    last_error: str | None = None
+
+
+class State:
+    """All scenario data plus the emulator's runtime records (requests log, LROs, tokens)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self.scenario_name = ""
+        self.tenants: dict[str, Tenant] = {}
+        self.people: dict[str, Person] = {}
+        self.groups: dict[str, Group] = {}
+        self.apps: dict[str, AppRegistration] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        self.resource_groups: dict[str, ResourceGroup] = {}  # key: lower(id)
+        self.role_definitions: dict[str, RoleDefinition] = {}
+        self.role_assignments: dict[str, RoleAssignment] = {}  # key: name (GUID)
+        self.offers: dict[str, Offer] = {}
+        self.definitions: dict[str, ApplicationDefinition] = {}  # key: lower(id)
+        self.applications: dict[str, Application] = {}  # key: lower(id)
+        self.mrg_index: dict[str, str] = {}  # lower(managed RG id) -> lower(application id)
+        self.resources: dict[str, GenericResource] = {}  # key: lower(id)
+        self.jit_requests: dict[str, JitRequest] = {}  # key: lower(id)
+        self.open_jit_ids: set[str] = set()  # requests the clock may still move
+        self.approvals: dict[str, Approval] = {}
+        self.schedule_requests: dict[str, ScheduleRequest] = {}
+        self.activity: list[ActivityEvent] = []
+        self.operations: dict[str, Operation] = {}
+        self.webhooks: list[WebhookDelivery] = []
+        self.requests_log: list[dict[str, Any]] = []
+        self.auth_codes: dict[str, dict[str, Any]] = {}
+        self.refresh_tokens: dict[str, dict[str, Any]] = {}
+        self.tokens_not_before: float = 0.0  # tokens issued before this epoch time are rejected
+        self.page_size = 100
+        self.lro_delay_seconds = 0.0
+        self.jit_approval_timeout = dt.timedelta(hours=24)
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    # Directory lookups -------------------------------------------------------------------------
+
+    def tenant(self, key: str) -> Tenant | None:
+        """A tenant by GUID or domain name."""
+        key = key.lower()
+        if key in self.tenants:
+            return self.tenants[key]
+        return next((t for t in self.tenants.values() if t.domain.lower() == key), None)
+
+    def service_principal(self, oid: str) -> tuple[AppRegistration, str] | None:
+        for app in self.apps.values():
+            for tenant_id, sp_oid in app.service_principals.items():
+                if sp_oid == oid:
+                    return app, tenant_id
+        return None
+
+    def principal_type(self, oid: str) -> str:
+        if oid in self.people:
+            return "User"
+        if oid in self.groups:
+            return "Group"
+        if self.service_principal(oid):
+            return "ServicePrincipal"
+        return "User"
+
+    def principal_name(self, oid: str) -> str:
+        if oid in self.people:
+            return self.people[oid].name
+        if oid in self.groups:
+            return self.groups[oid].name
+        sp = self.service_principal(oid)
+        return sp[0].name if sp else oid
+
+    def groups_of(self, oid: str) -> set[str]:
+        return {g.oid for g in self.groups.values() if oid in g.members}
+
+    # Resource lookups --------------------------------------------------------------------------
+
+    def add_application(self, app: Application) -> None:
+        self.applications[app.id.lower()] = app
+        self.mrg_index[app.managed_resource_group_id.lower()] = app.id.lower()
+
+    def remove_application(self, app: Application) -> None:
+        self.applications.pop(app.id.lower(), None)
+        self.mrg_index.pop(app.managed_resource_group_id.lower(), None)
+
+    def add_jit_request(self, jit: JitRequest) -> None:
+        self.jit_requests[jit.id.lower()] = jit
+        self.open_jit_ids.add(jit.id.lower())
+
+    def application_for_mrg(self, scope: str) -> Application | None:
+        """The application whose managed resource group is or contains `scope`, if any."""
+        parts = scope.lower().strip("/").split("/")
+        if len(parts) < 4 or parts[0] != "subscriptions" or parts[2] != "resourcegroups":
+            return None
+        key = self.mrg_index.get("/" + "/".join(parts[:4]))
+        return self.applications.get(key) if key else None
+
+    def application_at(self, scope: str) -> Application | None:
+        """The application whose resource id is or contains `scope`, if any."""
+        parts = scope.lower().strip("/").split("/")
+        if len(parts) < 8:
+            return None
+        return self.applications.get("/" + "/".join(parts[:8]))
+
+    def log_activity(
+        self,
+        *,
+        resource_id: str,
+        operation: str,
+        caller_oid: str,
+        caller_tenant_id: str,
+        status: str = "Succeeded",
+        at: dt.datetime | None = None,
+    ) -> None:
+        parts = resource_id.split("/")
+        if len(parts) < 5 or parts[3].lower() != "resourcegroups":
+            return
+        person = self.people.get(caller_oid)
+        sp = self.service_principal(caller_oid)
+        caller = person.upn if person else (sp[0].client_id if sp else caller_oid)
+        self.activity.append(
+            ActivityEvent(
+                event_id=new_id(),
+                subscription_id=parts[2],
+                resource_group=parts[4],
+                resource_id=resource_id,
+                operation=operation,
+                caller=caller,
+                caller_oid=caller_oid,
+                caller_tenant_id=caller_tenant_id,
+                timestamp=at or self.now(),
+                status=status,
+            )
+        )
