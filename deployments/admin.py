@@ -1,0 +1,61 @@
+from django.contrib import admin
+
+from deployments.models import ManagedApplication, ManagedResource, Offer, SyncRun
+
+
+class MirroredAdmin(admin.ModelAdmin):
+    """Rows mirrored from ARM: readable and searchable, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Offer)
+class OfferAdmin(MirroredAdmin):
+    list_display = ("__str__", "kind", "publisher_tenant", "lock_level", "jit_offered")
+    list_filter = ("kind", "lock_level", "jit_offered")
+    search_fields = ("display_name", "plan", "product", "key")
+    list_select_related = ("publisher_tenant",)
+
+
+@admin.register(ManagedApplication)
+class ManagedApplicationAdmin(MirroredAdmin):
+    list_display = (
+        "name",
+        "customer_tenant",
+        "offer",
+        "provisioning_state",
+        "jit_enabled",
+        "last_confirmed_at",
+    )
+    list_filter = ("provisioning_state", "jit_enabled", "jit_approval_mode", "customer_tenant")
+    search_fields = ("name", "arm_id", "customer_tenant__display_name")
+    list_select_related = ("customer_tenant", "offer")
+
+
+@admin.register(ManagedResource)
+class ManagedResourceAdmin(MirroredAdmin):
+    list_display = ("name", "type", "location", "application")
+    list_filter = ("type",)
+    search_fields = ("name", "arm_id")
+    list_select_related = ("application",)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(MirroredAdmin):
+    list_display = (
+        "tenant",
+        "application_arm_id",
+        "state",
+        "queued_at",
+        "finished_at",
+        "calls_made",
+        "rows_created",
+        "rows_updated",
+        "rows_removed",
+    )
+    list_filter = ("state",)
+    list_select_related = ("tenant",)

@@ -1,0 +1,197 @@
+"""The mirror of ARM: offers, managed applications, what is inside their managed resource groups,
+and a record of every sync. ARM is the truth; rows are upserted by ARM id and never edited by hand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import scoping
+from accounts.models import Tenant
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
+
+
+class LockLevel(models.TextChoices):
+    READ_ONLY = "ReadOnly", "Read-only"
+    CAN_NOT_DELETE = "CanNotDelete", "Cannot delete"
+    NONE = "None", "No lock"
+
+
+class OfferQuerySet(models.QuerySet["Offer"]):
+    def visible_to(self, user: User | AnonymousUser) -> OfferQuerySet:
+        """Publishers see their own offers; customers see the offers of their installed apps."""
+        return self.filter(
+            Q(publisher_tenant__in=scoping.publisher_tenants_of(user))
+            | Q(applications__customer_tenant__in=scoping.customer_tenants_of(user))
+        ).distinct()
+
+
+class Offer(models.Model):
+    """What a publisher sells: a Marketplace plan version or a Service Catalog definition."""
+
+    class Kind(models.TextChoices):
+        MARKETPLACE = "MarketPlace", "Azure Marketplace"
+        SERVICE_CATALOG = "ServiceCatalog", "Service Catalog"
+
+    # Marketplace: "plan:{publisher}/{product}/{plan}/{version}"; Service Catalog: the
+    # application definition's ARM id. Lower-cased: ARM ids are case-insensitive.
+    key = models.CharField(max_length=600, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    publisher_tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="offers", null=True, blank=True
+    )
+    definition_arm_id = models.CharField(max_length=600, blank=True)
+    publisher_name = models.CharField(max_length=200, blank=True)
+    product = models.CharField(max_length=200, blank=True)
+    plan = models.CharField(max_length=200, blank=True)
+    version = models.CharField(max_length=50, blank=True)
+    display_name = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    lock_level = models.CharField(max_length=20, choices=LockLevel.choices, default=LockLevel.NONE)
+    authorizations = models.JSONField(default=list, blank=True)
+    jit_offered = models.BooleanField(default=False)
+    allowed_actions = models.JSONField(default=list, blank=True)
+    allowed_data_actions = models.JSONField(default=list, blank=True)
+    notification_endpoint = models.URLField(max_length=600, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OfferQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["display_name", "plan", "version"]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.MARKETPLACE and self.plan:
+            return f"{self.display_name} · {self.plan} {self.version}".strip()
+        return self.display_name
+
+
+class ManagedApplicationQuerySet(models.QuerySet["ManagedApplication"]):
+    def visible_to(self, user: User | AnonymousUser) -> ManagedApplicationQuerySet:
+        """Customers see their tenants' apps; publishers see the apps of their offers."""
+        return self.filter(
+            Q(customer_tenant__in=scoping.customer_tenants_of(user))
+            | Q(offer__publisher_tenant__in=scoping.publisher_tenants_of(user))
+        )
+
+    def present(self) -> ManagedApplicationQuerySet:
+        """Applications ARM still lists."""
+        return self.filter(vanished_at__isnull=True)
+
+
+class ManagedApplication(models.Model):
+    """A customer's instance of an offer, deployed into a managed resource group."""
+
+    class ApprovalMode(models.TextChoices):
+        NOT_SPECIFIED = "NotSpecified", "Not specified"
+        AUTO = "AutoApprove", "Automatic approval"
+        MANUAL = "ManualApprove", "Manual approval"
+
+    arm_id = models.CharField(max_length=600, unique=True)
+    customer_tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="applications"
+    )
+    offer = models.ForeignKey(
+        Offer, on_delete=models.PROTECT, related_name="applications", null=True, blank=True
+    )
+    subscription_id = models.CharField(max_length=64)
+    resource_group = models.CharField(max_length=90)
+    name = models.CharField(max_length=64)
+    location = models.CharField(max_length=40, blank=True)
+    kind = models.CharField(max_length=30, blank=True)
+    managed_resource_group_id = models.CharField(max_length=600, blank=True)
+    provisioning_state = models.CharField(max_length=30, blank=True)
+    management_mode = models.CharField(max_length=30, blank=True)
+    publisher_tenant_id = models.CharField(max_length=64, blank=True)
+    jit_enabled = models.BooleanField(default=False)
+    jit_approval_mode = models.CharField(
+        max_length=20, choices=ApprovalMode.choices, default=ApprovalMode.NOT_SPECIFIED
+    )
+    jit_approvers = models.JSONField(default=list, blank=True)
+    jit_maximum_duration = models.DurationField(null=True, blank=True)
+    support_contact = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_confirmed_at = models.DateTimeField(null=True, blank=True)
+    vanished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ManagedApplicationQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+        indexes: ClassVar = [models.Index(fields=["customer_tenant", "vanished_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def managed_resource_group_name(self) -> str:
+        return self.managed_resource_group_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+class ManagedResource(models.Model):
+    """A resource inside an application's managed resource group."""
+
+    application = models.ForeignKey(
+        ManagedApplication, on_delete=models.CASCADE, related_name="resources"
+    )
+    arm_id = models.CharField(max_length=800, unique=True)
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=200)
+    location = models.CharField(max_length=40, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_confirmed_at = models.DateTimeField(null=True, blank=True)
+    vanished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["type", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type})"
+
+
+class SyncRun(models.Model):
+    """One pass of the ARM mirror over a tenant (or a single application), with what it changed."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_runs")
+    application_arm_id = models.CharField(max_length=600, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    calls_made = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_removed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-queued_at"]
+        constraints: ClassVar = [
+            # At most one unfinished whole-tenant sync per tenant: the claim that keeps two
+            # workers from syncing the same tenant at once.
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=Q(state__in=["queued", "running"], application_arm_id=""),
+                name="one_open_tenant_sync",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync of {self.tenant} ({self.get_state_display()})"

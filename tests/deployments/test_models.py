@@ -1,0 +1,75 @@
+import pytest
+
+from deployments.models import ManagedApplication, Offer
+
+SUB = "6f1d3c3e-2b0a-4a57-9a0c-2c1e5e0b7a11"
+
+
+@pytest.fixture
+def offer(contoso):
+    return Offer.objects.create(
+        key="plan:contoso/contoso-offer/jit-plan/1.0.0",
+        kind=Offer.Kind.MARKETPLACE,
+        publisher_tenant=contoso,
+        display_name="Contoso Analytics",
+        plan="jit-plan",
+        version="1.0.0",
+    )
+
+
+@pytest.fixture
+def fabrikam_app(fabrikam, offer):
+    return ManagedApplication.objects.create(
+        arm_id=f"/subscriptions/{SUB}/resourceGroups/apps/providers/Microsoft.Solutions/applications/analytics",
+        customer_tenant=fabrikam,
+        offer=offer,
+        subscription_id=SUB,
+        resource_group="apps",
+        name="analytics",
+        managed_resource_group_id=f"/subscriptions/{SUB}/resourceGroups/mrg-analytics",
+    )
+
+
+def test_customers_see_their_tenants_apps_only(fabrikam_app, alice, bob, charlie):
+    assert list(ManagedApplication.objects.visible_to(alice)) == [fabrikam_app]
+    assert list(ManagedApplication.objects.visible_to(bob)) == [fabrikam_app]
+    assert list(ManagedApplication.objects.visible_to(charlie)) == []
+
+
+def test_publishers_see_apps_of_their_offers_across_customers(fabrikam_app, pat, northwind, offer):
+    other = ManagedApplication.objects.create(
+        arm_id="/subscriptions/x/resourceGroups/y/providers/Microsoft.Solutions/applications/z",
+        customer_tenant=northwind,
+        offer=offer,
+        subscription_id="x",
+        resource_group="y",
+        name="z",
+    )
+    assert set(ManagedApplication.objects.visible_to(pat)) == {fabrikam_app, other}
+
+
+def test_apps_of_another_publishers_offer_stay_hidden(fabrikam_app, pat, northwind):
+    foreign = Offer.objects.create(
+        key="plan:other/x/y/1", kind=Offer.Kind.MARKETPLACE, display_name="X"
+    )
+    ManagedApplication.objects.create(
+        arm_id="/subscriptions/a/resourceGroups/b/providers/Microsoft.Solutions/applications/c",
+        customer_tenant=northwind,
+        offer=foreign,
+        subscription_id="a",
+        resource_group="b",
+        name="c",
+    )
+    assert list(ManagedApplication.objects.visible_to(pat)) == [fabrikam_app]
+
+
+def test_offers_visible_to_publisher_and_to_customers_who_installed_them(
+    fabrikam_app, offer, alice, charlie, pat
+):
+    assert list(Offer.objects.visible_to(pat)) == [offer]
+    assert list(Offer.objects.visible_to(alice)) == [offer]
+    assert list(Offer.objects.visible_to(charlie)) == []
+
+
+def test_managed_resource_group_name(fabrikam_app):
+    assert fabrikam_app.managed_resource_group_name == "mrg-analytics"
