@@ -160,6 +160,26 @@ class EmulatorApp:
 
     def _arm(self, request: Request, path: str) -> Response:
         request_id = new_id()
+        extra: dict[str, str] = {}
+        try:
+            response = self._arm_call(request, path, extra)
+        except ArmError as error:
+            response = error_response(error)
+        response.headers["x-ms-request-id"] = request_id
+        response.headers["x-ms-correlation-request-id"] = request.headers.get(
+            "x-ms-correlation-request-id", request_id
+        )
+        response.headers["x-ms-routing-request-id"] = (
+            f"WESTEUROPE:{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}:{request_id}"
+        )
+        if request.headers.get("x-ms-client-request-id"):
+            response.headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
+        for key, value in extra.items():
+            response.headers.setdefault(key, value)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    def _arm_call(self, request: Request, path: str, extra: dict[str, str]) -> Response:
         match: tuple[Route, dict[str, str]] | None = None
         path_known = False
         for candidate in ROUTES:
@@ -193,35 +213,22 @@ class EmulatorApp:
         verdict = self.server.throttle.take(
             sub.group(1).lower() if sub else principal.tenant_id, principal.oid, kind
         )
-        scope_name = "subscription" if sub else "tenant"
-        limit_header = f"x-ms-ratelimit-remaining-{scope_name}-{kind}"
+        limit_header = f"x-ms-ratelimit-remaining-{'subscription' if sub else 'tenant'}-{kind}"
+        extra[limit_header] = str(verdict.remaining)
         if not verdict.allowed:
             raise ArmError(
                 429,
                 "TooManyRequests",
                 f"Number of '{kind[:-1]}' requests for subscription '{sub.group(1) if sub else ''}' actor '{principal.oid}' "
                 "exceeded. Please try again after some time.",
-                headers={"Retry-After": str(verdict.retry_after), limit_header: "0"},
+                headers={"Retry-After": str(verdict.retry_after)},
             )
         ctx = ArmContext(
             request, self.state, self.server.https_url, path, params, principal, query, version
         )
         with self.state.lock:
             jit.tick(self.state)
-            response = route.handler(ctx)
-        response.headers["x-ms-request-id"] = request_id
-        response.headers["x-ms-correlation-request-id"] = request.headers.get(
-            "x-ms-correlation-request-id", request_id
-        )
-        response.headers["x-ms-routing-request-id"] = (
-            f"WESTEUROPE:{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}:{request_id}"
-        )
-        response.headers["x-ms-client-request-id"] = request.headers.get(
-            "x-ms-client-request-id", ""
-        )
-        response.headers[limit_header] = str(verdict.remaining)
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+            return route.handler(ctx)
 
 
 def identity_routes(identity: Identity, request: Request, path: str) -> Response:

@@ -1,0 +1,308 @@
+import datetime as dt
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.managedapplications import models
+
+from tests.emulator import ids
+from tests.emulator.helpers import app_credential, solutions, user_credential
+
+
+def alice_client(emulator):
+    return solutions(emulator, user_credential(emulator, ids.ALICE), ids.FABRIKAM_SUB)
+
+
+def pat_client(emulator, subscription=ids.FABRIKAM_SUB):
+    return solutions(emulator, user_credential(emulator, ids.PAT), subscription)
+
+
+def jit_body(
+    app_id: str, principal: str = ids.PAT, role: str = ids.CONTRIBUTOR, hours: float = 2, start=None
+) -> models.JitRequestDefinition:
+    return models.JitRequestDefinition(
+        location="westeurope",
+        application_resource_id=app_id,
+        jit_authorization_policies=[
+            models.JitAuthorizationPolicies(principal_id=principal, role_definition_id=role)
+        ],
+        jit_scheduling_policy=models.JitSchedulingPolicy(
+            type="Once",
+            duration=dt.timedelta(hours=hours),
+            start_time=start or dt.datetime.now(dt.UTC),
+        ),
+    )
+
+
+def test_list_by_subscription_follows_next_links(emulator):
+    emulator.state.page_size = 2
+    names = [a.name for a in alice_client(emulator).applications.list_by_subscription()]
+    assert names == [
+        "fabrikam-analytics",
+        "fabrikam-backup",
+        "fabrikam-monitoring",
+        "fabrikam-sandbox",
+        "fabrikam-sql",
+    ]
+    pages = [
+        r for r in emulator.state.requests_log if "Microsoft.Solutions/applications" in r["path"]
+    ]
+    assert len(pages) == 3
+    assert "$skipToken" in pages[1]["query"]
+
+
+def test_list_by_resource_group_and_get(emulator):
+    client = alice_client(emulator)
+    assert [a.name for a in client.applications.list_by_resource_group("rg-monitoring")] == [
+        "fabrikam-monitoring"
+    ]
+    app = client.applications.get("rg-monitoring", "fabrikam-monitoring")
+    assert app.kind == "MarketPlace"
+    assert app.managed_resource_group_id == ids.FAB_MONITORING_MRG
+    assert app.jit_access_policy.jit_approval_mode == "ManualApprove"
+    assert app.jit_access_policy.maximum_jit_access_duration == "PT8H"
+    assert {a.principal_id for a in app.authorizations} >= {ids.PAT, ids.PUBLISHER_SP}
+    assert app.publisher_tenant_id == ids.CONTOSO
+
+
+def test_get_of_a_missing_app_returns_none(emulator):
+    assert alice_client(emulator).applications.get("rg-monitoring", "no-such-app") is None
+
+
+def test_get_by_id_with_other_casing_echoes_canonical_id(emulator):
+    app = alice_client(emulator).applications.get_by_id(
+        ids.FAB_SQL.upper().replace("SUBSCRIPTIONS", "subscriptions")
+    )
+    assert app.id == ids.FAB_SQL
+
+
+def test_patch_jit_policy_is_a_long_running_operation(emulator):
+    client = alice_client(emulator)
+    policy = models.ApplicationJitAccessPolicy(
+        jit_access_enabled=True,
+        jit_approval_mode="ManualApprove",
+        jit_approvers=[
+            models.JitApproverDefinition(id=ids.CAROL, type="user", display_name="Carol")
+        ],
+        maximum_jit_access_duration="PT4H",
+    )
+    poller = client.applications.begin_update(
+        "rg-monitoring",
+        "fabrikam-monitoring",
+        models.ApplicationPatchable(jit_access_policy=policy),
+    )
+    result = poller.result()
+    assert result.provisioning_state == "Succeeded"
+    assert result.jit_access_policy.maximum_jit_access_duration == "PT4H"
+    assert [a.id for a in result.jit_access_policy.jit_approvers] == [ids.CAROL]
+    initial = next(r for r in emulator.state.requests_log if r["method"] == "PATCH")
+    assert initial["status"] == 202
+
+
+def test_jit_cannot_be_switched_on_after_deployment(emulator):
+    client = alice_client(emulator)
+    policy = models.ApplicationJitAccessPolicy(
+        jit_access_enabled=True, jit_approval_mode="AutoApprove", maximum_jit_access_duration="PT1H"
+    )
+    with pytest.raises(HttpResponseError) as error:
+        client.applications.begin_update(
+            "rg-sql", "fabrikam-sql", models.ApplicationPatchable(jit_access_policy=policy)
+        ).result()
+    assert error.value.status_code == 400
+    assert error.value.error.code == "JitAccessPolicyChangeNotAllowed"
+
+
+def test_delete_is_a_long_running_operation(emulator):
+    client = alice_client(emulator)
+    client.applications.begin_delete("rg-sandbox", "fabrikam-sandbox").result()
+    assert client.applications.get("rg-sandbox", "fabrikam-sandbox") is None
+    assert ids.FAB_SANDBOX_MRG.lower() not in emulator.state.resource_groups
+
+
+def test_reader_cannot_patch(emulator):
+    bob = solutions(emulator, user_credential(emulator, ids.BOB), ids.FABRIKAM_SUB)
+    with pytest.raises(HttpResponseError) as error:
+        bob.applications.begin_update(
+            "rg-sql", "fabrikam-sql", models.ApplicationPatchable(tags={"a": "b"})
+        ).result()
+    assert error.value.status_code == 403
+    assert error.value.error.code == "AuthorizationFailed"
+
+
+def test_application_definitions(emulator):
+    client = alice_client(emulator)
+    found = list(client.application_definitions.list_by_resource_group("rg-catalog"))
+    assert [d.name for d in found] == ["contoso-sandbox"]
+    assert found[0].lock_level == "None"
+    assert client.application_definitions.get_by_id(
+        "rg-catalog", "contoso-sandbox"
+    ).display_name.startswith("Contoso Sandbox")
+    assert client.application_definitions.get("rg-catalog", "missing") is None
+
+
+def test_seeded_jit_requests_cover_every_state(emulator):
+    states = {
+        j.name: j.jit_request_state
+        for j in alice_client(emulator).jit_requests.list_by_subscription().value
+    }
+    assert states == {
+        "jitpend1": "Pending",
+        "jitact1": "Approved",
+        "jitden1": "Denied",
+        "jitexp1": "Expired",
+        "jittmo1": "Timeout",
+        "jitauto1": "Approved",
+    }
+
+
+def test_publisher_requests_jit_manual_approval_keeps_it_pending(emulator):
+    client = pat_client(emulator)
+    result = client.jit_requests.begin_create_or_update(
+        "rg-monitoring", "jitnew1", jit_body(ids.FAB_MONITORING)
+    ).result()
+    assert result.jit_request_state == "Pending"
+    assert result.provisioning_state == "Succeeded"
+    assert result.jit_scheduling_policy.duration == dt.timedelta(hours=2)
+    assert result.publisher_tenant_id == ids.CONTOSO
+    assert client.jit_requests.get("rg-monitoring", "jitnew1").created_by.oid == ids.PAT
+
+
+def test_auto_approve_grants_a_time_boxed_role_assignment(emulator):
+    client = pat_client(emulator)
+    result = client.jit_requests.begin_create_or_update(
+        "rg-backup", "jitnew2", jit_body(ids.FAB_BACKUP, hours=1)
+    ).result()
+    assert result.jit_request_state == "Approved"
+    mrg = f"/subscriptions/{ids.FABRIKAM_SUB}/resourceGroups/mrg-fabrikam-backup"
+    grants = [
+        a
+        for a in emulator.state.role_assignments.values()
+        if a.source == "jit" and a.scope == mrg and a.description.endswith("jitnew2")
+    ]
+    assert len(grants) == 1
+    emulator.advance_clock(dt.timedelta(hours=1, minutes=1))
+    assert client.jit_requests.get("rg-backup", "jitnew2").jit_request_state == "Expired"
+    assert not [
+        a
+        for a in emulator.state.role_assignments.values()
+        if a.description and a.description.endswith("jitnew2")
+    ]
+
+
+def test_pending_request_times_out_after_24_hours(emulator):
+    client = pat_client(emulator)
+    client.jit_requests.begin_create_or_update(
+        "rg-monitoring", "jitnew3", jit_body(ids.FAB_MONITORING)
+    ).result()
+    emulator.advance_clock(dt.timedelta(hours=23))
+    assert client.jit_requests.get("rg-monitoring", "jitnew3").jit_request_state == "Pending"
+    emulator.advance_clock(dt.timedelta(hours=2))
+    assert client.jit_requests.get("rg-monitoring", "jitnew3").jit_request_state == "Timeout"
+
+
+@pytest.mark.parametrize(
+    ("hours", "principal", "role", "code"),
+    [
+        (9, ids.PAT, ids.CONTRIBUTOR, "JitRequestDurationExceedsMaximum"),
+        (1, ids.PAT, ids.OWNER, "JitRequestIneligibleAuthorization"),
+        (1, ids.OLIVIA, ids.CONTRIBUTOR, "JitRequestIneligibleAuthorization"),
+    ],
+)
+def test_invalid_jit_requests_get_400(emulator, hours, principal, role, code):
+    with pytest.raises(HttpResponseError) as error:
+        pat_client(emulator).jit_requests.begin_create_or_update(
+            "rg-monitoring", "jitbad", jit_body(ids.FAB_MONITORING, principal, role, hours)
+        ).result()
+    assert error.value.status_code == 400
+    assert error.value.error.code == code
+
+
+def test_jit_request_without_p2_fails(emulator):
+    client = pat_client(emulator, ids.WOODGROVE_SUB)
+    with pytest.raises(HttpResponseError) as error:
+        client.jit_requests.begin_create_or_update(
+            "rg-managed-apps", "jitwg2", jit_body(ids.WOODGROVE_MONITORING)
+        ).result()
+    assert error.value.error.code == "JitRequestFailed"
+    assert client.jit_requests.get("rg-managed-apps", "jitwg2").jit_request_state == "Failed"
+
+
+def test_delete_cancels_a_pending_request_and_patch_sets_tags(emulator):
+    client = pat_client(emulator)
+    tagged = client.jit_requests.update(
+        "rg-monitoring", "jitpend1", models.JitRequestPatchable(tags={"ticket": "INC-1"})
+    )
+    assert tagged.tags == {"ticket": "INC-1"}
+    client.jit_requests.delete("rg-monitoring", "jitpend1")
+    assert client.jit_requests.get("rg-monitoring", "jitpend1").jit_request_state == "Canceled"
+
+
+def test_publisher_sees_only_requests_of_apps_it_serves(emulator):
+    publisher = solutions(
+        emulator,
+        app_credential(emulator, ids.CONTOSO, ids.PUBLISHER_CLIENT_ID, ids.PUBLISHER_SECRET),
+        ids.FABRIKAM_SUB,
+    )
+    names = {j.name for j in publisher.jit_requests.list_by_subscription().value}
+    assert "jitpend1" in names
+    tom = solutions(emulator, user_credential(emulator, ids.TOM), ids.FABRIKAM_SUB)
+    with pytest.raises(HttpResponseError) as error:
+        tom.jit_requests.list_by_subscription()
+    assert error.value.status_code == 403
+
+
+def test_update_access_approves_the_pending_request(emulator):
+    client = alice_client(emulator)
+    body = models.UpdateAccessDefinition(
+        approver="alice@fabrikam.onmicrosoft.com",
+        metadata=models.JitRequestMetadata(origin_request_id="jitpend1", requestor_id=ids.PAT),
+        status="Elevate",
+        sub_status="Approved",
+    )
+    result = client.applications.begin_update_access(
+        "rg-monitoring", "fabrikam-monitoring", body
+    ).result()
+    assert result.status == "Elevate"
+    assert client.jit_requests.get("rg-monitoring", "jitpend1").jit_request_state == "Approved"
+
+
+def test_wrong_api_version_and_bad_json_get_arm_errors(emulator):
+    token = emulator.token_for(ids.ALICE)
+    url = f"{emulator.https_url}{ids.FAB_SQL}"
+    headers = {"Authorization": f"Bearer {token}"}
+    missing = requests.get(url, headers=headers, verify=emulator.ca_bundle, timeout=5)
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "MissingApiVersionParameter"
+    wrong = requests.get(
+        url,
+        params={"api-version": "2099-01-01"},
+        headers=headers,
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )
+    assert wrong.json()["error"]["code"] == "InvalidApiVersionParameter"
+    bad = requests.patch(
+        url,
+        params={"api-version": "2023-12-01-preview", "whatever": "1"},
+        data="{not json",
+        headers=headers,
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "InvalidRequestContent"
+    unknown = requests.get(
+        f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/resourceGroups/rg-sql/providers/Microsoft.Solutions/applications/nope",
+        params={"api-version": "2023-12-01-preview"},
+        headers=headers,
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "ResourceNotFound"
+    assert unknown.headers["x-ms-request-id"]
+
+
+def test_missing_resource_raises_for_non_get_operations(emulator):
+    with pytest.raises(ResourceNotFoundError):
+        alice_client(emulator).applications.begin_delete("rg-sql", "nope").result()
