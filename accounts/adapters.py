@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -32,7 +33,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def get_requests_session(self) -> requests.Session:
         session = super().get_requests_session()
-        session.verify = requests_verify()
+        # Passed per request: requests lets REQUESTS_CA_BUNDLE from the environment override a
+        # session-level `verify`, which would ignore the configured CA bundle.
+        session.request = functools.partial(session.request, verify=requests_verify())  # type: ignore[method-assign]
         return session
 
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:

@@ -70,3 +70,32 @@ def charlie(northwind):
 @pytest.fixture
 def pat(contoso):
     return make_person(contoso, PAT, "Pat Patel", Role.PUBLISHER_SUPPORT)
+
+
+@pytest.fixture(scope="session")
+def emulator_server(tmp_path_factory):
+    """One local Azure emulator for the session, on ephemeral ports, over HTTPS."""
+    from emulator.server import EmulatorServer
+
+    server = EmulatorServer(
+        scenario="demo",
+        var_dir=tmp_path_factory.mktemp("azure-emulator"),
+        port=0,
+        http_port=0,
+        throttling=False,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def azure(emulator_server, settings):
+    """The emulator, reset to the demo scenario, with the portal's Azure settings pointing at it."""
+    emulator_server.reset(scenario="demo")
+    settings.ENTRA_LOGIN_URL = emulator_server.https_url
+    settings.ENTRA_SIGNIN_URL = emulator_server.http_url
+    settings.GRAPH_URL = emulator_server.https_url
+    settings.ARM_URL = emulator_server.https_url
+    settings.AZURE_CA_BUNDLE = emulator_server.ca_bundle
+    return emulator_server
