@@ -22,8 +22,11 @@ class Verdict:
 
 
 class Throttle:
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(
+        self, enabled: bool = True, limits: dict[str, tuple[float, float]] | None = None
+    ) -> None:
         self.enabled = enabled
+        self.limits = limits or dict(LIMITS)
         self.lock = threading.Lock()
         self.buckets: dict[tuple[str, str, str], Bucket] = {}
 
@@ -32,7 +35,7 @@ class Throttle:
             self.buckets.clear()
 
     def take(self, scope: str, principal: str, kind: str) -> Verdict:
-        burst, rate = LIMITS[kind]
+        burst, rate = self.limits[kind]
         if not self.enabled:
             return Verdict(True, int(burst) - 1, 0)
         now = time.monotonic()

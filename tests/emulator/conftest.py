@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator.server import EmulatorServer
+from emulator.throttling import Throttle
 
 
 @pytest.fixture(scope="session")
@@ -24,5 +25,5 @@ def emulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emula
 @pytest.fixture
 def emulator(emulator_session: EmulatorServer) -> Iterator[EmulatorServer]:
     emulator_session.reset(scenario="demo")
-    emulator_session.throttle.enabled = False
+    emulator_session.throttle = Throttle(enabled=False)
     yield emulator_session

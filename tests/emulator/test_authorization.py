@@ -152,7 +152,7 @@ def test_approver_denies_with_the_flat_or_wrapped_body(emulator):
 
 def test_admin_who_is_not_an_approver_cannot_decide(emulator):
     carol = client_for(emulator, ids.CAROL)
-    assert [a for a in carol.role_assignment_approval.list(filter="asApprover()")] == []
+    assert list(carol.role_assignment_approval.list(filter="asApprover()")) == []
     alice = client_for(emulator, ids.ALICE)
     approval = next(
         a

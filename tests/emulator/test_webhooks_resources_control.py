@@ -1,0 +1,235 @@
+import datetime as dt
+import threading
+import time
+
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from tests.emulator import ids
+from tests.emulator.helpers import solutions, user_credential
+
+
+class Receiver:
+    """A notification endpoint on 127.0.0.1 that fails its first `failures` calls."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.calls: list[tuple[str, str, dict]] = []
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hook?sig=abc"
+
+    def app(self, environ, start_response):
+        request = Request(environ)
+        self.calls.append((request.path, request.query_string.decode(), request.get_json()))
+        status = 500 if len(self.calls) <= self.failures else 200
+        return Response("", status=status)(environ, start_response)
+
+    def wait_for(self, count: int, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while len(self.calls) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_patch_sends_the_notification_to_url_plus_resource(emulator):
+    receiver = Receiver()
+    try:
+        with emulator.state.lock:
+            emulator.state.applications[ids.FAB_SQL.lower()].notification_url = receiver.url
+        client = solutions(emulator, user_credential(emulator, ids.ALICE), ids.FABRIKAM_SUB)
+        from azure.mgmt.managedapplications import models
+
+        client.applications.begin_update(
+            "rg-sql", "fabrikam-sql", models.ApplicationPatchable(tags={"env": "prod"})
+        ).result()
+        receiver.wait_for(1)
+        path, query, payload = receiver.calls[0]
+        assert (path, query) == ("/hook/resource", "sig=abc")
+        assert payload["eventType"] == "PATCH"
+        assert payload["provisioningState"] == "Succeeded"
+        assert payload["applicationId"] == ids.FAB_SQL
+        assert payload["plan"]["product"] == "contoso-managed-sql"
+        assert "resourceUsageId" in payload["billingDetails"]
+    finally:
+        receiver.close()
+
+
+def test_notifications_are_retried_on_5xx(emulator):
+    receiver = Receiver(failures=1)
+    try:
+        with emulator.state.lock:
+            emulator.state.applications[ids.FAB_SANDBOX.lower()].notification_url = receiver.url
+        client = solutions(emulator, user_credential(emulator, ids.ALICE), ids.FABRIKAM_SUB)
+        client.applications.begin_delete("rg-sandbox", "fabrikam-sandbox").result()
+        receiver.wait_for(3)
+        events = [(c[2]["eventType"], c[2]["provisioningState"]) for c in receiver.calls]
+        assert events[0] == ("DELETE", "Deleting")  # answered 500
+        assert sorted(events[1:]) == [("DELETE", "Deleted"), ("DELETE", "Deleting")]
+        assert "applicationDefinitionId" in receiver.calls[0][2]
+        deliveries = {d.payload["provisioningState"]: d for d in emulator.state.webhooks}
+        assert deliveries["Deleting"].attempts == 2
+        assert deliveries["Deleting"].status == "delivered"
+    finally:
+        receiver.close()
+
+
+def arm_get(emulator, oid: str, path: str, **params):
+    return requests.get(
+        f"{emulator.https_url}{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {emulator.token_for(oid)}"},
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )
+
+
+def test_resources_of_a_managed_resource_group(emulator):
+    answer = arm_get(
+        emulator, ids.PAT, f"{ids.FAB_MONITORING_MRG}/resources", **{"api-version": "2021-04-01"}
+    )
+    assert answer.status_code == 200
+    types = sorted(r["type"] for r in answer.json()["value"])
+    assert types == [
+        "Microsoft.Compute/virtualMachines",
+        "Microsoft.Network/virtualNetworks",
+        "Microsoft.Storage/storageAccounts",
+    ]
+    group = arm_get(
+        emulator, ids.PAT, ids.FAB_MONITORING_MRG, **{"api-version": "2021-04-01"}
+    ).json()
+    assert group["managedBy"] == ids.FAB_MONITORING
+    assert (
+        arm_get(
+            emulator,
+            ids.CHARLIE,
+            f"{ids.FAB_MONITORING_MRG}/resources",
+            **{"api-version": "2021-04-01"},
+        ).status_code
+        == 403
+    )
+
+
+def test_activity_log_of_a_managed_resource_group(emulator):
+    vm = f"{ids.FAB_MONITORING_MRG}/providers/Microsoft.Compute/virtualMachines/vm-fabrikam-monitoring"
+    write = requests.put(
+        f"{emulator.https_url}{vm}",
+        params={"api-version": "2024-03-01"},
+        json={"tags": {"patched": "yes"}},
+        headers={"Authorization": f"Bearer {emulator.token_for(ids.PAT)}"},
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )
+    assert write.status_code == 200  # Pat holds an active JIT Contributor grant
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = arm_get(
+        emulator,
+        ids.ALICE,
+        f"/subscriptions/{ids.FABRIKAM_SUB}/providers/Microsoft.Insights/eventtypes/management/values",
+        **{
+            "api-version": "2015-04-01",
+            "$filter": f"eventTimestamp ge '{since}' and resourceGroupName eq 'mrg-fabrikam-monitoring'",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    events = answer.json()["value"]
+    assert events[0]["operationName"]["value"] == "Microsoft.Compute/virtualMachines/write"
+    assert events[0]["caller"] == "pat@contoso.onmicrosoft.com"
+    operations = {e["operationName"]["value"] for e in events}
+    assert "Microsoft.Authorization/roleAssignments/write" in operations  # the JIT grant
+    assert all(e["resourceGroupName"] == "mrg-fabrikam-monitoring" for e in events)
+
+
+def control(emulator, method: str, path: str, body=None):
+    answer = requests.request(
+        method,
+        f"{emulator.https_url}/_emulator{path}",
+        json=body,
+        verify=emulator.ca_bundle,
+        timeout=10,
+    )
+    assert answer.status_code < 300, answer.text
+    return answer.json()
+
+
+def test_control_api_acts_as_customer_and_publisher(emulator):
+    app = control(
+        emulator,
+        "POST",
+        "/act/purchase",
+        {
+            "as": ids.CHARLIE,
+            "subscription": ids.NORTHWIND_SUB,
+            "name": "northwind-backup",
+            "offer": "backup-jit-auto",
+            "jit_policy": {
+                "jitAccessEnabled": True,
+                "jitApprovalMode": "ManualApprove",
+                "jitApprovers": [{"id": ids.CHARLIE, "type": "user"}],
+                "maximumJitAccessDuration": "PT8H",
+            },
+        },
+    )
+    assert app["properties"]["provisioningState"] in ("Accepted", "Succeeded")
+    request = control(
+        emulator,
+        "POST",
+        "/act/jit-request",
+        {"as": ids.PAT, "application_id": app["id"], "duration": "PT2H"},
+    )
+    assert request["properties"]["jitRequestState"] == "Pending"
+    decided = control(
+        emulator,
+        "POST",
+        "/act/decide",
+        {"as": ids.CHARLIE, "jit_request_id": request["id"], "decision": "Approve"},
+    )
+    assert decided["properties"]["jitRequestState"] == "Approved"
+    control(emulator, "POST", "/clock/advance", {"duration": "PT3H"})
+    client = solutions(emulator, user_credential(emulator, ids.CHARLIE), ids.NORTHWIND_SUB)
+    assert (
+        client.jit_requests.get(request["id"].split("/")[4], request["name"]).jit_request_state
+        == "Expired"
+    )
+    log = control(emulator, "GET", "/requests")["requests"]
+    assert any(r["path"].endswith(request["name"]) for r in log)
+
+
+def test_control_api_faults_and_reset(emulator):
+    fault = control(
+        emulator,
+        "POST",
+        "/faults",
+        {"kind": "status", "status": 502, "count": 1, "path": "/resources"},
+    )
+    assert control(emulator, "GET", "/faults")["faults"][0]["id"] == fault["id"]
+    first = arm_get(
+        emulator, ids.ALICE, f"{ids.FAB_SQL_MRG}/resources", **{"api-version": "2021-04-01"}
+    )
+    assert first.status_code == 502
+    assert (
+        arm_get(
+            emulator, ids.ALICE, f"{ids.FAB_SQL_MRG}/resources", **{"api-version": "2021-04-01"}
+        ).status_code
+        == 200
+    )
+    info = control(
+        emulator,
+        "POST",
+        "/reset",
+        {
+            "scenario": "scale",
+            "params": {"tenants": 3, "apps_per_tenant": 2, "requests_per_app": 2},
+        },
+    )
+    assert info["scenario"] == "scale"
+    assert info["counts"]["applications"] == 6
+    control(emulator, "POST", "/reset", {"scenario": "demo"})
+    assert control(emulator, "GET", "/info")["counts"]["applications"] == 9
