@@ -1,6 +1,7 @@
 """`python -m emulator --scenario demo` runs the emulator; `python -m emulator control ...` drives it."""
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -58,10 +59,8 @@ def run(argv: list[str]) -> int:
     sys.stdout.flush()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     server.stop()
     return 0
 

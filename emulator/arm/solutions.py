@@ -62,10 +62,8 @@ def app_json(state: State, app: Application) -> dict[str, Any]:
         createdBy=dict(app.created_by),
         updatedBy=dict(app.updated_by),
     )
-    if app.billing_id:
-        properties["billingDetails"] = {"resourceUsageId": app.billing_id}
-    if app.jit_access_policy is not None:
-        properties["jitAccessPolicy"] = app.jit_access_policy
+    properties["billingDetails"] = {"resourceUsageId": app.billing_id} if app.billing_id else None
+    properties["jitAccessPolicy"] = app.jit_access_policy
     return {
         "id": app.id,
         "name": app.name,
@@ -98,7 +96,16 @@ def definition_json(definition: ApplicationDefinition) -> dict[str, Any]:
         "tags": dict(definition.tags),
         "managedBy": None,
         "sku": None,
-        "properties": definition.properties,
+        "properties": {
+            "artifacts": [],
+            "authorizations": [],
+            "deploymentPolicy": None,
+            "lockingPolicy": None,
+            "managementPolicy": None,
+            "notificationPolicy": None,
+            "policies": [],
+            **definition.properties,
+        },
     }
 
 
