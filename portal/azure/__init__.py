@@ -1,0 +1,43 @@
+"""The one gateway to Azure. Only this package imports `azure.*`.
+
+Build a gateway with `tenant_gateway(tenant_id)` (app-only, a customer tenant),
+`publisher_gateway()` (app-only, the publisher's automation app) or
+`gateway_for_token(token_provider)` (delegated, as the signed-in person). Methods return the
+records in `portal.azure.records` and raise the errors in `portal.azure.errors`.
+"""
+
+from portal.azure.errors import (
+    AuthenticationFailed,
+    AzureError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    OperationFailed,
+    Throttled,
+    Transient,
+)
+from portal.azure.gateway import (
+    AzureGateway,
+    SdkAzureGateway,
+    gateway_for_token,
+    publisher_gateway,
+    tenant_gateway,
+)
+
+__all__ = [
+    "AuthenticationFailed",
+    "AzureError",
+    "AzureGateway",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "OperationFailed",
+    "SdkAzureGateway",
+    "Throttled",
+    "Transient",
+    "gateway_for_token",
+    "publisher_gateway",
+    "tenant_gateway",
+]

@@ -1,0 +1,515 @@
+"""The one gateway to Azure: what the apps may ask of ARM, and its implementation over the SDKs.
+
+Emulator or Azure, the code path is the same; only `ARM_URL`, `ENTRA_LOGIN_URL` and
+`AZURE_CA_BUNDLE` differ, and they come from settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy
+from azure.core.rest import HttpRequest
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.authorization.v2021_01_01_preview.models import (
+    RoleAssignmentApprovalStepProperties,
+)
+from azure.mgmt.core.exceptions import ARMErrorFormat
+from azure.mgmt.core.tools import parse_resource_id
+from azure.mgmt.managedapplications import ManagedApplicationsMgmtClient
+from azure.mgmt.managedapplications import models as solutions
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.resource.subscriptions import SubscriptionClient
+from azure.profiles import ProfileDefinition
+from django.conf import settings
+
+from portal.azure import mapping
+from portal.azure.credentials import DelegatedCredential, TokenProvider, client_secret_credential
+from portal.azure.errors import NotFound, translated
+from portal.azure.records import (
+    AccessRequestRecord,
+    ActivityEventRecord,
+    ApplicationDefinitionRecord,
+    ApprovalRecord,
+    ApprovalStageRecord,
+    Authorization,
+    DenyAssignmentRecord,
+    JitPolicy,
+    JitRequestRecord,
+    ManagedAppRecord,
+    PermissionSet,
+    ResourceRecord,
+    RoleAssignmentRecord,
+    RoleDefinitionRecord,
+    SubscriptionRecord,
+)
+
+# Client credentials and delegated tokens both ask for this scope; `.default` is the only form
+# the client-credentials grant accepts.
+ARM_CREDENTIAL_SCOPES = ["https://management.azure.com/.default"]
+
+# API versions, pinned so an SDK upgrade cannot move us to a version the emulator (or our
+# mapping) does not know.
+SOLUTIONS_API_VERSION = "2023-12-01-preview"
+RESOURCES_API_VERSION = "2024-03-01"
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+ACTIVITY_LOG_API_VERSION = "2015-04-01"
+AUTHORIZATION_PROFILE = ProfileDefinition(
+    {
+        "azure.mgmt.authorization.AuthorizationManagementClient": {
+            None: "2022-04-01",  # roleAssignments, roleDefinitions, denyAssignments, permissions
+            "role_assignment_approval": "2021-01-01-preview",
+            "role_assignment_approval_step": "2021-01-01-preview",
+            "role_assignment_approval_steps": "2021-01-01-preview",
+            "role_assignment_schedule_requests": "2020-10-01",
+        }
+    },
+    "portal-authorization",
+)
+
+# The SDK retries a little (connection errors, 5xx, short throttling); longer waits belong to the
+# Celery task that called us, which gets `Throttled(retry_after)` or `Transient` instead.
+RETRY_TOTAL = 2
+RETRY_BACKOFF_FACTOR = 0.5
+MAX_INLINE_RETRY_AFTER = 5.0
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class AzureGateway(Protocol):
+    """What the apps may ask of Azure. Every method raises `portal.azure.errors.AzureError`s."""
+
+    def list_subscriptions(self) -> Iterator[SubscriptionRecord]: ...
+    def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]: ...
+    def get_managed_app(self, application_id: str) -> ManagedAppRecord: ...
+    def get_application_definition(self, definition_id: str) -> ApplicationDefinitionRecord: ...
+    def list_resources(self, resource_group_id: str) -> Iterator[ResourceRecord]: ...
+    def get_role_definition(self, role_definition_id: str) -> RoleDefinitionRecord: ...
+    def list_deny_assignments(self, resource_group_id: str) -> list[DenyAssignmentRecord]: ...
+    def my_permissions(self, resource_group_id: str) -> list[PermissionSet]: ...
+    def list_role_assignments(
+        self, scope: str, *, principal_id: str | None = None, at_scope: bool = False
+    ) -> Iterator[RoleAssignmentRecord]: ...
+    def update_jit_policy(self, application_id: str, policy: JitPolicy) -> ManagedAppRecord: ...
+    def create_jit_request(
+        self,
+        *,
+        jit_request_id: str,
+        application_id: str,
+        location: str,
+        authorizations: Sequence[Authorization],
+        start: dt.datetime,
+        duration: dt.timedelta,
+    ) -> JitRequestRecord: ...
+    def get_jit_request(self, jit_request_id: str) -> JitRequestRecord: ...
+    def list_jit_requests(self, subscription_id: str) -> list[JitRequestRecord]: ...
+    def cancel_jit_request(self, jit_request_id: str) -> None: ...
+    def list_approvals_as_approver(self) -> list[ApprovalRecord]: ...
+    def get_approval(self, approval_id: str) -> ApprovalRecord: ...
+    def decide_approval_stage(
+        self, approval_id: str, stage_id: str, *, approve: bool, justification: str
+    ) -> ApprovalStageRecord: ...
+    def list_access_requests(
+        self, scope: str, *, as_approver: bool = False
+    ) -> list[AccessRequestRecord]: ...
+    def list_activity(
+        self, resource_group_id: str, *, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[ActivityEventRecord]: ...
+
+
+class _RetryPolicy(RetryPolicy):
+    """azure-core's retries, except that a long Retry-After is handed back to the caller.
+
+    azure-core sleeps for whatever Retry-After says, on any status >= 400; a worker should not
+    block for minutes, so past MAX_INLINE_RETRY_AFTER the response is returned and becomes
+    `Throttled`.
+    """
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+        wait = self.get_retry_after(response)
+        if wait is not None and wait > MAX_INLINE_RETRY_AFTER:
+            return False
+        return super().is_retry(settings, response)
+
+
+def _client_options() -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "base_url": settings.ARM_URL,
+        "credential_scopes": ARM_CREDENTIAL_SCOPES,
+        "polling_interval": settings.ARM_POLLING_INTERVAL,
+        "retry_policy": _RetryPolicy(
+            retry_total=RETRY_TOTAL, retry_backoff_factor=RETRY_BACKOFF_FACTOR
+        ),
+    }
+    if settings.AZURE_CA_BUNDLE:
+        options["connection_verify"] = settings.AZURE_CA_BUNDLE
+    return options
+
+
+def _each(items: Iterable[T], convert: Any) -> Iterator[R]:
+    """Map SDK models lazily, translating errors raised while paging."""
+    with translated():
+        for item in items:
+            yield convert(item)
+
+
+def _subscription_of(arm_id: str) -> str:
+    subscription = parse_resource_id(arm_id).get("subscription")
+    if not subscription:
+        raise ValueError(f"not a subscription-scoped ARM id: {arm_id!r}")
+    return str(subscription)
+
+
+def _last_segment(value: str) -> str:
+    return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+class SdkAzureGateway:
+    """AzureGateway over the Azure SDKs, for one credential."""
+
+    def __init__(self, credential: TokenCredential) -> None:
+        self._credential = credential
+        self._solutions: dict[str, ManagedApplicationsMgmtClient] = {}
+        self._resources: dict[str, ResourceManagementClient] = {}
+        self._authorization: dict[str, AuthorizationManagementClient] = {}
+
+    # Clients, one per subscription and kind, made on first use ---------------------------------
+
+    def _solutions_client(self, subscription_id: str) -> ManagedApplicationsMgmtClient:
+        if subscription_id not in self._solutions:
+            self._solutions[subscription_id] = ManagedApplicationsMgmtClient(
+                self._credential,
+                subscription_id,
+                api_version=SOLUTIONS_API_VERSION,
+                **_client_options(),
+            )
+        return self._solutions[subscription_id]
+
+    def _resources_client(self, subscription_id: str) -> ResourceManagementClient:
+        if subscription_id not in self._resources:
+            self._resources[subscription_id] = ResourceManagementClient(
+                self._credential,
+                subscription_id,
+                api_version=RESOURCES_API_VERSION,
+                **_client_options(),
+            )
+        return self._resources[subscription_id]
+
+    def _authorization_client(self, subscription_id: str = "") -> AuthorizationManagementClient:
+        # The client wants a subscription id even for tenant-level calls (approvals); it is not
+        # used in those URLs.
+        if subscription_id not in self._authorization:
+            self._authorization[subscription_id] = AuthorizationManagementClient(
+                self._credential,
+                subscription_id or "00000000-0000-0000-0000-000000000000",
+                profile=AUTHORIZATION_PROFILE,
+                **_client_options(),
+            )
+        return self._authorization[subscription_id]
+
+    # Subscriptions and applications -------------------------------------------------------------
+
+    def list_subscriptions(self) -> Iterator[SubscriptionRecord]:
+        """Subscriptions the credential can see."""
+        client = SubscriptionClient(
+            self._credential, api_version=SUBSCRIPTIONS_API_VERSION, **_client_options()
+        )
+        return _each(client.subscriptions.list(), mapping.subscription)
+
+    def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]:
+        """Managed applications in a subscription, paged through."""
+        client = self._solutions_client(subscription_id)
+        return _each(client.applications.list_by_subscription(), mapping.managed_app)
+
+    def get_managed_app(self, application_id: str) -> ManagedAppRecord:
+        """One managed application by ARM id; NotFound when it does not exist."""
+        client = self._solutions_client(_subscription_of(application_id))
+        with translated():
+            app = client.applications.get_by_id(application_id)
+        if app is None:  # the SDK answers a 404 with None rather than an exception
+            raise NotFound(
+                f"The managed application '{application_id}' was not found.",
+                code="ResourceNotFound",
+                status=404,
+            )
+        return mapping.managed_app(app)
+
+    def get_application_definition(self, definition_id: str) -> ApplicationDefinitionRecord:
+        """A Service Catalog application definition by ARM id; NotFound when it does not exist."""
+        # Despite its name, the SDK's get_by_id takes (resource group, name), like get.
+        parts = parse_resource_id(definition_id)
+        client = self._solutions_client(str(parts["subscription"]))
+        with translated():
+            definition = client.application_definitions.get(
+                str(parts["resource_group"]), str(parts["name"])
+            )
+        if definition is None:
+            raise NotFound(
+                f"The application definition '{definition_id}' was not found.",
+                code="ResourceNotFound",
+                status=404,
+            )
+        return mapping.application_definition(definition)
+
+    def list_resources(self, resource_group_id: str) -> Iterator[ResourceRecord]:
+        """Resources in a resource group (e.g. an application's managed resource group)."""
+        parts = parse_resource_id(resource_group_id)
+        client = self._resources_client(str(parts["subscription"]))
+        return _each(
+            client.resources.list_by_resource_group(str(parts["resource_group"])),
+            mapping.resource,
+        )
+
+    # Roles, deny assignments, permissions -------------------------------------------------------
+
+    def get_role_definition(self, role_definition_id: str) -> RoleDefinitionRecord:
+        """A role definition by GUID or full ARM id."""
+        if role_definition_id.startswith("/"):
+            arm_id = role_definition_id
+        else:
+            arm_id = f"/providers/Microsoft.Authorization/roleDefinitions/{role_definition_id}"
+        with translated():
+            role = self._authorization_client().role_definitions.get_by_id(arm_id)
+        return mapping.role_definition(role)
+
+    def list_deny_assignments(self, resource_group_id: str) -> list[DenyAssignmentRecord]:
+        """Deny assignments that apply to a resource group (a locked managed RG has one)."""
+        parts = parse_resource_id(resource_group_id)
+        client = self._authorization_client(str(parts["subscription"]))
+        items = client.deny_assignments.list_for_resource_group(str(parts["resource_group"]))
+        return list(_each(items, mapping.deny_assignment))
+
+    def my_permissions(self, resource_group_id: str) -> list[PermissionSet]:
+        """The caller's effective role permissions on a resource group.
+
+        https://learn.microsoft.com/rest/api/authorization/permissions/list-for-resource-group
+        """
+        parts = parse_resource_id(resource_group_id)
+        client = self._authorization_client(str(parts["subscription"]))
+        items = client.permissions.list_for_resource_group(str(parts["resource_group"]))
+        return list(_each(items, mapping.permission_set))
+
+    def list_role_assignments(
+        self, scope: str, *, principal_id: str | None = None, at_scope: bool = False
+    ) -> Iterator[RoleAssignmentRecord]:
+        """Role assignments at, above and below a scope, optionally narrowed.
+
+        `at_scope` keeps those at or above the scope; ARM accepts only one of the two filters.
+        """
+        if principal_id and at_scope:
+            raise ValueError("ARM filters role assignments by principal or atScope(), not both")
+        query = f"principalId eq '{principal_id}'" if principal_id else None
+        if at_scope:
+            query = "atScope()"
+        client = self._authorization_client(_subscription_of(scope))
+        items = client.role_assignments.list_for_scope(scope, filter=query)
+        return _each(items, mapping.role_assignment)
+
+    # JIT access -------------------------------------------------------------------------------
+
+    def update_jit_policy(self, application_id: str, policy: JitPolicy) -> ManagedAppRecord:
+        """PATCH the application's jitAccessPolicy and wait for ARM to finish."""
+        client = self._solutions_client(_subscription_of(application_id))
+        patch = solutions.ApplicationPatchable(
+            properties=solutions.ApplicationProperties(
+                jit_access_policy=mapping.jit_policy_model(policy)
+            )
+        )
+        with translated():
+            poller = client.applications.begin_update_by_id(application_id, patch)
+            app = poller.result()
+        return mapping.managed_app(app)
+
+    def create_jit_request(
+        self,
+        *,
+        jit_request_id: str,
+        application_id: str,
+        location: str,
+        authorizations: Sequence[Authorization],
+        start: dt.datetime,
+        duration: dt.timedelta,
+    ) -> JitRequestRecord:
+        """PUT a jitRequests resource (the caller picks its id) and wait for provisioning.
+
+        Idempotent: a PUT with the same content returns the existing request.
+        https://learn.microsoft.com/rest/api/managedapplications/jit-requests/create-or-update
+        """
+        parts = parse_resource_id(jit_request_id)
+        client = self._solutions_client(str(parts["subscription"]))
+        body = solutions.JitRequestDefinition(
+            location=location,
+            properties=solutions.JitRequestProperties(
+                application_resource_id=application_id,
+                jit_authorization_policies=[
+                    solutions.JitAuthorizationPolicies(
+                        principal_id=a.principal_id, role_definition_id=a.role_definition_id
+                    )
+                    for a in authorizations
+                ],
+                jit_scheduling_policy=solutions.JitSchedulingPolicy(
+                    type="Once", duration=duration, start_time=start
+                ),
+            ),
+        )
+        with translated():
+            poller = client.jit_requests.begin_create_or_update(
+                str(parts["resource_group"]), str(parts["name"]), body
+            )
+            request = poller.result()
+        return mapping.jit_request(request)
+
+    def get_jit_request(self, jit_request_id: str) -> JitRequestRecord:
+        """One JIT request by ARM id; NotFound when it does not exist."""
+        parts = parse_resource_id(jit_request_id)
+        client = self._solutions_client(str(parts["subscription"]))
+        with translated():
+            request = client.jit_requests.get(str(parts["resource_group"]), str(parts["name"]))
+        if request is None:
+            raise NotFound(
+                f"The JIT request '{jit_request_id}' was not found.",
+                code="ResourceNotFound",
+                status=404,
+            )
+        return mapping.jit_request(request)
+
+    def list_jit_requests(self, subscription_id: str) -> list[JitRequestRecord]:
+        """JIT requests in a subscription the caller may see.
+
+        ARM answers in one response: the SDK models this list as unpaged and ignores nextLink.
+        """
+        client = self._solutions_client(subscription_id)
+        with translated():
+            result = client.jit_requests.list_by_subscription()
+        return [mapping.jit_request(r) for r in result.value or []]
+
+    def cancel_jit_request(self, jit_request_id: str) -> None:
+        """DELETE a JIT request: cancels it while pending or active; no error if already gone."""
+        parts = parse_resource_id(jit_request_id)
+        client = self._solutions_client(str(parts["subscription"]))
+        with translated():
+            client.jit_requests.delete(str(parts["resource_group"]), str(parts["name"]))
+
+    # PIM approvals ------------------------------------------------------------------------------
+
+    def list_approvals_as_approver(self) -> list[ApprovalRecord]:
+        """Role assignment approvals the caller may decide (`$filter=asApprover()`)."""
+        items = self._authorization_client().role_assignment_approval.list(filter="asApprover()")
+        return list(_each(items, mapping.approval))
+
+    def get_approval(self, approval_id: str) -> ApprovalRecord:
+        """One approval with its stages, by id or full ARM id."""
+        with translated():
+            approval = self._authorization_client().role_assignment_approval.get_by_id(
+                _last_segment(approval_id)
+            )
+        return mapping.approval(approval)
+
+    def decide_approval_stage(
+        self, approval_id: str, stage_id: str, *, approve: bool, justification: str
+    ) -> ApprovalStageRecord:
+        """Approve or deny one stage of an approval, as the signed-in approver.
+
+        The SDK sends the stage properties flat, not wrapped in `properties` as the REST example.
+        https://learn.microsoft.com/rest/api/authorization/role-assignment-approval-step/patch
+        """
+        body = RoleAssignmentApprovalStepProperties(
+            review_result="Approve" if approve else "Deny", justification=justification
+        )
+        with translated():
+            stage = self._authorization_client().role_assignment_approval_step.patch(
+                _last_segment(approval_id), _last_segment(stage_id), body
+            )
+        return mapping.approval_stage(stage)
+
+    def list_access_requests(
+        self, scope: str, *, as_approver: bool = False
+    ) -> list[AccessRequestRecord]:
+        """PIM role assignment schedule requests at a scope; each names its approval."""
+        client = self._authorization_client(_subscription_of(scope))
+        items = client.role_assignment_schedule_requests.list_for_scope(
+            scope, filter="asApprover()" if as_approver else None
+        )
+        return list(_each(items, mapping.access_request))
+
+    # Activity log -------------------------------------------------------------------------------
+
+    def list_activity(
+        self, resource_group_id: str, *, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[ActivityEventRecord]:
+        """Activity log events of a resource group between two times (ARM keeps 90 days).
+
+        No management SDK for Microsoft.Insights is installed, so this sends the documented
+        request through the resource client's pipeline (same credential, retries and TLS).
+        https://learn.microsoft.com/rest/api/monitor/activity-logs/list
+        """
+        parts = parse_resource_id(resource_group_id)
+        subscription_id = str(parts["subscription"])
+        client = self._resources_client(subscription_id)
+        query = (
+            f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' "
+            f"and resourceGroupName eq '{parts['resource_group']}'"
+        )
+        url: str | None = (
+            f"{settings.ARM_URL.rstrip('/')}/subscriptions/{subscription_id}/providers/"
+            f"Microsoft.Insights/eventtypes/management/values?"
+            + urllib.parse.urlencode(
+                {"api-version": ACTIVITY_LOG_API_VERSION, "$filter": query},
+                quote_via=urllib.parse.quote,
+            )
+        )
+        while url:
+            with translated():
+                response = client.send_request(HttpRequest("GET", url))
+                if response.status_code != 200:
+                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+                page = response.json()
+            yield from (mapping.activity_event(event) for event in page.get("value") or [])
+            url = page.get("nextLink")
+
+
+def _iso(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("activity log bounds must be aware datetimes")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Building a gateway ------------------------------------------------------------------------------
+
+
+def tenant_gateway(tenant_id: str) -> SdkAzureGateway:
+    """App-only access to a customer tenant, as the portal's service principal there."""
+    return SdkAzureGateway(
+        client_secret_credential(
+            tenant_id=tenant_id,
+            client_id=settings.ENTRA_CLIENT_ID,
+            client_secret=settings.ENTRA_CLIENT_SECRET or "",
+            authority=settings.ENTRA_LOGIN_URL,
+            ca_bundle=settings.AZURE_CA_BUNDLE,
+        )
+    )
+
+
+def publisher_gateway() -> SdkAzureGateway:
+    """App-only access as the publisher's automation app, in the publisher tenant."""
+    return SdkAzureGateway(
+        client_secret_credential(
+            tenant_id=settings.PUBLISHER_TENANT_ID,
+            client_id=settings.PUBLISHER_CLIENT_ID,
+            client_secret=settings.PUBLISHER_CLIENT_SECRET or "",
+            authority=settings.ENTRA_LOGIN_URL,
+            ca_bundle=settings.AZURE_CA_BUNDLE,
+        )
+    )
+
+
+def gateway_for_token(token_provider: TokenProvider) -> SdkAzureGateway:
+    """Delegated access as the signed-in person; `token_provider` returns (token, expires_on)."""
+    return SdkAzureGateway(DelegatedCredential(token_provider))

@@ -1,0 +1,355 @@
+"""Reads through the real SDKs against the emulator, and what the records carry."""
+
+import datetime as dt
+
+import pytest
+
+from portal.azure import NotFound, gateway_for_token
+from portal.azure.records import (
+    Authorization,
+    JitApprover,
+    PermissionSet,
+    Plan,
+    PrincipalRef,
+    SupportContact,
+)
+from tests.azure.conftest import (
+    ALICE,
+    BOB,
+    CONTRIBUTOR,
+    FABRIKAM_SUB,
+    MONITORING,
+    MONITORING_MRG,
+    NORTHWIND,
+    NORTHWIND_SUB,
+    OWNER,
+    PAT,
+    PUBLISHER_APP_SP,
+    READER,
+    SANDBOX,
+    SANDBOX_MRG,
+    token_provider,
+)
+
+PAULA = "e633a9ff-24c3-4954-8ddd-d2893245e3f3"
+DEFINITION = (
+    f"/subscriptions/{FABRIKAM_SUB}/resourceGroups/rg-catalog"
+    "/providers/Microsoft.Solutions/applicationDefinitions/contoso-sandbox"
+)
+
+
+def test_tenant_app_sees_only_its_tenants_subscription(fabrikam_app):
+    subscriptions = list(fabrikam_app.list_subscriptions())
+
+    assert [(s.subscription_id, s.display_name, s.tenant_id, s.state) for s in subscriptions] == [
+        (FABRIKAM_SUB, "Fabrikam Production", "3197bd27-109d-45f9-bdce-8200dec65df6", "Enabled")
+    ]
+
+
+def test_managed_apps_are_paged_through(emulator, fabrikam_app):
+    emulator.state.page_size = 2  # five applications: three pages
+
+    apps = list(fabrikam_app.list_managed_apps(FABRIKAM_SUB))
+
+    assert sorted(a.name for a in apps) == [
+        "fabrikam-analytics",
+        "fabrikam-backup",
+        "fabrikam-monitoring",
+        "fabrikam-sandbox",
+        "fabrikam-sql",
+    ]
+    pages = [
+        r
+        for r in emulator.state.requests_log
+        if r["path"].endswith("/providers/Microsoft.Solutions/applications")
+    ]
+    assert len(pages) == 3
+    assert "skipToken" in pages[-1]["query"]
+
+
+def test_marketplace_app_record(as_alice):
+    app = as_alice.get_managed_app(MONITORING)
+
+    assert app.id == MONITORING
+    assert app.name == "fabrikam-monitoring"
+    assert app.subscription_id == FABRIKAM_SUB
+    assert app.resource_group == "rg-monitoring"
+    assert app.location == "westeurope"
+    assert app.kind == "MarketPlace"
+    assert app.plan == Plan(
+        name="jit-manual", publisher="contoso", product="contoso-monitoring", version="1.2.0"
+    )
+    assert app.application_definition_id is None
+    assert app.managed_resource_group_id == MONITORING_MRG
+    assert app.provisioning_state == "Succeeded"
+    assert app.management_mode == "Managed"
+    assert app.publisher_tenant_id == "0ec098e5-b929-47d3-a4de-b2f969d0ba5b"
+    assert app.authorizations == (
+        Authorization(principal_id=PAT, role_definition_id=CONTRIBUTOR),
+        Authorization(principal_id=PAULA, role_definition_id=OWNER),
+        Authorization(principal_id=PUBLISHER_APP_SP, role_definition_id=READER),
+    )
+    assert app.jit_policy is not None
+    assert app.jit_policy.enabled is True
+    assert app.jit_policy.approval_mode == "ManualApprove"
+    assert app.jit_policy.approvers == (
+        JitApprover(id=ALICE, type="user", display_name="Alice Archer"),
+    )
+    assert app.jit_policy.maximum_duration == dt.timedelta(hours=8)
+    assert app.support == SupportContact(
+        name="Contoso Support", email="support@contoso.example", phone="+1 555 0100"
+    )
+    assert app.support_url == "https://support.contoso.example"
+    assert app.billing_resource_usage_id
+    assert app.parameters == {}
+    assert app.outputs == {}
+    assert app.created_by_oid == ALICE
+    assert app.created_at is not None
+    assert app.created_at.tzinfo == dt.UTC
+    assert app.updated_at is not None
+
+
+def test_service_catalog_app_links_its_definition(as_alice):
+    app = as_alice.get_managed_app(SANDBOX)
+
+    assert app.kind == "ServiceCatalog"
+    assert app.application_definition_id == DEFINITION
+    assert app.jit_policy is None
+
+
+def test_application_definition_record(as_alice):
+    definition = as_alice.get_application_definition(DEFINITION)
+
+    assert definition.id == DEFINITION
+    assert definition.name == "contoso-sandbox"
+    assert definition.location == "westeurope"
+    assert definition.lock_level == "None"
+    assert definition.is_enabled is True
+    assert definition.display_name
+    assert Authorization(principal_id=PAT, role_definition_id=CONTRIBUTOR) in (
+        definition.authorizations
+    )
+    assert isinstance(definition.allowed_actions, tuple)
+
+
+def test_missing_app_is_not_found(as_alice):
+    missing = MONITORING.replace("fabrikam-monitoring", "nothing-here")
+
+    with pytest.raises(NotFound) as caught:
+        as_alice.get_managed_app(missing)
+
+    assert caught.value.status == 404
+    assert missing in caught.value.message
+
+
+def test_missing_definition_is_not_found(as_alice):
+    with pytest.raises(NotFound):
+        as_alice.get_application_definition(DEFINITION.replace("contoso-sandbox", "gone"))
+
+
+def test_resources_of_the_managed_resource_group(as_alice):
+    resources = list(as_alice.list_resources(MONITORING_MRG))
+
+    assert {(r.type, r.name) for r in resources} == {
+        ("Microsoft.Compute/virtualMachines", "vm-fabrikam-monitoring"),
+        ("Microsoft.Network/virtualNetworks", "vnet-fabrikam-monitoring"),
+        ("Microsoft.Storage/storageAccounts", "stfabrikammonitoring"),
+    }
+    vm = next(r for r in resources if r.type == "Microsoft.Compute/virtualMachines")
+    assert vm.id == (
+        f"{MONITORING_MRG}/providers/Microsoft.Compute/virtualMachines/vm-fabrikam-monitoring"
+    )
+    assert vm.location == "westeurope"
+    assert vm.tags == {}
+
+
+def test_missing_resource_group_is_not_found(as_alice):
+    with pytest.raises(NotFound) as caught:
+        list(as_alice.list_resources(f"/subscriptions/{FABRIKAM_SUB}/resourceGroups/nope"))
+
+    assert caught.value.code == "ResourceGroupNotFound"
+
+
+@pytest.mark.parametrize(
+    "role_id",
+    [
+        CONTRIBUTOR,
+        f"/subscriptions/{FABRIKAM_SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
+    ],
+)
+def test_role_definition_by_guid_or_full_id(as_alice, role_id):
+    role = as_alice.get_role_definition(role_id)
+
+    assert role.id == CONTRIBUTOR
+    assert role.arm_id.endswith(f"/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}")
+    assert role.name == "Contributor"
+    assert role.role_type == "BuiltInRole"
+    assert role.description
+    assert role.permissions == (
+        PermissionSet(
+            actions=("*",),
+            not_actions=(
+                "Microsoft.Authorization/*/Delete",
+                "Microsoft.Authorization/*/Write",
+                "Microsoft.Authorization/elevateAccess/Action",
+            ),
+            data_actions=(),
+            not_data_actions=(),
+        ),
+    )
+
+
+def test_unknown_role_definition_is_not_found(as_alice):
+    with pytest.raises(NotFound) as caught:
+        as_alice.get_role_definition("00000000-1111-2222-3333-444444444444")
+
+    assert caught.value.code == "RoleDefinitionDoesNotExist"
+
+
+def test_locked_managed_resource_group_has_a_deny_assignment(as_alice):
+    (deny,) = as_alice.list_deny_assignments(MONITORING_MRG)
+
+    assert (
+        deny.display_name == f"System deny assignment created by managed application {MONITORING}"
+    )
+    assert (
+        deny.id == f"{MONITORING_MRG}/providers/Microsoft.Authorization/denyAssignments/{deny.name}"
+    )
+    assert deny.scope == MONITORING_MRG
+    assert deny.permissions == (
+        PermissionSet(
+            actions=("*",),
+            not_actions=("*/read", "Microsoft.Compute/virtualMachines/restart/action"),
+            data_actions=("*",),
+            not_data_actions=(),
+        ),
+    )
+    assert deny.principals == (
+        PrincipalRef(
+            id="00000000-0000-0000-0000-000000000000", type="SystemDefined", display_name=""
+        ),
+    )
+    assert {p.id for p in deny.excluded_principals} == {PAT, PAULA, PUBLISHER_APP_SP}
+    assert deny.applies_to_child_scopes is True
+    assert deny.is_system_protected is True
+    assert deny.description
+
+
+def test_unlocked_managed_resource_group_has_no_deny_assignment(as_alice):
+    assert as_alice.list_deny_assignments(SANDBOX_MRG) == []
+
+
+def test_permissions_reflect_the_caller(as_alice, as_bob):
+    assert as_alice.my_permissions(MONITORING_MRG) == [
+        PermissionSet(actions=("*",), not_actions=(), data_actions=(), not_data_actions=())
+    ]
+    assert as_bob.my_permissions(MONITORING_MRG) == [
+        PermissionSet(actions=("*/read",), not_actions=(), data_actions=(), not_data_actions=())
+    ]
+
+
+def test_role_assignments_normalise_the_role_to_its_guid(as_alice):
+    assignments = list(as_alice.list_role_assignments(MONITORING_MRG))
+
+    bob = next(a for a in assignments if a.principal_id == BOB)
+    assert bob.role_definition_id == READER
+    assert bob.scope == f"/subscriptions/{FABRIKAM_SUB}"
+    assert bob.principal_type == "User"
+    assert (
+        bob.id
+        == f"/subscriptions/{FABRIKAM_SUB}/providers/Microsoft.Authorization/roleAssignments/{bob.name}"
+    )
+    assert bob.created_on is not None
+    assert bob.created_on.tzinfo == dt.UTC
+    # The publisher's projected authorization, read-only while JIT is on.
+    pat = [a for a in assignments if a.principal_id == PAT and a.scope == MONITORING_MRG]
+    assert {a.role_definition_id for a in pat} >= {READER}
+    assert all(
+        "Managed application authorization" in a.description or "Just-in-time" in a.description
+        for a in pat
+    )
+
+
+def test_role_assignments_for_one_principal(as_alice):
+    assignments = list(as_alice.list_role_assignments(MONITORING_MRG, principal_id=BOB))
+
+    assert [(a.principal_id, a.role_definition_id) for a in assignments] == [(BOB, READER)]
+
+
+def test_role_assignments_at_scope_leave_out_those_below(as_alice):
+    subscription = f"/subscriptions/{FABRIKAM_SUB}"
+
+    at_scope = list(as_alice.list_role_assignments(subscription, at_scope=True))
+    everything = list(as_alice.list_role_assignments(subscription))
+
+    assert {a.scope for a in at_scope} == {subscription}
+    assert any(a.scope == MONITORING_MRG for a in everything)
+
+
+def test_role_assignment_filters_cannot_be_combined(as_alice):
+    with pytest.raises(ValueError):
+        as_alice.list_role_assignments(MONITORING_MRG, principal_id=BOB, at_scope=True)
+
+
+def test_activity_log_of_a_resource_group(emulator, as_alice):
+    now = emulator.state.now()
+
+    events = list(
+        as_alice.list_activity(MONITORING_MRG, start=now - dt.timedelta(days=30), end=now)
+    )
+
+    restart = next(
+        e for e in events if e.operation == "Microsoft.Compute/virtualMachines/restart/action"
+    )
+    assert restart.caller_oid == PAT
+    assert restart.caller == "pat@contoso.onmicrosoft.com"
+    assert restart.caller_tenant_id == "0ec098e5-b929-47d3-a4de-b2f969d0ba5b"
+    assert restart.status == "Succeeded"
+    assert restart.category == "Administrative"
+    assert restart.level == "Informational"
+    assert restart.resource_group == "mrg-fabrikam-monitoring"
+    assert restart.resource_id.endswith("/virtualMachines/vm-fabrikam-monitoring")
+    assert restart.event_id
+    assert restart.correlation_id
+    assert restart.timestamp.tzinfo == dt.UTC
+    assert now - dt.timedelta(days=5) < restart.timestamp < now
+    assert all(e.resource_group == "mrg-fabrikam-monitoring" for e in events)
+
+
+def test_activity_log_is_paged_through(emulator, as_alice):
+    emulator.state.page_size = 2
+    now = emulator.state.now()
+
+    events = list(
+        as_alice.list_activity(MONITORING_MRG, start=now - dt.timedelta(days=30), end=now)
+    )
+
+    assert len(events) > 2
+    assert len({e.event_id for e in events}) == len(events)
+
+
+def test_activity_log_window_is_respected(emulator, as_alice):
+    now = emulator.state.now()
+
+    events = list(as_alice.list_activity(MONITORING_MRG, start=now - dt.timedelta(days=2), end=now))
+
+    assert all(e.timestamp >= now - dt.timedelta(days=2) for e in events)
+    assert not any(
+        e.operation == "Microsoft.Compute/virtualMachines/restart/action" for e in events
+    )
+
+
+def test_activity_log_needs_aware_bounds(as_alice):
+    naive = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    with pytest.raises(ValueError):
+        list(as_alice.list_activity(MONITORING_MRG, start=naive, end=naive))
+
+
+def test_other_tenants_person_sees_other_subscriptions(emulator):
+    charlie = gateway_for_token(token_provider(emulator, "9c6395d3-4420-4edc-8a5f-facb2cebda2d"))
+
+    apps = list(charlie.list_managed_apps(NORTHWIND_SUB))
+
+    assert {a.name for a in apps} == {"northwind-monitoring", "northwind-sql"}
+    assert NORTHWIND  # the tenant those apps live in
