@@ -209,6 +209,8 @@ if AZURE_CLOUD == "public" and not (
         "AZURE_CLOUD=public needs ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID"
     )
 ARM_SCOPE = "https://management.azure.com/user_impersonation"
+# The demo command starts the emulator as one of its processes when it is the target.
+DEMO_RUNS_EMULATOR = AZURE_CLOUD == "emulator"
 
 SOCIALACCOUNT_PROVIDERS = {
     "entra": {

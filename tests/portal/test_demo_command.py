@@ -1,8 +1,10 @@
 """The demo command starts web, worker and beat together and stops them all on Ctrl-C."""
 
+import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -43,11 +45,13 @@ def _processes_with_env(marker: str) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 def test_demo_serves_pages_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
-    port = _free_port()
+    port, emulator_port, signin_port = _free_port(), _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}} | {
         "DEBUG": "true",
         "VAR_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "EMULATOR_URL": f"https://127.0.0.1:{emulator_port}",
+        "EMULATOR_SIGNIN_URL": f"http://127.0.0.1:{signin_port}",
     }
     demo = subprocess.Popen(
         [sys.executable, "manage.py", "demo", "--port", str(port)],
@@ -88,6 +92,19 @@ def test_demo_serves_pages_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
         )
         assert queued.stdout.strip() == "pong", queued.stderr
         assert len(_processes_with_env(str(tmp_path))) >= 4  # demo, web, worker, beat
+
+        # The emulator answers over HTTPS with the CA it generated under the demo's var dir.
+        context = ssl.create_default_context(cafile=str(tmp_path / "emulator" / "ca.pem"))
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{emulator_port}/organizations/v2.0/.well-known/openid-configuration",
+            context=context,
+            timeout=5,
+        ) as discovery:
+            assert json.load(discovery)["token_endpoint"].startswith("https://127.0.0.1:")
+
+        # Pressing "Sign in with Microsoft" leads the browser to the emulator's plain-HTTP page.
+        status, login_page = _get(f"http://127.0.0.1:{port}/auth/login/")
+        assert b"Sign in with Microsoft" in login_page
     finally:
         demo.send_signal(signal.SIGINT)
         output, _ = demo.communicate(timeout=40)

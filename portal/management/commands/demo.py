@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 @dataclass
 class Child:
     name: str
     argv: list[str]
+    ready_port: int | None = None  # wait until this loopback port accepts connections
     process: subprocess.Popen[bytes] | None = None
 
 
 class Command(BaseCommand):
-    help = "Migrate, seed and run the web server, a Celery worker and beat until Ctrl-C."
+    help = (
+        "Migrate, seed and run the Azure emulator, the web server, a Celery worker and beat "
+        "until Ctrl-C."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -32,8 +38,8 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
         children = self._children(host, port)
-        # Ctrl-C reaches the whole process group; SIGTERM (e.g. from a supervisor) should stop
-        # the children the same way.
+        # Ctrl-C arrives here as KeyboardInterrupt; SIGTERM (e.g. from a supervisor) stops the
+        # children the same way.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             for child in children:
@@ -42,6 +48,8 @@ class Command(BaseCommand):
                 child.process = subprocess.Popen(
                     child.argv, cwd=settings.BASE_DIR, start_new_session=True
                 )
+                if child.ready_port:
+                    self._wait_for_port(child)
             self.stdout.write(
                 self.style.SUCCESS(f"Managed Apps Portal demo: http://{host}:{port}/")
                 + f"\n  Operator sign-in: http://{host}:{port}/admin/ (operator / operator)"
@@ -55,7 +63,30 @@ class Command(BaseCommand):
 
     def _children(self, host: str, port: int) -> list[Child]:
         python = sys.executable
-        return [
+        children = []
+        if settings.DEMO_RUNS_EMULATOR:
+            https = urlsplit(settings.EMULATOR_URL)
+            signin = urlsplit(settings.EMULATOR_SIGNIN_URL)
+            children.append(
+                Child(
+                    "emulator",
+                    [
+                        python,
+                        "-m",
+                        "emulator",
+                        "--scenario",
+                        "demo",
+                        "--port",
+                        str(https.port),
+                        "--http-port",
+                        str(signin.port),
+                        "--var-dir",
+                        str(settings.VAR_DIR),
+                    ],
+                    ready_port=https.port,
+                )
+            )
+        return children + [
             Child("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),
             Child(
                 "worker",
@@ -74,6 +105,19 @@ class Command(BaseCommand):
             ),
             Child("beat", [python, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"]),
         ]
+
+    def _wait_for_port(self, child: Child) -> None:
+        assert child.process is not None and child.ready_port is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if child.process.poll() is not None:
+                raise CommandError(f"{child.name} exited during start-up")
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex(("127.0.0.1", child.ready_port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise CommandError(f"{child.name} did not start listening on port {child.ready_port}")
 
     def _wait_until_one_exits(self, children: list[Child]) -> None:
         while True:
