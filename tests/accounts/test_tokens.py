@@ -52,7 +52,7 @@ def test_a_token_close_to_expiry_is_renewed_and_the_refresh_token_rotated(azure,
 
     from django.utils import timezone
 
-    first, _ = arm_access_token(signed_in_alice)
+    arm_access_token(signed_in_alice)
     credential = EntraCredential.objects.get(user=signed_in_alice)
     old_refresh = crypto.decrypt(credential.refresh_token_encrypted)
     EntraCredential.objects.filter(pk=credential.pk).update(

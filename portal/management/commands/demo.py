@@ -63,48 +63,24 @@ class Command(BaseCommand):
 
     def _children(self, host: str, port: int) -> list[Child]:
         python = sys.executable
+        celery = [python, "-m", "celery", "-A", "portal"]
         children = []
         if settings.DEMO_RUNS_EMULATOR:
-            https = urlsplit(settings.EMULATOR_URL)
-            signin = urlsplit(settings.EMULATOR_SIGNIN_URL)
-            children.append(
-                Child(
-                    "emulator",
-                    [
-                        python,
-                        "-m",
-                        "emulator",
-                        "--scenario",
-                        "demo",
-                        "--port",
-                        str(https.port),
-                        "--http-port",
-                        str(signin.port),
-                        "--var-dir",
-                        str(settings.VAR_DIR),
-                    ],
-                    ready_port=https.port,
-                )
-            )
-        return children + [
+            https_port = urlsplit(settings.EMULATOR_URL).port
+            signin_port = urlsplit(settings.EMULATOR_SIGNIN_URL).port
+            emulator = [python, "-m", "emulator", "--scenario", "demo"]
+            emulator += ["--port", str(https_port), "--http-port", str(signin_port)]
+            emulator += ["--var-dir", str(settings.VAR_DIR)]
+            children.append(Child("emulator", emulator, ready_port=https_port))
+        children += [
             Child("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),
             Child(
                 "worker",
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    "--loglevel=INFO",
-                    "--concurrency=2",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
+                [*celery, "worker", "--loglevel=INFO", "--concurrency=2", "--without-gossip"],
             ),
-            Child("beat", [python, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO"]),
+            Child("beat", [*celery, "beat", "--loglevel=INFO"]),
         ]
+        return children
 
     def _wait_for_port(self, child: Child) -> None:
         assert child.process is not None and child.ready_port is not None
