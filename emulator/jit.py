@@ -1,6 +1,8 @@
 """The JIT access state machine, driven by requests, decisions and the scenario clock."""
 
 import datetime as dt
+import functools
+import heapq
 import time
 from typing import Any
 
@@ -22,11 +24,16 @@ from emulator.state import (
 TERMINAL_STATES = {"Denied", "Failed", "Canceled", "Expired", "Timeout"}
 
 
+@functools.lru_cache(maxsize=256)
+def _iso_duration(text: str) -> Any:
+    return isodate.parse_duration(text)
+
+
 def parse_duration(text: Any) -> dt.timedelta:
     if not isinstance(text, str):
         raise ArmError(400, "InvalidRequestContent", "The 'duration' must be an ISO 8601 duration.")
     try:
-        value = isodate.parse_duration(text)
+        value = _iso_duration(text)
     except (isodate.ISO8601Error, ValueError) as exc:
         raise ArmError(
             400,
@@ -182,6 +189,7 @@ def create_request(
     else:
         jit.state = "Approved"
         jit.decided_at = at
+        state.schedule_jit(jit)
     return jit
 
 
@@ -208,6 +216,7 @@ def decide(
         )
     jit.state = "Approved" if approve else "Denied"
     jit.decided_at = at
+    state.schedule_jit(jit)
     approval = state.approvals.get(jit.approval_id or "")
     if approval:
         person = state.people.get(by_oid)
@@ -283,30 +292,34 @@ def expire(state: State, jit: JitRequest, at: dt.datetime) -> None:
     jit.state = "Expired"
 
 
+def _advance(state: State, jit: JitRequest, now: dt.datetime) -> None:
+    if jit.state == "Pending" and jit.created_at + state.jit_approval_timeout <= now:
+        jit.state = "Timeout"
+        approval = state.approvals.get(jit.approval_id or "")
+        if approval:
+            approval.status = "Expired"
+        for name in jit.schedule_request_ids:
+            state.schedule_requests[name].status = "TimedOut"
+    if jit.state == "Approved":
+        if jit.end <= now:
+            if not jit.grant_ids:
+                _grant(state, jit, jit.start)
+            expire(state, jit, jit.end)
+        elif jit.start <= now and not jit.grant_ids:
+            _grant(state, jit, max(jit.start, jit.decided_at or jit.start))
+
+
 def tick(state: State) -> None:
     """Move every JIT request and long-running operation forward to the current time."""
     now = state.now()
-    for key in list(state.open_jit_ids):
+    deadlines = state.jit_deadlines
+    while deadlines and deadlines[0][0] <= now:
+        _, key = heapq.heappop(deadlines)
         jit = state.jit_requests.get(key)
         if jit is None or jit.state in TERMINAL_STATES:
-            state.open_jit_ids.discard(key)
             continue
-        if jit.state == "Pending":
-            deadline = jit.created_at + state.jit_approval_timeout
-            if deadline <= now:
-                jit.state = "Timeout"
-                approval = state.approvals.get(jit.approval_id or "")
-                if approval:
-                    approval.status = "Expired"
-                for name in jit.schedule_request_ids:
-                    state.schedule_requests[name].status = "TimedOut"
-        if jit.state == "Approved":
-            if jit.end <= now:
-                if not jit.grant_ids:
-                    _grant(state, jit, jit.start)
-                expire(state, jit, jit.end)
-            elif jit.start <= now and not jit.grant_ids:
-                _grant(state, jit, max(jit.start, jit.decided_at or jit.start))
+        _advance(state, jit, now)
+        state.schedule_jit(jit)
     monotonic = time.monotonic()
     for operation in list(state.operations.values()):
         if operation.status == "InProgress" and operation.due_monotonic <= monotonic:

@@ -6,8 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import isodate
-
 from emulator import jit
 from emulator.authz import Principal
 from emulator.state import (
@@ -88,7 +86,7 @@ def load(state: State, name: str, params: dict[str, Any] | None = None) -> None:
         # Rebuild time-dependent data against the live clock.
         state.role_assignments.clear()
         state.jit_requests.clear()
-        state.open_jit_ids.clear()
+        state.jit_deadlines.clear()
         state.approvals.clear()
         state.schedule_requests.clear()
         state.activity.clear()
@@ -96,7 +94,7 @@ def load(state: State, name: str, params: dict[str, Any] | None = None) -> None:
 
 
 def _ago(now: dt.datetime, text: str | None) -> dt.datetime:
-    return now - isodate.parse_duration(text) if text else now
+    return now - jit.parse_duration(text) if text else now
 
 
 def build(state: State, data: dict[str, Any]) -> None:
@@ -408,7 +406,7 @@ def scale_data(
     }
     portal = dict(next(a for a in demo["apps"] if a["key"] == "portal"))
     portal["service_principals"] = {publisher["id"]: portal["service_principals"][publisher["id"]]}
-    offers = [o["key"] for o in data["offers"]]
+    offers = [o["key"] for o in data["offers"] if o.get("jit")]
     outcomes = ["pending", "approved", "denied", "approved", "pending"]
     for t in range(tenants):
         tid = stable_id("scale-tenant", str(t))
@@ -442,7 +440,7 @@ def scale_data(
         for a in range(apps_per_tenant):
             offer = offers[a % len(offers)]
             name = f"app-{t:05d}-{a}"
-            jit_on = offer != "sql-standing-owner"
+            jit_on = True
             data["applications"].append(
                 {
                     "name": name,

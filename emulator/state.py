@@ -1,6 +1,7 @@
 """In-memory state of the emulated cloud. Every read or write happens under `State.lock`."""
 
 import datetime as dt
+import heapq
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -358,7 +359,9 @@ class State:
         self.mrg_index: dict[str, str] = {}  # lower(managed RG id) -> lower(application id)
         self.resources: dict[str, GenericResource] = {}  # key: lower(id)
         self.jit_requests: dict[str, JitRequest] = {}  # key: lower(id)
-        self.open_jit_ids: set[str] = set()  # requests the clock may still move
+        # (when, lower(id)) of the next clock event of each open JIT request; stale entries are skipped
+        self.jit_deadlines: list[tuple[dt.datetime, str]] = []
+        self.sp_index: dict[str, tuple[AppRegistration, str]] = {}
         self.approvals: dict[str, Approval] = {}
         self.schedule_requests: dict[str, ScheduleRequest] = {}
         self.activity: list[ActivityEvent] = []
@@ -385,11 +388,11 @@ class State:
         return next((t for t in self.tenants.values() if t.domain.lower() == key), None)
 
     def service_principal(self, oid: str) -> tuple[AppRegistration, str] | None:
-        for app in self.apps.values():
-            for tenant_id, sp_oid in app.service_principals.items():
-                if sp_oid == oid:
-                    return app, tenant_id
-        return None
+        if not self.sp_index:
+            for app in self.apps.values():
+                for tenant_id, sp_oid in app.service_principals.items():
+                    self.sp_index[sp_oid] = (app, tenant_id)
+        return self.sp_index.get(oid)
 
     def principal_type(self, oid: str) -> str:
         if oid in self.people:
@@ -423,7 +426,18 @@ class State:
 
     def add_jit_request(self, jit: JitRequest) -> None:
         self.jit_requests[jit.id.lower()] = jit
-        self.open_jit_ids.add(jit.id.lower())
+        self.schedule_jit(jit)
+
+    def schedule_jit(self, jit: JitRequest) -> None:
+        """Remember when the clock must next look at this request."""
+        if jit.state == "Pending":
+            heapq.heappush(
+                self.jit_deadlines, (jit.created_at + self.jit_approval_timeout, jit.id.lower())
+            )
+        elif jit.state == "Approved":
+            heapq.heappush(
+                self.jit_deadlines, (jit.end if jit.grant_ids else jit.start, jit.id.lower())
+            )
 
     def application_for_mrg(self, scope: str) -> Application | None:
         """The application whose managed resource group is or contains `scope`, if any."""
