@@ -4,11 +4,17 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts import scoping
+from accounts.services import sign_in_is_fresh
 
 View = Callable[..., HttpResponse]
 
@@ -21,6 +27,28 @@ def portal_access_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not scoping.has_access(request.user):
             return redirect("accounts:no_access")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def recent_sign_in_required(view: View) -> View:
+    """For sensitive actions: the sign-in must be younger than REAUTHENTICATE_AFTER_SECONDS.
+
+    An older sign-in is sent through Entra ID again (the choice of account is offered anew) and
+    comes back to the page the action was taken from.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not sign_in_is_fresh(user=request.user):
+            messages.info(
+                request, "For your security, please sign in again to confirm this action."
+            )
+            back = request.headers.get("Referer", "")
+            if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                back = reverse("home")
+            return redirect(f"{reverse('account_login')}?{urlencode({'next': back})}")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
@@ -78,6 +79,10 @@ def entra_sign_in_complete(
     user.display_name = display_name
     user.is_staff = is_operator(tenant=decision.tenant, token_roles=token_roles)
     user.save(update_fields=["entra_tenant_id", "entra_object_id", "display_name", "is_staff"])
+    if user.is_staff:
+        user.groups.add(operators_group())
+    else:
+        user.groups.remove(*Group.objects.filter(name=OPERATORS_GROUP))
 
     Membership.objects.filter(user=user).exclude(
         tenant=decision.tenant, role__in=decision.roles
@@ -95,6 +100,18 @@ def entra_sign_in_complete(
                 "signed_in_at": timezone.now(),
             },
         )
+
+
+OPERATORS_GROUP = "Operators"
+OPERATOR_APPS = ("accounts", "deployments", "jit", "django_celery_beat")
+
+
+def operators_group() -> Group:
+    """The admin permissions of people holding the Operator app role in the publisher tenant."""
+    group, created = Group.objects.get_or_create(name=OPERATORS_GROUP)
+    if created:
+        group.permissions.set(Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS))
+    return group
 
 
 def sign_in_is_fresh(*, user: User, max_age: timedelta | None = None) -> bool:

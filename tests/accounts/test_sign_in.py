@@ -175,3 +175,21 @@ def test_wrong_audience_is_refused(browser, fabrikam_allowed, settings):
     final = browser.session.get(callback)
     assert "Sign-in did not complete" in final.text
     assert not User.objects.exists()
+
+
+def test_operator_of_the_publisher_tenant_gets_the_admin_site(browser, azure):
+    olivia = next(p for p in azure.state.people.values() if p.name.startswith("Olivia"))
+    browser.sign_in_as(olivia.oid)
+    user = User.objects.get(entra_object_id=uuid.UUID(olivia.oid))
+    assert user.is_staff and not user.is_superuser
+    admin = browser.session.get(f"{browser.portal_url}/admin/")
+    assert admin.status_code == 200
+    assert "Tenants" in admin.text
+    assert "Periodic tasks" in admin.text
+    # Ordinary roles do not open the admin site.
+    browser.session.cookies.clear()
+    browser.sign_in_as(str(PAT))
+    assert (
+        browser.session.get(f"{browser.portal_url}/admin/", allow_redirects=False).status_code
+        == 302
+    )

@@ -1,0 +1,63 @@
+from datetime import timedelta
+
+from django.contrib.messages.storage.fallback import FallbackStorage
+from django.contrib.sessions.backends.db import SessionStore
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.utils import timezone
+
+from accounts import crypto
+from accounts.decorators import portal_access_required, recent_sign_in_required
+from accounts.models import EntraCredential, Tenant
+
+
+def _request(user, path="/x", referer="http://testserver/apps/42/"):
+    request = RequestFactory().post(path, HTTP_REFERER=referer)
+    request.user = user
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    return request
+
+
+@recent_sign_in_required
+def _sensitive(request):
+    return HttpResponse("done")
+
+
+@portal_access_required
+def _page(request):
+    return HttpResponse("page")
+
+
+def test_fresh_sign_in_passes(alice):
+    EntraCredential.objects.create(user=alice, refresh_token_encrypted=crypto.encrypt("r"))
+    assert _sensitive(_request(alice)).content == b"done"
+
+
+def test_old_sign_in_is_sent_to_sign_in_again_and_back(alice, settings):
+    settings.REAUTHENTICATE_AFTER_SECONDS = 3600
+    EntraCredential.objects.create(
+        user=alice,
+        refresh_token_encrypted=crypto.encrypt("r"),
+        signed_in_at=timezone.now() - timedelta(hours=2),
+    )
+    response = _sensitive(_request(alice))
+    assert response.status_code == 302
+    assert response["Location"] == "/auth/login/?next=http%3A%2F%2Ftestserver%2Fapps%2F42%2F"
+
+
+def test_foreign_referer_is_not_used_as_the_way_back(alice, settings):
+    EntraCredential.objects.create(
+        user=alice,
+        refresh_token_encrypted=crypto.encrypt("r"),
+        signed_in_at=timezone.now() - timedelta(days=1),
+    )
+    response = _sensitive(_request(alice, referer="https://evil.example/"))
+    assert response["Location"] == "/auth/login/?next=%2F"
+
+
+def test_portal_access_needs_an_allowed_tenant(alice, fabrikam):
+    assert _page(_request(alice)).content == b"page"
+    Tenant.objects.filter(pk=fabrikam.pk).update(state=Tenant.State.BLOCKED)
+    response = _page(_request(alice))
+    assert response["Location"] == "/accounts/no-access/"
