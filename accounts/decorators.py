@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-
 from urllib.parse import urlencode
 
 from django.contrib import messages
