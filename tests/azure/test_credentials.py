@@ -1,0 +1,66 @@
+"""How the gateways authenticate: settings decide where, the token provider decides who."""
+
+from portal.azure import gateway_for_token, publisher_gateway
+from portal.azure.credentials import DelegatedCredential
+from tests.azure.conftest import ALICE, CONTOSO_SUB, FABRIKAM_SUB, MONITORING, token_provider
+
+
+def test_delegated_credential_hands_out_the_providers_token():
+    credential = DelegatedCredential(lambda: ("a-token", 1_900_000_000))
+
+    token = credential.get_token("https://management.azure.com/.default")
+    info = credential.get_token_info("https://management.azure.com/.default")
+
+    assert (token.token, token.expires_on) == ("a-token", 1_900_000_000)
+    assert (info.token, info.expires_on, info.token_type) == ("a-token", 1_900_000_000, "Bearer")
+
+
+def test_a_fresh_token_is_asked_for_once(emulator):
+    provide = token_provider(emulator, ALICE, lifetime=3600)
+    gateway = gateway_for_token(provide)
+
+    gateway.get_managed_app(MONITORING)
+    gateway.get_managed_app(MONITORING)
+
+    assert len(provide.calls) == 1
+
+
+def test_a_token_about_to_expire_is_asked_for_again(emulator):
+    provide = token_provider(emulator, ALICE, lifetime=120)  # inside azure-core's refresh window
+    gateway = gateway_for_token(provide)
+
+    gateway.get_managed_app(MONITORING)
+    gateway.get_managed_app(MONITORING)
+
+    assert len(provide.calls) == 2
+
+
+def test_delegated_calls_act_as_the_person(emulator):
+    gateway = gateway_for_token(token_provider(emulator, ALICE))
+
+    subscriptions = list(gateway.list_subscriptions())
+
+    assert [s.subscription_id for s in subscriptions] == [FABRIKAM_SUB]
+
+
+def test_publisher_gateway_uses_the_publisher_app(emulator):
+    gateway = publisher_gateway()
+
+    listed = list(gateway.list_subscriptions())
+
+    # The publisher's automation app holds a role in each customer's managed resource group,
+    # so it sees those customers' subscriptions; the publisher's own is not shared with it.
+    assert {s.display_name for s in listed} == {
+        "Fabrikam Production",
+        "Northwind Main",
+        "Woodgrove Operations",
+    }
+    assert CONTOSO_SUB not in {s.subscription_id for s in listed}
+    token_requests = [
+        r
+        for r in emulator.state.requests_log
+        if r["path"].endswith("/oauth2/v2.0/token") and "client_credentials" in (r["body"] or "")
+    ]
+    assert token_requests
+    assert "b12f8d01-79b3-4b4e-853c-e2bbcd9ccb44" in token_requests[-1]["body"]
+    assert token_requests[-1]["path"].startswith("/0ec098e5-b929-47d3-a4de-b2f969d0ba5b/")
