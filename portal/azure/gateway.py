@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError
@@ -83,6 +84,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@runtime_checkable
 class AzureGateway(Protocol):
     """What the apps may ask of Azure. Every method raises `portal.azure.errors.AzureError`s."""
 
@@ -153,7 +155,7 @@ def _client_options() -> dict[str, Any]:
     return options
 
 
-def _each(items: Iterable[T], convert: Any) -> Iterator[R]:
+def _each(items: Iterable[T], convert: Callable[[T], R]) -> Iterator[R]:
     """Map SDK models lazily, translating errors raised while paging."""
     with translated():
         for item in items:
@@ -179,6 +181,27 @@ class SdkAzureGateway:
         self._solutions: dict[str, ManagedApplicationsMgmtClient] = {}
         self._resources: dict[str, ResourceManagementClient] = {}
         self._authorization: dict[str, AuthorizationManagementClient] = {}
+
+    def close(self) -> None:
+        """Close the HTTP sessions of the clients made so far, and the credential's."""
+        for clients in (self._solutions, self._resources, self._authorization):
+            for client in clients.values():
+                client.close()
+            clients.clear()
+        close_credential = getattr(self._credential, "close", None)
+        if close_credential is not None:
+            close_credential()
+
+    def __enter__(self) -> SdkAzureGateway:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # Clients, one per subscription and kind, made on first use ---------------------------------
 
@@ -218,10 +241,10 @@ class SdkAzureGateway:
 
     def list_subscriptions(self) -> Iterator[SubscriptionRecord]:
         """Subscriptions the credential can see."""
-        client = SubscriptionClient(
+        with SubscriptionClient(
             self._credential, api_version=SUBSCRIPTIONS_API_VERSION, **_client_options()
-        )
-        return _each(client.subscriptions.list(), mapping.subscription)
+        ) as client:
+            yield from _each(client.subscriptions.list(), mapping.subscription)
 
     def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]:
         """Managed applications in a subscription, paged through."""

@@ -1,8 +1,15 @@
 """How the gateways authenticate: settings decide where, the token provider decides who."""
 
-from portal.azure import gateway_for_token, publisher_gateway
+from portal.azure import AzureGateway, gateway_for_token, publisher_gateway, tenant_gateway
 from portal.azure.credentials import DelegatedCredential
-from tests.azure.conftest import ALICE, CONTOSO_SUB, FABRIKAM_SUB, MONITORING, token_provider
+from tests.azure.conftest import (
+    ALICE,
+    CONTOSO_SUB,
+    FABRIKAM,
+    FABRIKAM_SUB,
+    MONITORING,
+    token_provider,
+)
 
 
 def test_delegated_credential_hands_out_the_providers_token():
@@ -64,3 +71,19 @@ def test_publisher_gateway_uses_the_publisher_app(emulator):
     assert token_requests
     assert "b12f8d01-79b3-4b4e-853c-e2bbcd9ccb44" in token_requests[-1]["body"]
     assert token_requests[-1]["path"].startswith("/0ec098e5-b929-47d3-a4de-b2f969d0ba5b/")
+
+
+def test_every_gateway_offers_what_the_apps_may_ask_for(emulator):
+    for gateway in (
+        tenant_gateway(FABRIKAM),
+        publisher_gateway(),
+        gateway_for_token(token_provider(emulator, ALICE)),
+    ):
+        assert isinstance(gateway, AzureGateway)
+
+
+def test_a_closed_gateway_can_be_used_again(emulator):
+    with tenant_gateway(FABRIKAM) as gateway:
+        assert len(list(gateway.list_managed_apps(FABRIKAM_SUB))) == 5
+
+    assert len(list(gateway.list_managed_apps(FABRIKAM_SUB))) == 5
