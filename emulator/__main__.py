@@ -80,7 +80,10 @@ def control(argv: list[str]) -> int:
     advance = sub.add_parser("advance", help="advance the clock, e.g. PT1H or P1D")
     advance.add_argument("duration")
     fault = sub.add_parser("fault", help="inject a fault")
-    fault.add_argument("kind", choices=["latency", "status", "throttle", "drop", "expired_token"])
+    fault.add_argument(
+        "kind",
+        choices=["latency", "status", "throttle", "drop", "expired_token", "claims_challenge"],
+    )
     fault.add_argument("--rate", type=float)
     fault.add_argument("--count", type=int)
     fault.add_argument("--status", type=int)

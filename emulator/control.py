@@ -196,7 +196,7 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
         ctx = _context(server, request, body["as"])
         sub = body["subscription"]
         rg = body.get("resource_group", "rg-" + body["name"])
-        scenarios._ensure_rg(state, sub, rg, body.get("location", "westeurope"))
+        scenarios.ensure_resource_group(state, sub, rg, body.get("location", "westeurope"))
         offer = state.offers[body["offer"]]
         arm_body: dict[str, Any] = {
             "location": body.get("location", "westeurope"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from emulator.state import new_id
 
-KINDS = {"latency", "status", "throttle", "drop", "expired_token"}
+KINDS = {"latency", "status", "throttle", "drop", "expired_token", "claims_challenge"}
 
 
 @dataclass

@@ -203,9 +203,10 @@ class Identity:
             "name": person.name,
             "preferred_username": person.upn,
             "email": person.upn,
-            "roles": list(person.roles),
             "ver": "2.0",
         }
+        if person.roles:  # Entra leaves the claim out when no app role is assigned
+            claims["roles"] = list(person.roles)
         if nonce:
             claims["nonce"] = nonce
         return self.sign(claims)

@@ -134,7 +134,9 @@ def build(state: State, data: dict[str, Any]) -> None:
                 _definition_properties(o),
             )
             state.definitions[definition.id.lower()] = definition
-            _ensure_rg(state, d["subscription"], d["resource_group"], definition.location)
+            ensure_resource_group(
+                state, d["subscription"], d["resource_group"], definition.location
+            )
             definition_id = definition.id
         state.offers[o["key"]] = Offer(
             key=o["key"],
@@ -195,7 +197,7 @@ def _definition_properties(o: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def _ensure_rg(
+def ensure_resource_group(
     state: State, subscription_id: str, name: str, location: str, managed_by: str | None = None
 ) -> ResourceGroup:
     rg = ResourceGroup(subscription_id, name, location, managed_by)
@@ -254,8 +256,8 @@ def add_application(
         updated_at=created_at,
     )
     state.add_application(app)
-    _ensure_rg(state, subscription_id, resource_group, location)
-    _ensure_rg(state, subscription_id, mrg_name, location, managed_by=app.id)
+    ensure_resource_group(state, subscription_id, resource_group, location)
+    ensure_resource_group(state, subscription_id, mrg_name, location, managed_by=app.id)
     if with_resources:
         compact = re.sub(r"[^a-z0-9]", "", name.lower())[:18]
         for template in offer.resources:

@@ -1,5 +1,6 @@
 """The emulator process: one HTTPS port for everything, one plain-HTTP port for the sign-in page."""
 
+import base64
 import datetime as dt
 import re
 import socket
@@ -102,6 +103,10 @@ class EmulatorApp:
                 ("/subscriptions", "/providers")
             ):
                 raise self._expired_error()
+            elif fault.kind == "claims_challenge" and path.lower().startswith(
+                ("/subscriptions", "/providers")
+            ):
+                raise self._claims_challenge()
         return None
 
     def _expired_error(self) -> ArmError:
@@ -112,6 +117,21 @@ class EmulatorApp:
             f"The access token expiry UTC time '{now}' is earlier than current UTC time '{now}'.",
             headers={
                 "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common", error="invalid_token", error_description="The access token has expired."'
+            },
+        )
+
+    def _claims_challenge(self) -> ArmError:
+        """A continuous access evaluation challenge: the SDK fetches a new token and retries once."""
+        claims = base64.b64encode(
+            b'{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+        ).decode()
+        return ArmError(
+            401,
+            "InvalidAuthenticationToken",
+            "Continuous access evaluation resulted in challenge with result: InteractionRequired.",
+            headers={
+                "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common/oauth2/authorize", '
+                f'error="insufficient_claims", claims="{claims}"'
             },
         )
 

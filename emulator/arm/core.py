@@ -1,6 +1,7 @@
 """ARM plumbing shared by the resource-provider modules."""
 
 import re
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,7 +158,6 @@ class ArmContext:
     def start_operation(
         self, *, subscription_id: str, resource_id: str, location: str, effect: Any
     ) -> Operation:
-        import time
 
         operation = Operation(
             id=new_id(),

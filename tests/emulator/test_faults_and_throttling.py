@@ -86,3 +86,18 @@ def test_throttled_arm_call_has_the_arm_headers(emulator):
     assert answers[2].json()["error"]["code"] == "TooManyRequests"
     assert int(answers[2].headers["Retry-After"]) >= 1
     emulator.throttle = Throttle(enabled=False)
+
+
+def test_claims_challenge_makes_the_sdk_fetch_a_new_token_and_retry(emulator):
+    from tests.emulator.helpers import app_credential
+
+    credential = app_credential(emulator, ids.FABRIKAM, ids.PORTAL_CLIENT_ID, ids.PORTAL_SECRET)
+    sdk = solutions(emulator, credential, ids.FABRIKAM_SUB)
+    assert sdk.applications.get("rg-sql", "fabrikam-sql") is not None
+    emulator.inject_fault(kind="claims_challenge", count=1, path="applications/fabrikam-sql")
+    assert sdk.applications.get("rg-sql", "fabrikam-sql") is not None
+    token_calls = [
+        r for r in emulator.state.requests_log if r["path"].endswith("/oauth2/v2.0/token")
+    ]
+    assert len(token_calls) == 2
+    assert "claims=" in token_calls[1]["body"]

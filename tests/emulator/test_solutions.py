@@ -306,3 +306,31 @@ def test_wrong_api_version_and_bad_json_get_arm_errors(emulator):
 def test_missing_resource_raises_for_non_get_operations(emulator):
     with pytest.raises(ResourceNotFoundError):
         alice_client(emulator).applications.begin_delete("rg-sql", "nope").result()
+
+
+def test_create_application_from_a_marketplace_plan(emulator):
+    client = solutions(emulator, user_credential(emulator, ids.CHARLIE), ids.NORTHWIND_SUB)
+    body = models.Application(
+        location="eastus",
+        kind="MarketPlace",
+        plan=models.Plan(
+            name="jit-auto", publisher="contoso", product="contoso-backup", version="2.0.1"
+        ),
+        managed_resource_group_id=f"/subscriptions/{ids.NORTHWIND_SUB}/resourceGroups/mrg-northwind-backup",
+        jit_access_policy=models.ApplicationJitAccessPolicy(
+            jit_access_enabled=True,
+            jit_approval_mode="AutoApprove",
+            maximum_jit_access_duration="PT2H",
+        ),
+    )
+    created = client.applications.begin_create_or_update(
+        "rg-contoso", "northwind-backup", body
+    ).result()
+    assert created.provisioning_state == "Succeeded"
+    assert created.jit_access_policy.maximum_jit_access_duration == "PT2H"
+    assert created.created_by.oid == ids.CHARLIE
+    mrg = f"/subscriptions/{ids.NORTHWIND_SUB}/resourcegroups/mrg-northwind-backup"
+    assert emulator.state.resource_groups[mrg].managed_by == created.id
+    with pytest.raises(HttpResponseError) as error:
+        client.applications.begin_create_or_update("rg-contoso", "northwind-backup2", body).result()
+    assert error.value.error.code == "ManagedResourceGroupExists"
