@@ -16,7 +16,7 @@ from django.shortcuts import redirect
 
 from accounts import services
 from accounts.identity import requests_verify
-from accounts.models import User
+from accounts.models import Tenant, User
 
 NO_ACCESS_SESSION_KEY = "no_access"
 
@@ -41,9 +41,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         """Stop people of unknown or blocked tenants, or without a role, before any user exists."""
         data = sociallogin.account.extra_data
-        tenant = services.tenant_for_sign_in(
-            tenant_id=uuid.UUID(data["tid"]), display_name=_tenant_name_guess(data)
-        )
+        tenant = _tenant_of(data)
         decision = services.access_decision(tenant=tenant, token_roles=data.get("roles", []))
         if not decision.granted:
             request.session[NO_ACCESS_SESSION_KEY] = {
@@ -59,9 +57,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> User:
         user: User = super().save_user(request, sociallogin, form)
         data = sociallogin.account.extra_data
-        tenant = services.tenant_for_sign_in(
-            tenant_id=uuid.UUID(data["tid"]), display_name=_tenant_name_guess(data)
-        )
+        tenant = _tenant_of(data)
         decision = services.access_decision(tenant=tenant, token_roles=data.get("roles", []))
         _record_sign_in(user, sociallogin, decision)
         return user
@@ -82,7 +78,15 @@ def _record_sign_in(
     )
 
 
-def _tenant_name_guess(data: dict[str, Any]) -> str:
-    """Until the tenant's name is synced from Azure, its sign-in domain names it."""
+def _tenant_of(data: dict[str, Any]) -> Tenant:
+    return services.tenant_for_sign_in(
+        tenant_id=uuid.UUID(data["tid"]),
+        display_name=data.get("tenant_display_name") or _domain_of(data),
+        has_entra_p2=data.get("tenant_has_entra_p2") or Tenant.P2.UNKNOWN,
+    )
+
+
+def _domain_of(data: dict[str, Any]) -> str:
+    """When Graph gives no organisation name, the sign-in domain names the tenant."""
     username = str(data.get("preferred_username") or data.get("userPrincipalName") or "")
     return username.partition("@")[2]

@@ -26,8 +26,13 @@ class AccessDecision:
         return not self.reason
 
 
-def tenant_for_sign_in(*, tenant_id: uuid.UUID, display_name: str) -> Tenant:
-    """The tenant a person signs in from; created pending review the first time it is seen."""
+def tenant_for_sign_in(
+    *, tenant_id: uuid.UUID, display_name: str, has_entra_p2: str = Tenant.P2.UNKNOWN
+) -> Tenant:
+    """The tenant a person signs in from; created pending review the first time it is seen.
+
+    What Graph said about it (name, licence) is kept; an unknown answer never overwrites a known one.
+    """
     is_publisher = str(tenant_id) == settings.PUBLISHER_TENANT_ID
     tenant, created = Tenant.objects.get_or_create(
         entra_tenant_id=tenant_id,
@@ -36,11 +41,18 @@ def tenant_for_sign_in(*, tenant_id: uuid.UUID, display_name: str) -> Tenant:
             "side": Side.PUBLISHER if is_publisher else Side.CUSTOMER,
             # The portal's own publisher tenant needs no review.
             "state": Tenant.State.ALLOWED if is_publisher else Tenant.State.PENDING,
+            "has_entra_p2": has_entra_p2,
         },
     )
-    if not created and display_name and not tenant.display_name:
-        Tenant.objects.filter(pk=tenant.pk).update(display_name=display_name)
-        tenant.display_name = display_name
+    changes: dict[str, str] = {}
+    if display_name and display_name != tenant.display_name:
+        changes["display_name"] = display_name
+    if has_entra_p2 != Tenant.P2.UNKNOWN and has_entra_p2 != tenant.has_entra_p2:
+        changes["has_entra_p2"] = has_entra_p2
+    if not created and changes:
+        Tenant.objects.filter(pk=tenant.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(tenant, field, value)
     return tenant
 
 

@@ -13,6 +13,7 @@ from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAu
 from django.conf import settings
 from django.http import HttpRequest
 
+from accounts.graph import tenant_facts
 from accounts.identity import InvalidIdToken, validate_id_token
 
 TENANT = "organizations"  # work and school accounts of any tenant; never personal accounts
@@ -53,7 +54,10 @@ class EntraOAuth2Adapter(MicrosoftGraphOAuth2Adapter):
         with get_adapter().get_requests_session() as session:
             profile = session.get(self.profile_url, params=self.profile_url_params, headers=headers)
             extra_data = _check_errors(profile)
+            facts = tenant_facts(session, token.token)
         extra_data.update(
+            tenant_display_name=facts.display_name,
+            tenant_has_entra_p2=facts.has_entra_p2,
             tid=str(identity.tenant_id),
             oid=str(identity.object_id),
             name=identity.name,

@@ -193,3 +193,14 @@ def test_operator_of_the_publisher_tenant_gets_the_admin_site(browser, azure):
         browser.session.get(f"{browser.portal_url}/admin/", allow_redirects=False).status_code
         == 302
     )
+
+
+def test_sign_in_learns_the_tenant_name_and_licence_from_graph(browser, azure):
+    wendy = next(p for p in azure.state.people.values() if p.name.startswith("Wendy"))
+    browser.sign_in_as(wendy.oid)  # Woodgrove: unknown to the portal, no Entra ID P2
+    woodgrove = Tenant.objects.get(entra_tenant_id=uuid.UUID(wendy.tenant_id))
+    assert woodgrove.display_name == "Woodgrove Bank"
+    assert woodgrove.has_entra_p2 == Tenant.P2.NO
+    browser.session.cookies.clear()
+    browser.sign_in_as(str(PAT))
+    assert Tenant.objects.get(entra_tenant_id=CONTOSO).has_entra_p2 == Tenant.P2.YES
