@@ -91,6 +91,9 @@ class AzureGateway(Protocol):
     def list_subscriptions(self) -> Iterator[SubscriptionRecord]: ...
     def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]: ...
     def get_managed_app(self, application_id: str) -> ManagedAppRecord: ...
+    def list_application_definitions(
+        self, subscription_id: str
+    ) -> Iterator[ApplicationDefinitionRecord]: ...
     def get_application_definition(self, definition_id: str) -> ApplicationDefinitionRecord: ...
     def list_resources(self, resource_group_id: str) -> Iterator[ResourceRecord]: ...
     def get_role_definition(self, role_definition_id: str) -> RoleDefinitionRecord: ...
@@ -124,6 +127,7 @@ class AzureGateway(Protocol):
     def list_activity(
         self, resource_group_id: str, *, start: dt.datetime, end: dt.datetime
     ) -> Iterator[ActivityEventRecord]: ...
+    def close(self) -> None: ...
 
 
 class _RetryPolicy(RetryPolicy):
@@ -134,11 +138,13 @@ class _RetryPolicy(RetryPolicy):
     `Throttled`.
     """
 
-    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+    def is_retry(
+        self, retry_settings: dict[str, Any], response: PipelineResponse[Any, Any]
+    ) -> bool:
         wait = self.get_retry_after(response)
         if wait is not None and wait > MAX_INLINE_RETRY_AFTER:
             return False
-        return super().is_retry(settings, response)
+        return super().is_retry(retry_settings, response)
 
 
 def _client_options() -> dict[str, Any]:
@@ -263,6 +269,15 @@ class SdkAzureGateway:
                 status=404,
             )
         return mapping.managed_app(app)
+
+    def list_application_definitions(
+        self, subscription_id: str
+    ) -> Iterator[ApplicationDefinitionRecord]:
+        """Service Catalog application definitions in a subscription, paged through."""
+        client = self._solutions_client(subscription_id)
+        return _each(
+            client.application_definitions.list_by_subscription(), mapping.application_definition
+        )
 
     def get_application_definition(self, definition_id: str) -> ApplicationDefinitionRecord:
         """A Service Catalog application definition by ARM id; NotFound when it does not exist."""

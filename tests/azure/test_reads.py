@@ -66,7 +66,10 @@ def test_managed_apps_are_paged_through(emulator, fabrikam_app):
     assert "skipToken" in pages[-1]["query"]
 
 
-def test_marketplace_app_record(as_alice):
+def test_marketplace_app_record(emulator, as_alice):
+    emulator.state.applications[MONITORING.lower()].parameters = {"vmSize": {"value": "B2s"}}
+    emulator.state.applications[MONITORING.lower()].tags = {"costCenter": "42"}
+
     app = as_alice.get_managed_app(MONITORING)
 
     assert app.id == MONITORING
@@ -100,8 +103,9 @@ def test_marketplace_app_record(as_alice):
     )
     assert app.support_url == "https://support.contoso.example"
     assert app.billing_resource_usage_id
-    assert app.parameters == {}
+    assert app.parameters == {"vmSize": {"value": "B2s"}}
     assert app.outputs == {}
+    assert app.tags == {"costCenter": "42"}
     assert app.created_by_oid == ALICE
     assert app.created_at is not None
     assert app.created_at.tzinfo == dt.UTC
@@ -116,19 +120,45 @@ def test_service_catalog_app_links_its_definition(as_alice):
     assert app.jit_policy is None
 
 
-def test_application_definition_record(as_alice):
+def test_application_definition_record(emulator, as_alice):
+    stored = emulator.state.definitions[DEFINITION.lower()].properties
+    stored["notificationPolicy"] = {
+        "notificationEndpoints": [{"uri": "https://portal.example/hooks/arm?sig=abc"}]
+    }
+    stored["lockingPolicy"] = {
+        "allowedActions": ["Microsoft.Web/sites/restart/action"],
+        "allowedDataActions": [
+            "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+        ],
+    }
+
     definition = as_alice.get_application_definition(DEFINITION)
 
     assert definition.id == DEFINITION
     assert definition.name == "contoso-sandbox"
     assert definition.location == "westeurope"
+    assert definition.display_name == "Contoso Sandbox (Service Catalog, no lock)"
+    assert definition.description == "Contoso Sandbox (Service Catalog, no lock)"
     assert definition.lock_level == "None"
     assert definition.is_enabled is True
-    assert definition.display_name
-    assert Authorization(principal_id=PAT, role_definition_id=CONTRIBUTOR) in (
-        definition.authorizations
+    assert definition.authorizations == (
+        Authorization(principal_id=PAT, role_definition_id=CONTRIBUTOR),
+        Authorization(principal_id=PUBLISHER_APP_SP, role_definition_id=READER),
     )
-    assert isinstance(definition.allowed_actions, tuple)
+    assert definition.allowed_actions == ("Microsoft.Web/sites/restart/action",)
+    assert definition.allowed_data_actions == (
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+    )
+    assert definition.notification_uri == "https://portal.example/hooks/arm?sig=abc"
+    assert definition.deployment_mode == "Incremental"
+    assert definition.management_mode == "Managed"
+
+
+def test_application_definitions_of_a_subscription(as_alice):
+    definitions = list(as_alice.list_application_definitions(FABRIKAM_SUB))
+
+    assert [d.id for d in definitions] == [DEFINITION]
+    assert definitions[0] == as_alice.get_application_definition(DEFINITION)
 
 
 def test_missing_app_is_not_found(as_alice):
