@@ -31,6 +31,14 @@ ARM_AUDIENCES = [*ARM_ALIASES, *(a + "/" for a in ARM_ALIASES)]
 LOG_LIMIT = 50_000
 
 
+SECRET_FIELDS = re.compile(r"(client_secret|assertion|refresh_token|code_verifier)=[^&]*")
+
+
+def redact(text: str) -> str:
+    """Keep secrets out of the requests log (it is readable through the control API)."""
+    return SECRET_FIELDS.sub(r"\1=***", text)
+
+
 class EmulatorApp:
     """The WSGI application behind the HTTPS port."""
 
@@ -63,7 +71,7 @@ class EmulatorApp:
             "path": path,
             "query": request.query_string.decode(errors="replace"),
             "client_request_id": request.headers.get("x-ms-client-request-id"),
-            "body": body[:4096].decode(errors="replace") if body else None,
+            "body": redact(body[:4096].decode(errors="replace")) if body else None,
             "status": None,
         }
         with self.state.lock:

@@ -334,3 +334,41 @@ def test_create_application_from_a_marketplace_plan(emulator):
     with pytest.raises(HttpResponseError) as error:
         client.applications.begin_create_or_update("rg-contoso", "northwind-backup2", body).result()
     assert error.value.error.code == "ManagedResourceGroupExists"
+
+
+def test_invalid_duration_is_invalid_request_content(emulator):
+    body = {
+        "location": "westeurope",
+        "properties": {
+            "applicationResourceId": ids.FAB_MONITORING,
+            "jitAuthorizationPolicies": [{"principalId": ids.PAT, "roleDefinitionId": ids.CONTRIBUTOR}],
+            "jitSchedulingPolicy": {"type": "Once", "duration": "eight hours", "startTime": "2030-01-01T00:00:00Z"},
+        },
+    }
+    answer = requests.put(
+        f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/resourceGroups/rg-monitoring/providers/Microsoft.Solutions/jitRequests/jitbad",
+        params={"api-version": "2023-12-01-preview"},
+        json=body,
+        headers={"Authorization": f"Bearer {emulator.token_for(ids.PAT)}"},
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "InvalidRequestContent"
+
+
+def test_future_start_grants_access_only_from_the_start_time(emulator):
+    client = pat_client(emulator)
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    client.jit_requests.begin_create_or_update("rg-backup", "jitlater", jit_body(ids.FAB_BACKUP, hours=1, start=start)).result()
+
+    def grants():
+        return [a for a in emulator.state.role_assignments.values() if a.description and a.description.endswith("jitlater")]
+
+    assert client.jit_requests.get("rg-backup", "jitlater").jit_request_state == "Approved"
+    assert grants() == []
+    emulator.advance_clock(dt.timedelta(hours=2, minutes=1))
+    assert len(grants()) == 1
+    emulator.advance_clock(dt.timedelta(hours=1))
+    assert grants() == []
+    assert client.jit_requests.get("rg-backup", "jitlater").jit_request_state == "Expired"
