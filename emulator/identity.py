@@ -543,7 +543,8 @@ class Identity:
 
     # Interactive sign-in -----------------------------------------------------------------------
 
-    def authorize(self, request: Request, tenant: str) -> Response:
+    def authorize(self, request: Request, tenant: str, admin_consent: bool = False) -> Response:
+        """The sign-in page; with `admin_consent` the picked person consents for their tenant."""
         params = request.values.to_dict()
         try:
             tenant_id = self._tenant_or_error(tenant)
@@ -561,7 +562,7 @@ class Identity:
                     f"configured for the application '{app.client_id}'.",
                 )
             )
-        if params.get("response_type", "code") != "code":
+        if not admin_consent and params.get("response_type", "code") != "code":
             return self._redirect_error(
                 params,
                 "unsupported_response_type",
@@ -574,6 +575,37 @@ class Identity:
                 if tenant_id is None or p.tenant_id == tenant_id
             ]
             chosen = params.get("emulator_user") if request.method == "POST" else None
+            if params.get("prompt") == "none" and not chosen:
+                hint = params.get("login_hint", "").lower()
+                match = [p for p in people if p.upn.lower() == hint]
+                if not match:
+                    return self._redirect_error(
+                        params,
+                        "login_required",
+                        "AADSTS50058: A silent sign-in request was sent but no user is signed in.",
+                    )
+                chosen = match[0].oid
+            if chosen and admin_consent:
+                person = self.state.people.get(chosen)
+                if person is None or person not in people:
+                    return self._error_page(
+                        OAuthError(
+                            400,
+                            "invalid_request",
+                            50034,
+                            "The user account does not exist in this directory.",
+                        )
+                    )
+                # Consent creates the app's service principal in the consenting tenant.
+                app.service_principals.setdefault(
+                    person.tenant_id,
+                    stable_id("service-principal", app.client_id, person.tenant_id),
+                )
+                self.state.sp_index.clear()
+                values = {"admin_consent": "True", "tenant": person.tenant_id}
+                if params.get("scope"):
+                    values["scope"] = params["scope"]
+                return self._redirect(params, values)
             if chosen:
                 person = self.state.people.get(chosen)
                 if person is None or person not in people:

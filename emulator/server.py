@@ -294,6 +294,8 @@ def identity_routes(identity: Identity, request: Request, path: str) -> Response
         )
     if rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
         return identity.authorize(request, tenant)
+    if rest in ("adminconsent", "v2.0/adminconsent") and request.method in ("GET", "POST"):
+        return identity.authorize(request, tenant, admin_consent=True)
     if rest == "oauth2/v2.0/logout":
         return identity.logout(request)
     if rest == "oauth2/v2.0/token" and request.method == "POST":
@@ -319,6 +321,12 @@ class SignInApp:
         rest = found.group("rest").lower().rstrip("/") if found else ""
         if found and rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
             response = self.identity.authorize(request, found.group("tenant"))
+        elif (
+            found
+            and rest in ("adminconsent", "v2.0/adminconsent")
+            and request.method in ("GET", "POST")
+        ):
+            response = self.identity.authorize(request, found.group("tenant"), admin_consent=True)
         elif found and rest == "oauth2/v2.0/logout":
             response = self.identity.logout(request)
         else:

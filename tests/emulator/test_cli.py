@@ -9,7 +9,19 @@ import requests
 def test_python_m_emulator_prints_its_urls_and_answers(tmp_path):
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--scenario", "demo", "--port", "0", "--http-port", "0", "--var-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--scenario",
+            "demo",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--var-dir",
+            str(tmp_path),
+        ],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
@@ -22,7 +34,18 @@ def test_python_m_emulator_prints_its_urls_and_answers(tmp_path):
         health = requests.get(f"{https_url}/_emulator/health", verify=ca_bundle, timeout=10)
         assert health.json() == {"status": "ok"}
         answer = subprocess.run(
-            [sys.executable, "-m", "emulator", "control", "--url", https_url, "--var-dir", str(tmp_path), "advance", "PT2H"],
+            [
+                sys.executable,
+                "-m",
+                "emulator",
+                "control",
+                "--url",
+                https_url,
+                "--var-dir",
+                str(tmp_path),
+                "advance",
+                "PT2H",
+            ],
             cwd=root,
             capture_output=True,
             text=True,

@@ -309,3 +309,59 @@ def test_subscribed_skus_tell_p2_apart(emulator):
 
     assert "AAD_PREMIUM_P2" in skus(ids.FABRIKAM)
     assert "AAD_PREMIUM_P2" not in skus(ids.WOODGROVE)
+
+
+def test_prompt_none_with_login_hint_signs_in_silently(emulator):
+    params = {
+        "client_id": ids.PORTAL_CLIENT_ID,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "s1",
+        "prompt": "none",
+        "login_hint": "bob@fabrikam.onmicrosoft.com",
+    }
+    url = f"{emulator.http_url}/organizations/oauth2/v2.0/authorize"
+    answer = requests.get(url, params=params, allow_redirects=False, timeout=5)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(answer.headers["Location"]).query)
+    assert "code" in query
+    nobody = requests.get(
+        url, params={**params, "login_hint": "ghost@nowhere"}, allow_redirects=False, timeout=5
+    )
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(nobody.headers["Location"]).query)[
+        "error"
+    ] == ["login_required"]
+
+
+def test_admin_consent_creates_the_service_principal(emulator):
+    url = f"{emulator.http_url}/organizations/v2.0/adminconsent"
+    params = {
+        "client_id": ids.PORTAL_CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "scope": "https://management.azure.com/.default",
+        "state": "c1",
+    }
+    assert (
+        redeem(
+            emulator,
+            ids.TAILSPIN,
+            grant_type="client_credentials",
+            scope="https://management.azure.com/.default",
+        ).status_code
+        == 400
+    )
+    answer = requests.post(
+        url, data={**params, "emulator_user": ids.TOM}, allow_redirects=False, timeout=5
+    )
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(answer.headers["Location"]).query)
+    assert query["admin_consent"] == ["True"]
+    assert query["tenant"] == [ids.TAILSPIN]
+    assert (
+        redeem(
+            emulator,
+            ids.TAILSPIN,
+            grant_type="client_credentials",
+            scope="https://management.azure.com/.default",
+        ).status_code
+        == 200
+    )

@@ -341,8 +341,14 @@ def test_invalid_duration_is_invalid_request_content(emulator):
         "location": "westeurope",
         "properties": {
             "applicationResourceId": ids.FAB_MONITORING,
-            "jitAuthorizationPolicies": [{"principalId": ids.PAT, "roleDefinitionId": ids.CONTRIBUTOR}],
-            "jitSchedulingPolicy": {"type": "Once", "duration": "eight hours", "startTime": "2030-01-01T00:00:00Z"},
+            "jitAuthorizationPolicies": [
+                {"principalId": ids.PAT, "roleDefinitionId": ids.CONTRIBUTOR}
+            ],
+            "jitSchedulingPolicy": {
+                "type": "Once",
+                "duration": "eight hours",
+                "startTime": "2030-01-01T00:00:00Z",
+            },
         },
     }
     answer = requests.put(
@@ -360,10 +366,16 @@ def test_invalid_duration_is_invalid_request_content(emulator):
 def test_future_start_grants_access_only_from_the_start_time(emulator):
     client = pat_client(emulator)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
-    client.jit_requests.begin_create_or_update("rg-backup", "jitlater", jit_body(ids.FAB_BACKUP, hours=1, start=start)).result()
+    client.jit_requests.begin_create_or_update(
+        "rg-backup", "jitlater", jit_body(ids.FAB_BACKUP, hours=1, start=start)
+    ).result()
 
     def grants():
-        return [a for a in emulator.state.role_assignments.values() if a.description and a.description.endswith("jitlater")]
+        return [
+            a
+            for a in emulator.state.role_assignments.values()
+            if a.description and a.description.endswith("jitlater")
+        ]
 
     assert client.jit_requests.get("rg-backup", "jitlater").jit_request_state == "Approved"
     assert grants() == []
