@@ -37,6 +37,11 @@ def run(argv: list[str]) -> int:
         default="",
         help="scale parameters, e.g. tenants=2000,apps_per_tenant=5,requests_per_app=10",
     )
+    parser.add_argument(
+        "--notification-url",
+        default=None,
+        help="send every application's notifications here (+ /resource)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     params = {k: int(v) for k, v in (p.split("=") for p in args.scale.split(",") if p)} or None
@@ -49,6 +54,7 @@ def run(argv: list[str]) -> int:
         control_key=args.control_key,
         scenario_params=params,
         verbose=args.verbose,
+        notification_url=args.notification_url,
     )
     server.start()
     print(f"Azure emulator ({server.state.scenario_name}) is running:")

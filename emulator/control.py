@@ -152,11 +152,14 @@ def _route(server: "EmulatorServer", request: Request, path: str, body: dict[str
                 state.page_size = max(1, int(body["page_size"]))
             if "lro_delay_seconds" in body:
                 state.lro_delay_seconds = float(body["lro_delay_seconds"])
+        if "notification_url" in body:
+            server.set_notification_url(body["notification_url"])
         return json_response(
             {
                 "throttling": server.throttle.enabled,
                 "page_size": state.page_size,
                 "lro_delay_seconds": state.lro_delay_seconds,
+                "notification_url": server.notification_url,
             }
         )
     if path == "/requests" and method == "GET":

@@ -356,8 +356,10 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         webhook_ca_bundle: str | None = None,
         verbose: bool = False,
+        notification_url: str | None = None,
     ) -> None:
         self.verbose = verbose
+        self.notification_url = notification_url
         self.scenario = scenario
         self.scenario_params = scenario_params
         self.directory = Path(var_dir) / "emulator"
@@ -389,8 +391,22 @@ class EmulatorServer:
     def http_url(self) -> str:
         return f"http://{self.host}:{self.http_port}"
 
+    def _load(self, params: dict[str, Any] | None) -> None:
+        scenarios.load(self.state, self.scenario, params)
+        if self.notification_url:
+            self.set_notification_url(self.notification_url)
+
+    def set_notification_url(self, url: str | None) -> None:
+        """Point every offer and application at one notification endpoint (e.g. the portal's)."""
+        with self.state.lock:
+            self.notification_url = url
+            for offer in self.state.offers.values():
+                offer.notification_url = url
+            for app in self.state.applications.values():
+                app.notification_url = url
+
     def start(self) -> None:
-        scenarios.load(self.state, self.scenario, self.scenario_params)
+        self._load(self.scenario_params)
         handler = WSGIRequestHandler if self.verbose else QuietHandler
         self._https = make_server(
             self.host,
@@ -434,7 +450,7 @@ class EmulatorServer:
         if scenario is not None:
             self.scenario = scenario
             self.scenario_params = params or None
-        scenarios.load(self.state, self.scenario, params or self.scenario_params)
+        self._load(params or self.scenario_params)
         self.faults.clear()
         self.throttle.reset()
 

@@ -165,6 +165,16 @@ def is_publisher_principal(ctx: ArmContext, app: Application) -> bool:
     return any(a["principalId"] in ids for a in app.authorizations)
 
 
+def can_change_jit(ctx: ArmContext, request: JitRequest) -> bool:
+    """The requester's side (publisher principals, the creator) or a customer with write access."""
+    if request.created_by.get("oid") == ctx.principal.oid:
+        return True
+    app = ctx.state.applications.get(request.application_id.lower())
+    if app is not None and is_publisher_principal(ctx, app):
+        return True
+    return ctx.allowed("Microsoft.Solutions/jitRequests/write", request.id)
+
+
 def can_see_jit(ctx: ArmContext, request: JitRequest) -> bool:
     if ctx.allowed("Microsoft.Solutions/jitRequests/read", request.id):
         return True
@@ -496,7 +506,7 @@ def update_access(ctx: ArmContext) -> Response:
             pending[0],
             approve=sub_status == "Approved",
             by_oid=ctx.principal.oid,
-            justification=str(lowered.get("approver") or ""),
+            justification=f"Decided through updateAccess by {lowered.get('approver') or ctx.caller_name()}",
             at=now,
         )
     elif status == "Remove" and sub_status in ("Expired", "Timeout"):
@@ -800,7 +810,7 @@ def put_jit(ctx: ArmContext) -> Response:
 
 def patch_jit(ctx: ArmContext) -> Response:
     request = find_jit(ctx)
-    if not can_see_jit(ctx, request):
+    if not can_change_jit(ctx, request):
         raise forbidden(ctx, "Microsoft.Solutions/jitRequests/write", request.id)
     tags = ctx.body().get("tags")
     if not isinstance(tags, dict):
@@ -818,7 +828,7 @@ def delete_jit(ctx: ArmContext) -> Response:
     request = ctx.state.jit_requests.get(key)
     if request is None:
         return json_response(None, 204)
-    if not can_see_jit(ctx, request):
+    if not can_change_jit(ctx, request):
         raise forbidden(ctx, "Microsoft.Solutions/jitRequests/delete", request.id)
     if request.state in ("Pending", "Approved"):
         # Cancel, keeping the request visible as Canceled; finished requests are removed.

@@ -233,3 +233,33 @@ def test_control_api_faults_and_reset(emulator):
     assert info["counts"]["applications"] == 6
     control(emulator, "POST", "/reset", {"scenario": "demo"})
     assert control(emulator, "GET", "/info")["counts"]["applications"] == 9
+
+
+def test_reader_cannot_cancel_or_tag_a_jit_request(emulator):
+    bob = solutions(emulator, user_credential(emulator, ids.BOB), ids.FABRIKAM_SUB)
+    assert bob.jit_requests.get("rg-monitoring", "jitpend1").jit_request_state == "Pending"
+    answer = requests.delete(
+        f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/resourceGroups/rg-monitoring/providers/Microsoft.Solutions/jitRequests/jitpend1",
+        params={"api-version": "2023-12-01-preview"},
+        headers={"Authorization": f"Bearer {emulator.token_for(ids.BOB)}"},
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )
+    assert answer.status_code == 403
+
+
+def test_settings_point_notifications_at_one_url(emulator):
+    receiver = Receiver()
+    try:
+        control(emulator, "POST", "/settings", {"notification_url": receiver.url})
+        client = solutions(emulator, user_credential(emulator, ids.ALICE), ids.FABRIKAM_SUB)
+        from azure.mgmt.managedapplications import models
+
+        client.applications.begin_update(
+            "rg-backup", "fabrikam-backup", models.ApplicationPatchable(tags={"a": "b"})
+        ).result()
+        receiver.wait_for(1)
+        assert receiver.calls[0][2]["applicationId"] == ids.FAB_BACKUP
+    finally:
+        emulator.set_notification_url(None)
+        receiver.close()
