@@ -6,6 +6,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,11 @@ class EmulatorApp:
             response = self._faulted(request, path, environ) or self._dispatch(request, path)
         except ArmError as error:
             response = error_response(error)
+        except Exception:  # a bug in the emulator: answer like ARM, keep the traceback visible
+            traceback.print_exc()
+            response = error_response(
+                ArmError(500, "InternalServerError", "The emulator failed to process the request.")
+            )
         entry["status"] = response.status_code
         entry["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
         return response(environ, start_response)
