@@ -1,6 +1,14 @@
 """How the gateways authenticate: settings decide where, the token provider decides who."""
 
-from portal.azure import AzureGateway, gateway_for_token, publisher_gateway, tenant_gateway
+import pytest
+
+from portal.azure import (
+    AuthenticationFailed,
+    AzureGateway,
+    gateway_for_token,
+    publisher_gateway,
+    tenant_gateway,
+)
 from portal.azure.credentials import DelegatedCredential
 from tests.azure.conftest import (
     ALICE,
@@ -87,3 +95,14 @@ def test_a_closed_gateway_can_be_used_again(emulator):
         assert len(list(gateway.list_managed_apps(FABRIKAM_SUB))) == 5
 
     assert len(list(gateway.list_managed_apps(FABRIKAM_SUB))) == 5
+
+
+def test_a_provider_that_cannot_give_a_token_stops_the_call(emulator):
+    def refresh_token_revoked():
+        raise AuthenticationFailed("The refresh token was revoked.", code="invalid_grant")
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        gateway_for_token(refresh_token_revoked).get_managed_app(MONITORING)
+
+    assert caught.value.code == "invalid_grant"
+    assert not [r for r in emulator.state.requests_log if r["path"] == MONITORING]

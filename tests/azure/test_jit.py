@@ -10,6 +10,7 @@ from portal.azure import (
     Forbidden,
     NotFound,
     OperationFailed,
+    Transient,
     gateway_for_token,
 )
 from portal.azure.records import Authorization, JitApprover, JitPolicy
@@ -364,3 +365,32 @@ def test_someone_who_is_not_an_approver_cannot_see_the_approval(emulator, as_pat
         )
 
     assert caught.value.code == "ApprovalNotFound"
+
+
+def test_policy_update_waits_for_a_slow_operation(emulator, as_alice):
+    emulator.state.lro_delay_seconds = 3
+    policy = JitPolicy(
+        enabled=True,
+        approval_mode="AutoApprove",
+        approvers=(),
+        maximum_duration=dt.timedelta(hours=2),
+    )
+
+    app = as_alice.update_jit_policy(MONITORING, policy)
+
+    assert app.provisioning_state == "Succeeded"
+    polls = [r for r in emulator.state.requests_log if "/operationStatuses/" in r["path"]]
+    assert len(polls) >= 2  # the first poll found it still running
+
+
+def test_server_errors_while_polling_are_transient(emulator, as_alice):
+    emulator.inject_fault(kind="status", status=500, count=3, path="/operationStatuses/")
+    policy = JitPolicy(
+        enabled=True,
+        approval_mode="AutoApprove",
+        approvers=(),
+        maximum_duration=dt.timedelta(hours=2),
+    )
+
+    with pytest.raises(Transient):
+        as_alice.update_jit_policy(MONITORING, policy)
