@@ -16,7 +16,9 @@ class DelegatedCredential:
     """A TokenCredential over a callable that returns the signed-in person's ARM access token.
 
     The provider redeems the person's refresh token (the accounts app owns that); this class only
-    adapts it to azure-core. The bearer policy caches the token and asks again before it expires.
+    adapts it to azure-core. The bearer policy caches the token and asks again within five minutes
+    of its expiry. A provider that cannot produce a token should raise
+    `portal.azure.errors.AuthenticationFailed`; it reaches the caller unchanged.
     """
 
     def __init__(self, token_provider: TokenProvider) -> None:
