@@ -15,7 +15,15 @@ from emulator.arm.core import (
 )
 from emulator.authz import DenyAssignment, everyone_principal
 from emulator.http import ArmError, json_response, not_found
-from emulator.state import Approval, RoleAssignment, RoleDefinition, ScheduleRequest, State, iso
+from emulator.state import (
+    Approval,
+    RoleAssignment,
+    RoleDefinition,
+    ScheduleRequest,
+    State,
+    iso,
+    stable_id,
+)
 
 P = "/providers/Microsoft.Authorization"
 
@@ -537,10 +545,80 @@ def cancel_schedule_request(ctx: ArmContext) -> Response:
     return json_response(None, 200)
 
 
+def list_eligibility_schedules(ctx: ArmContext) -> Response:
+    """JIT-eligible (principal, role) pairs: the authorizations of JIT-enabled apps, on their MRG."""
+    scope = _scope(ctx)
+    wanted = parse_filter(ctx.query.get("$filter", ""))
+    target = wanted.get("assignedto()", "").lower() or (
+        ctx.principal.oid if "astarget()" in wanted else ""
+    )
+    can_read = ctx.allowed("Microsoft.Authorization/roleEligibilitySchedules/read", scope or "/")
+    apps = {
+        a.id: a
+        for a in authz.apps_covering(ctx.state, scope)
+        + (authz.apps_within(ctx.state, scope) if scope else [])
+    }
+    items = []
+    for app in apps.values():
+        if not app.jit_enabled:
+            continue
+        for auth in app.authorizations:
+            principal, role_guid = auth["principalId"], auth["roleDefinitionId"]
+            if (target and principal != target) or not (can_read or principal == ctx.principal.oid):
+                continue
+            name = stable_id("eligibility", app.id, principal, role_guid)
+            role = ctx.state.role_definitions.get(role_guid)
+            role_id = definition_id(_subscription_of(app.managed_resource_group_id), role_guid)
+            items.append(
+                {
+                    "id": f"{app.managed_resource_group_id}{P}/roleEligibilitySchedules/{name}",
+                    "name": name,
+                    "type": "Microsoft.Authorization/RoleEligibilitySchedules",
+                    "properties": {
+                        "scope": app.managed_resource_group_id,
+                        "roleDefinitionId": role_id,
+                        "principalId": principal,
+                        "principalType": ctx.state.principal_type(principal),
+                        "status": "Provisioned",
+                        "roleEligibilityScheduleRequestId": f"{app.managed_resource_group_id}{P}/RoleEligibilityScheduleRequests/{name}",
+                        "startDateTime": iso(app.created_at),
+                        "endDateTime": None,
+                        "memberType": "Direct",
+                        "createdOn": iso(app.created_at),
+                        "updatedOn": iso(app.updated_at),
+                        "condition": None,
+                        "conditionVersion": None,
+                        "expandedProperties": {
+                            "scope": {
+                                "id": app.managed_resource_group_id,
+                                "displayName": app.managed_resource_group_id.rsplit("/", 1)[-1],
+                                "type": "resourcegroup",
+                            },
+                            "roleDefinition": {
+                                "id": role_id,
+                                "displayName": role.name if role else role_guid,
+                                "type": "BuiltInRole",
+                            },
+                            "principal": {
+                                "id": principal,
+                                "displayName": ctx.state.principal_name(principal),
+                                "email": ctx.state.people[principal].upn
+                                if principal in ctx.state.people
+                                else None,
+                                "type": ctx.state.principal_type(principal),
+                            },
+                        },
+                    },
+                }
+            )
+    return ctx.page(items)
+
+
 def routes() -> list[Route]:
     rbac, pim = "rbac", "pim"
     approvals = "approvals"
     return [
+        route("GET", "{scope}" + P + "/roleEligibilitySchedules", list_eligibility_schedules, pim),
         route("GET", "{scope}" + P + "/roleDefinitions", list_role_definitions, rbac),
         route("GET", "{scope}" + P + "/roleDefinitions/{guid}", get_role_definition, rbac),
         route("GET", "{scope}" + P + "/roleAssignments", list_role_assignments, rbac),

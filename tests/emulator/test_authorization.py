@@ -292,3 +292,22 @@ def test_missing_or_revoked_token_is_401(emulator):
         client.role_definitions.get(f"/subscriptions/{ids.FABRIKAM_SUB}", ids.OWNER)
     assert error.value.status_code == 401
     assert error.value.error.code == "ExpiredAuthenticationToken"
+
+
+def test_eligibility_schedules_are_the_jit_authorizations(emulator):
+    pat = client_for(emulator, ids.PAT)
+    mine = list(
+        pat.role_eligibility_schedules.list_for_scope(ids.FAB_MONITORING_MRG, filter="asTarget()")
+    )
+    assert [(e.principal_id, e.role_definition_id.rsplit("/", 1)[-1]) for e in mine] == [
+        (ids.PAT, ids.CONTRIBUTOR)
+    ]
+    alice = client_for(emulator, ids.ALICE)
+    everyone = {
+        e.principal_id
+        for e in alice.role_eligibility_schedules.list_for_scope(ids.FAB_MONITORING_MRG)
+    }
+    assert everyone == {ids.PAT, ids.PAULA, ids.PUBLISHER_SP}
+    assert (
+        list(alice.role_eligibility_schedules.list_for_scope(ids.FAB_SQL_MRG)) == []
+    )  # no JIT: standing access

@@ -256,6 +256,15 @@ def equivalent(emulator, name: str) -> tuple[requests.Response, str]:
             alice.call("GET", f"{ids.FAB_MONITORING_MRG}{P}/roleAssignmentScheduleRequests", PIM),
             "200",
         ),
+        "GetRoleEligibilitySchedulesByScope.json": lambda: (
+            pat.call(
+                "GET",
+                f"{ids.FAB_MONITORING_MRG}{P}/roleEligibilitySchedules",
+                PIM,
+                **{"$filter": "asTarget()"},
+            ),
+            "200",
+        ),
         "GetRoleDefinitionById.json": lambda: (
             alice.call("GET", f"{P}/roleDefinitions/{ids.CONTRIBUTOR}", RBAC),
             "200",
