@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from deployments.models import ManagedApplication, ManagedResource, Offer, SyncRun
+from deployments.models import (
+    ManagedApplication,
+    ManagedResource,
+    MarketplaceEvent,
+    Offer,
+    Subscription,
+    SyncRun,
+)
 
 
 class MirroredAdmin(admin.ModelAdmin):
@@ -29,7 +36,6 @@ class ManagedApplicationAdmin(MirroredAdmin):
         "offer",
         "provisioning_state",
         "jit_enabled",
-        "last_confirmed_at",
     )
     list_filter = ("provisioning_state", "jit_enabled", "jit_approval_mode", "customer_tenant")
     search_fields = ("name", "arm_id", "customer_tenant__display_name")
@@ -59,3 +65,25 @@ class SyncRunAdmin(MirroredAdmin):
     )
     list_filter = ("state",)
     list_select_related = ("tenant",)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(MirroredAdmin):
+    list_display = ("subscription_id", "display_name", "tenant", "state", "vanished_at")
+    search_fields = ("subscription_id", "display_name")
+    list_select_related = ("tenant",)
+
+
+@admin.register(MarketplaceEvent)
+class MarketplaceEventAdmin(MirroredAdmin):
+    list_display = (
+        "received_at",
+        "event_type",
+        "provisioning_state",
+        "application_arm_id",
+        "customer_tenant",
+        "outcome",
+    )
+    list_filter = ("event_type", "provisioning_state", "outcome")
+    search_fields = ("application_arm_id",)
+    list_select_related = ("customer_tenant",)

@@ -1,5 +1,8 @@
 """The mirror of ARM: offers, managed applications, what is inside their managed resource groups,
 and a record of every sync. ARM is the truth; rows are upserted by ARM id and never edited by hand.
+
+A resync that finds nothing new writes no mirrored row, so "last confirmed from Azure" is the
+finish time of the tenant's latest successful SyncRun, not a column on each row.
 """
 
 from __future__ import annotations
@@ -62,7 +65,6 @@ class Offer(models.Model):
     allowed_data_actions = models.JSONField(default=list, blank=True)
     notification_endpoint = models.URLField(max_length=600, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
-    last_confirmed_at = models.DateTimeField(null=True, blank=True)
 
     objects = OfferQuerySet.as_manager()
 
@@ -121,8 +123,8 @@ class ManagedApplication(models.Model):
     support_contact = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     outputs = models.JSONField(default=dict, blank=True)
+    support_url = models.URLField(max_length=600, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
-    last_confirmed_at = models.DateTimeField(null=True, blank=True)
     vanished_at = models.DateTimeField(null=True, blank=True)
 
     objects = ManagedApplicationQuerySet.as_manager()
@@ -139,6 +141,22 @@ class ManagedApplication(models.Model):
         return self.managed_resource_group_id.rstrip("/").rsplit("/", 1)[-1]
 
 
+class Subscription(models.Model):
+    """An Azure subscription of a tenant, as the portal's service principal there sees it."""
+
+    subscription_id = models.CharField(max_length=64, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="subscriptions")
+    display_name = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=20, blank=True)
+    vanished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.subscription_id
+
+
 class ManagedResource(models.Model):
     """A resource inside an application's managed resource group."""
 
@@ -150,7 +168,6 @@ class ManagedResource(models.Model):
     type = models.CharField(max_length=200)
     location = models.CharField(max_length=40, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
-    last_confirmed_at = models.DateTimeField(null=True, blank=True)
     vanished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -158,6 +175,17 @@ class ManagedResource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.type})"
+
+
+class SyncRunQuerySet(models.QuerySet["SyncRun"]):
+    def visible_to(self, user: User | AnonymousUser) -> SyncRunQuerySet:
+        """Sync runs of the tenants a person belongs to, and of customers of their offers."""
+        return self.filter(
+            Q(tenant__in=scoping.customer_tenants_of(user))
+            | Q(
+                tenant__applications__offer__publisher_tenant__in=scoping.publisher_tenants_of(user)
+            )
+        ).distinct()
 
 
 class SyncRun(models.Model):
@@ -181,6 +209,8 @@ class SyncRun(models.Model):
     rows_removed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
+    objects = SyncRunQuerySet.as_manager()
+
     class Meta:
         ordering: ClassVar = ["-queued_at"]
         constraints: ClassVar = [
@@ -195,3 +225,35 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"Sync of {self.tenant} ({self.get_state_display()})"
+
+
+class MarketplaceEvent(models.Model):
+    """A notification Azure sent about an application (PUT, PATCH or DELETE), kept once."""
+
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", "Sync queued"
+        UNMATCHED = "unmatched", "Subscription not known yet"
+
+    application_arm_id = models.CharField(max_length=600)
+    event_type = models.CharField(max_length=10)
+    provisioning_state = models.CharField(max_length=30)
+    event_time = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    customer_tenant = models.ForeignKey(
+        Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="marketplace_events"
+    )
+    plan = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField()
+
+    class Meta:
+        ordering: ClassVar = ["-received_at"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["application_arm_id", "event_type", "provisioning_state", "event_time"],
+                name="unique_marketplace_event",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.provisioning_state} {self.application_arm_id}"
