@@ -177,6 +177,7 @@ if AZURE_CLOUD == "emulator":
     _default_publisher_tenant = "0ec098e5-b929-47d3-a4de-b2f969d0ba5b"
     _default_publisher_client_id = "b12f8d01-79b3-4b4e-853c-e2bbcd9ccb44"
     _default_publisher_client_secret: str | None = "publisher-emulator-secret"
+    _default_webhook_secret: str | None = "emulator-webhook-secret"
 else:
     ENTRA_LOGIN_URL = "https://login.microsoftonline.com"
     ENTRA_SIGNIN_URL = ENTRA_LOGIN_URL
@@ -188,6 +189,7 @@ else:
     _default_publisher_tenant = ""
     _default_publisher_client_id = ""
     _default_publisher_client_secret = None
+    _default_webhook_secret = None
 
 ENTRA_CLIENT_ID = env_str("ENTRA_CLIENT_ID", _default_client_id)
 ENTRA_CLIENT_SECRET = env_secret("ENTRA_CLIENT_SECRET") or _default_client_secret
@@ -200,6 +202,10 @@ PUBLISHER_CLIENT_ID = (
 PUBLISHER_CLIENT_SECRET = (
     env_secret("PUBLISHER_CLIENT_SECRET") or _default_publisher_client_secret or ENTRA_CLIENT_SECRET
 )
+# Marketplace notifications: Azure POSTs to <this path>/resource?sig=<secret>. Without a secret
+# the endpoint is off.
+MARKETPLACE_WEBHOOK_PATH = env_str("MARKETPLACE_WEBHOOK_PATH", "hooks/marketplace").strip("/")
+MARKETPLACE_WEBHOOK_SECRET = env_secret("MARKETPLACE_WEBHOOK_SECRET") or _default_webhook_secret
 # Seconds between polls of ARM long-running operations (ARM's Retry-After wins when it is sent).
 ARM_POLLING_INTERVAL = env_int("ARM_POLLING_INTERVAL", 5, minimum=0)
 if AZURE_CLOUD == "public" and not (

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from deployments import webhook
 from portal import views
 
 admin.site.site_header = "Managed Apps Portal operations"
@@ -14,4 +16,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("apps/", include("deployments.urls")),
     path("jit/", include("jit.urls")),
+    path(
+        f"{settings.MARKETPLACE_WEBHOOK_PATH}/resource",
+        webhook.receive,
+        name="marketplace_webhook",
+    ),
 ]

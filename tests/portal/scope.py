@@ -6,3 +6,7 @@ SCOPE_TESTS = {
         "tests.portal.test_health::test_healthz_reports_ok_when_database_and_broker_answer"
     ],
 }
+SCOPE_TESTS["marketplace_webhook"] = [
+    "tests.deployments.test_webhook::test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing",
+    "tests.deployments.test_webhook::test_a_notification_for_a_known_subscription_queues_a_sync_of_that_app",
+]

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from deployments import sync
+
 
 @dataclass
 class Child:
@@ -37,6 +39,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
+        # A first mirror of every demo tenant as soon as the worker starts; beat keeps it fresh.
+        queued = sync.sync_all_tenants()
+        self.stdout.write(f"Queued a first sync of {len(queued)} tenant(s).")
         children = self._children(host, port)
         # Ctrl-C arrives here as KeyboardInterrupt; SIGTERM (e.g. from a supervisor) stops the
         # children the same way.
@@ -71,6 +76,13 @@ class Command(BaseCommand):
             emulator = [python, "-m", "emulator", "--scenario", "demo"]
             emulator += ["--port", str(https_port), "--http-port", str(signin_port)]
             emulator += ["--var-dir", str(settings.VAR_DIR)]
+            if settings.MARKETPLACE_WEBHOOK_SECRET:
+                # Purchases and changes made in the emulator notify the portal, as Azure would.
+                hook = f"http://{host}:{port}/{settings.MARKETPLACE_WEBHOOK_PATH}"
+                emulator += [
+                    "--notification-url",
+                    f"{hook}?sig={settings.MARKETPLACE_WEBHOOK_SECRET}",
+                ]
             children.append(Child("emulator", emulator, ready_port=https_port))
         children += [
             Child("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),

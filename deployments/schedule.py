@@ -1,0 +1,12 @@
+"""Periodic work of the deployments app, merged into Celery beat by portal/celery.py.
+
+django-celery-beat copies these entries into the database on start, where operators can change
+their intervals in the admin.
+"""
+
+BEAT_SCHEDULE = {
+    "deployments-sync-all-tenants": {
+        "task": "deployments.sync_all_tenants",
+        "schedule": 15 * 60.0,
+    },
+}

@@ -1,0 +1,468 @@
+"""The ARM mirror: read what a customer tenant exposes and bring the database in step.
+
+Rows are upserted by ARM id and written only when a value changed, so a resync that finds nothing
+new writes no mirrored row. What ARM no longer lists is marked vanished, not deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from accounts.models import Side, Tenant
+from deployments.models import (
+    LockLevel,
+    ManagedApplication,
+    ManagedResource,
+    Offer,
+    Subscription,
+    SyncRun,
+)
+from portal.azure import (
+    AuthenticationFailed,
+    AzureError,
+    AzureGateway,
+    Forbidden,
+    NotFound,
+    Throttled,
+    Transient,
+    tenant_gateway,
+)
+from portal.azure.records import (
+    ApplicationDefinitionRecord,
+    DenyAssignmentRecord,
+    ManagedAppRecord,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 5
+STALE_AFTER = dt.timedelta(minutes=15)
+ACTIVE_SUBSCRIPTION_STATES = {"Enabled", "Warned", "PastDue", ""}
+
+M = TypeVar("M", bound=models.Model)
+
+
+class RetryableTask(Protocol):
+    """The bits of a bound Celery task the sync uses to ask for a retry."""
+
+    @property
+    def request(self) -> Any: ...
+
+    def retry(self, *, exc: BaseException, countdown: float) -> BaseException: ...
+
+
+@dataclass
+class Tally:
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    calls: int = 0
+
+    def count(self, outcome: str | None) -> None:
+        if outcome == "created":
+            self.created += 1
+        elif outcome == "updated":
+            self.updated += 1
+
+
+class CountingGateway:
+    """Counts the gateway calls a sync makes, for the SyncRun record."""
+
+    def __init__(self, gateway: AzureGateway, tally: Tally) -> None:
+        self._gateway = gateway
+        self._tally = tally
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._gateway, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._tally.calls += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@dataclass
+class SyncContext:
+    tenant: Tenant
+    gateway: AzureGateway
+    tally: Tally
+    now: dt.datetime = field(default_factory=timezone.now)
+    offers: dict[str, Offer | None] = field(default_factory=dict)
+    definitions: dict[str, ApplicationDefinitionRecord | None] = field(default_factory=dict)
+
+
+# --- Running a SyncRun ----------------------------------------------------------------------------
+
+
+def run_tenant_sync(*, run_id: int, task: RetryableTask | None = None) -> None:
+    """Claim a queued whole-tenant SyncRun and mirror that tenant; a second claim does nothing."""
+    _run(run_id=run_id, task=task, work=_mirror_tenant)
+
+
+def run_application_sync(*, run_id: int, task: RetryableTask | None = None) -> None:
+    """Claim a queued single-application SyncRun and mirror that application."""
+    _run(run_id=run_id, task=task, work=_mirror_one_application)
+
+
+def _run(
+    *, run_id: int, task: RetryableTask | None, work: Callable[[SyncContext, SyncRun], None]
+) -> None:
+    claimed = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED).update(
+        state=SyncRun.State.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return  # already running, finished, or gone: a duplicate delivery
+    run = SyncRun.objects.select_related("tenant").get(pk=run_id)
+    tally = Tally()
+    try:
+        with tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway:
+            context = SyncContext(run.tenant, CountingGateway(gateway, tally), tally)  # type: ignore[arg-type]
+            work(context, run)
+    except (Throttled, Transient) as exc:
+        retries = task.request.retries if task else MAX_RETRIES
+        if task is not None and retries < MAX_RETRIES:
+            SyncRun.objects.filter(pk=run_id, state=SyncRun.State.RUNNING).update(
+                state=SyncRun.State.QUEUED, calls_made=models.F("calls_made") + tally.calls
+            )
+            delay = exc.retry_after if isinstance(exc, Throttled) else min(300, 5 * 2**retries)
+            raise task.retry(exc=exc, countdown=delay) from None
+        _finish(run, tally, error=_explain(exc))
+    except AzureError as exc:
+        _finish(run, tally, error=_explain(exc))
+    else:
+        _finish(run, tally, error="")
+
+
+def _finish(run: SyncRun, tally: Tally, *, error: str) -> None:
+    SyncRun.objects.filter(pk=run.pk).update(
+        state=SyncRun.State.FAILED if error else SyncRun.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        calls_made=models.F("calls_made") + tally.calls,
+        rows_created=tally.created,
+        rows_updated=tally.updated,
+        rows_removed=tally.removed,
+        error=error,
+    )
+    if error:
+        log.warning("Sync of tenant %s failed: %s", run.tenant, error)
+
+
+def _explain(exc: AzureError) -> str:
+    """What went wrong, and what to do about it, for the pages and the admin."""
+    if isinstance(exc, AuthenticationFailed):
+        return (
+            f"Azure did not let the portal sign in to this tenant ({exc.code or 'no code'}). "
+            "An administrator of the tenant must grant the portal admin consent."
+        )
+    if isinstance(exc, Forbidden):
+        return (
+            f"Azure refused access ({exc.code}: {exc.message}). Give the portal's service "
+            "principal the Reader role on the subscriptions that hold managed applications."
+        )
+    if isinstance(exc, Throttled | Transient):
+        return (
+            f"Azure was unavailable or throttling ({exc.code or exc.status}); the next scheduled "
+            "sync will try again."
+        )
+    return f"Azure answered {exc.status or ''} {exc.code}: {exc.message}".strip()
+
+
+# --- Queueing and scheduling ------------------------------------------------------------------------
+
+
+def queue_application_sync(*, tenant: Tenant, application_arm_id: str) -> SyncRun:
+    """Queue a sync of one application (after a marketplace notification)."""
+    from deployments.tasks import sync_application
+
+    with transaction.atomic():
+        run = SyncRun.objects.create(tenant=tenant, application_arm_id=application_arm_id)
+        sync_application.delay_on_commit(run.pk)
+    return run
+
+
+def sync_all_tenants() -> list[SyncRun]:
+    """Queue a sync of every allowed customer tenant; give up on runs whose worker vanished."""
+    from deployments.services import queue_tenant_sync
+
+    cutoff = timezone.now() - STALE_AFTER
+    SyncRun.objects.filter(
+        models.Q(state=SyncRun.State.RUNNING, started_at__lt=cutoff)
+        | models.Q(state=SyncRun.State.QUEUED, queued_at__lt=cutoff)
+    ).update(
+        state=SyncRun.State.FAILED,
+        finished_at=timezone.now(),
+        error="The sync did not finish (its worker stopped); a new one was queued.",
+    )
+    tenants = Tenant.objects.filter(side=Side.CUSTOMER, state=Tenant.State.ALLOWED)
+    return [queue_tenant_sync(tenant=tenant) for tenant in tenants]
+
+
+# --- Mirroring --------------------------------------------------------------------------------------
+
+
+def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
+    seen_apps: set[str] = set()
+    existing_apps = {
+        app.arm_id.lower(): app
+        for app in ManagedApplication.objects.filter(customer_tenant=context.tenant)
+    }
+    for subscription_id in _mirror_subscriptions(context):
+        for record in context.gateway.list_managed_apps(subscription_id):
+            seen_apps.add(record.id.lower())
+            _mirror_application(context, record, existing_apps.get(record.id.lower()))
+    for key, app in existing_apps.items():
+        if key not in seen_apps and app.vanished_at is None:
+            ManagedApplication.objects.filter(pk=app.pk).update(vanished_at=context.now)
+            context.tally.removed += 1
+
+
+def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:
+    existing = ManagedApplication.objects.filter(arm_id__iexact=run.application_arm_id).first()
+    try:
+        record = context.gateway.get_managed_app(run.application_arm_id)
+    except NotFound:
+        if existing is not None and existing.vanished_at is None:
+            ManagedApplication.objects.filter(pk=existing.pk).update(vanished_at=context.now)
+            context.tally.removed += 1
+        return
+    _mirror_application(context, record, existing)
+
+
+def _mirror_subscriptions(context: SyncContext) -> list[str]:
+    existing = {s.subscription_id: s for s in Subscription.objects.filter(tenant=context.tenant)}
+    active = []
+    for record in context.gateway.list_subscriptions():
+        row = existing.pop(record.subscription_id, None)
+        values = {
+            "tenant": context.tenant,
+            "display_name": record.display_name,
+            "state": record.state,
+            "vanished_at": None,
+        }
+        context.tally.count(
+            _upsert(Subscription, row, {"subscription_id": record.subscription_id}, values)
+        )
+        if record.state in ACTIVE_SUBSCRIPTION_STATES:
+            active.append(record.subscription_id)
+    for row in existing.values():
+        if row.vanished_at is None:
+            Subscription.objects.filter(pk=row.pk).update(vanished_at=context.now)
+            context.tally.removed += 1
+    return active
+
+
+def _mirror_application(
+    context: SyncContext, record: ManagedAppRecord, existing: ManagedApplication | None
+) -> None:
+    deny = _deny_assignment(context, record)
+    offer = _mirror_offer(context, record, deny)
+    policy = record.jit_policy
+    support = record.support
+    values: dict[str, Any] = {
+        "customer_tenant": context.tenant,
+        "offer": offer,
+        "subscription_id": record.subscription_id,
+        "resource_group": record.resource_group,
+        "name": record.name,
+        "location": record.location,
+        "kind": record.kind,
+        "managed_resource_group_id": record.managed_resource_group_id,
+        "provisioning_state": record.provisioning_state,
+        "management_mode": record.management_mode,
+        "publisher_tenant_id": record.publisher_tenant_id,
+        "jit_enabled": bool(policy and policy.enabled),
+        "jit_approval_mode": policy.approval_mode if policy else "NotSpecified",
+        "jit_approvers": [
+            {"id": a.id, "type": a.type, "displayName": a.display_name}
+            for a in (policy.approvers if policy else ())
+        ],
+        "jit_maximum_duration": policy.maximum_duration if policy else None,
+        "support_contact": (
+            {"name": support.name, "email": support.email, "phone": support.phone}
+            if support
+            else {}
+        ),
+        "support_url": record.support_url or "",
+        "parameters": dict(record.parameters),
+        "outputs": dict(record.outputs),
+        "vanished_at": None,
+    }
+    outcome = _upsert(ManagedApplication, existing, {"arm_id": record.id}, values)
+    context.tally.count(outcome)
+    app = existing or ManagedApplication.objects.get(arm_id=record.id)
+    if record.managed_resource_group_id:
+        _mirror_resources(context, app)
+
+
+def _mirror_resources(context: SyncContext, app: ManagedApplication) -> None:
+    existing = {r.arm_id.lower(): r for r in ManagedResource.objects.filter(application=app)}
+    try:
+        records = list(context.gateway.list_resources(app.managed_resource_group_id))
+    except NotFound:
+        records = []  # the managed resource group is gone (or not created yet)
+    for record in records:
+        row = existing.pop(record.id.lower(), None)
+        values = {
+            "application": app,
+            "name": record.name,
+            "type": record.type,
+            "location": record.location or "",
+            "vanished_at": None,
+        }
+        context.tally.count(_upsert(ManagedResource, row, {"arm_id": record.id}, values))
+    for row in existing.values():
+        if row.vanished_at is None:
+            ManagedResource.objects.filter(pk=row.pk).update(vanished_at=context.now)
+            context.tally.removed += 1
+
+
+def _deny_assignment(context: SyncContext, record: ManagedAppRecord) -> DenyAssignmentRecord | None:
+    """The managed app's system deny assignment on its managed resource group, if it has one."""
+    if not record.managed_resource_group_id:
+        return None
+    try:
+        assignments = context.gateway.list_deny_assignments(record.managed_resource_group_id)
+    except (NotFound, Forbidden):
+        return None
+    for assignment in assignments:
+        if assignment.is_system_protected or record.id.lower() in assignment.display_name.lower():
+            return assignment
+    return None
+
+
+def _lock_level(deny: DenyAssignmentRecord | None) -> str:
+    """ReadOnly denies every action, CanNotDelete only deletes; no deny assignment means no lock."""
+    if deny is None:
+        return LockLevel.NONE
+    actions = {action.lower() for entry in deny.permissions for action in entry.actions}
+    return LockLevel.READ_ONLY if "*" in actions else LockLevel.CAN_NOT_DELETE
+
+
+def _allowed_actions(deny: DenyAssignmentRecord | None) -> tuple[list[str], list[str]]:
+    """What the customer may do beyond reading: the deny assignment's exclusions."""
+    if deny is None:
+        return [], []
+    actions = sorted(
+        {a for entry in deny.permissions for a in entry.not_actions if a.lower() != "*/read"}
+    )
+    data_actions = sorted({a for entry in deny.permissions for a in entry.not_data_actions})
+    return actions, data_actions
+
+
+def _mirror_offer(
+    context: SyncContext, record: ManagedAppRecord, deny: DenyAssignmentRecord | None
+) -> Offer | None:
+    key = _offer_key(record)
+    if key is None:
+        return None
+    if key in context.offers:
+        return context.offers[key]
+    publisher_tenant = Tenant.objects.filter(
+        entra_tenant_id=record.publisher_tenant_id or None, side=Side.PUBLISHER
+    ).first()
+    if record.plan is not None:
+        allowed, allowed_data = _allowed_actions(deny)
+        values: dict[str, Any] = {
+            "kind": Offer.Kind.MARKETPLACE,
+            "publisher_tenant": publisher_tenant,
+            "publisher_name": record.plan.publisher,
+            "product": record.plan.product,
+            "plan": record.plan.name,
+            "version": record.plan.version,
+            # ARM carries no display name for a Marketplace offer; its product id reads well enough.
+            "display_name": record.plan.product.replace("-", " ").replace("_", " ").title(),
+            "lock_level": _lock_level(deny),
+            "authorizations": _authorizations(record.authorizations),
+            "jit_offered": record.jit_policy is not None,
+            "allowed_actions": allowed,
+            "allowed_data_actions": allowed_data,
+        }
+    else:
+        definition = _definition(context, record.application_definition_id or "")
+        if definition is None:
+            context.offers[key] = None
+            return None
+        values = {
+            "kind": Offer.Kind.SERVICE_CATALOG,
+            "publisher_tenant": publisher_tenant,
+            "definition_arm_id": definition.id,
+            "display_name": definition.display_name or definition.name,
+            "description": definition.description,
+            "lock_level": definition.lock_level or LockLevel.NONE,
+            "authorizations": _authorizations(definition.authorizations),
+            "jit_offered": record.jit_policy is not None,
+            "allowed_actions": list(definition.allowed_actions),
+            "allowed_data_actions": list(definition.allowed_data_actions),
+            "notification_endpoint": definition.notification_uri or "",
+        }
+    existing = Offer.objects.filter(key=key).first()
+    context.tally.count(_upsert(Offer, existing, {"key": key}, values))
+    offer = Offer.objects.get(key=key)
+    context.offers[key] = offer
+    return offer
+
+
+def _definition(context: SyncContext, definition_id: str) -> ApplicationDefinitionRecord | None:
+    if not definition_id:
+        return None
+    if definition_id.lower() not in context.definitions:
+        try:
+            context.definitions[definition_id.lower()] = context.gateway.get_application_definition(
+                definition_id
+            )
+        except (NotFound, Forbidden):
+            context.definitions[definition_id.lower()] = None
+    return context.definitions[definition_id.lower()]
+
+
+def _offer_key(record: ManagedAppRecord) -> str | None:
+    if record.plan is not None:
+        plan = record.plan
+        return f"plan:{plan.publisher}/{plan.product}/{plan.name}/{plan.version}".lower()
+    if record.application_definition_id:
+        return record.application_definition_id.lower()
+    return None
+
+
+def _authorizations(authorizations: Any) -> list[dict[str, str]]:
+    return [
+        {"principalId": a.principal_id, "roleDefinitionId": a.role_definition_id}
+        for a in authorizations
+    ]
+
+
+def _upsert(
+    model: type[M], row: M | None, lookup: dict[str, Any], values: dict[str, Any]
+) -> str | None:
+    """Create the row, or update only the fields whose values differ; returns what happened."""
+    if row is None:
+        model.objects.create(**lookup, **values)  # type: ignore[attr-defined]
+        return "created"
+    changed = {
+        name: value
+        for name, value in values.items()
+        if _field_value(row, name) != (value.pk if isinstance(value, models.Model) else value)
+    }
+    if not changed:
+        return None
+    model.objects.filter(pk=row.pk).update(**changed)  # type: ignore[attr-defined]
+    for name, value in changed.items():
+        setattr(row, name, value)
+    return "updated"
+
+
+def _field_value(row: models.Model, name: str) -> Any:
+    field_ = row._meta.get_field(name)
+    if field_.is_relation:
+        return getattr(row, f"{name}_id")
+    return getattr(row, name)

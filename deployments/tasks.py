@@ -1,0 +1,28 @@
+"""Celery tasks of the deployments app. They pass ids, call the sync, and are safe to run twice:
+the sync claims its SyncRun with a conditional update, so a duplicate delivery does nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from deployments import sync
+
+
+@shared_task(name="deployments.sync_tenant", bind=True, acks_late=True, max_retries=None)
+def sync_tenant(self: Any, run_id: int) -> None:
+    """Mirror one customer tenant (a queued SyncRun)."""
+    sync.run_tenant_sync(run_id=run_id, task=self)
+
+
+@shared_task(name="deployments.sync_application", bind=True, acks_late=True, max_retries=None)
+def sync_application(self: Any, run_id: int) -> None:
+    """Mirror one application after a marketplace notification (a queued SyncRun)."""
+    sync.run_application_sync(run_id=run_id, task=self)
+
+
+@shared_task(name="deployments.sync_all_tenants")
+def sync_all_tenants() -> int:
+    """The periodic fan-out: one sync per allowed customer tenant. Returns how many were queued."""
+    return len(sync.sync_all_tenants())

@@ -1,0 +1,197 @@
+"""The ARM mirror, through the real gateway and SDK against the emulator over HTTPS."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Tenant
+from deployments import sync
+from deployments.models import ManagedApplication, ManagedResource, Offer, Subscription, SyncRun
+from deployments.services import queue_tenant_sync
+from deployments.tasks import sync_tenant
+
+FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
+TAILSPIN = "a2d9358c-f752-4d74-8279-47053b42bc40"
+
+
+def _emulated_apps(azure, subscription_id):
+    return {
+        app.id.lower(): app
+        for app in azure.state.applications.values()
+        if app.subscription_id == subscription_id
+    }
+
+
+def _sync(tenant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        run = queue_tenant_sync(tenant=tenant)
+    assert len(queued) == 1  # the task is queued once the run row is committed
+    sync.run_tenant_sync(run_id=run.pk)
+    run.refresh_from_db()
+    return run
+
+
+@pytest.fixture
+def mirrored(azure, fabrikam, contoso, django_capture_on_commit_callbacks):
+    return _sync(fabrikam, django_capture_on_commit_callbacks)
+
+
+def test_first_sync_mirrors_every_application_with_its_offer_and_resources(
+    azure, mirrored, fabrikam
+):
+    assert mirrored.state == SyncRun.State.SUCCEEDED, mirrored.error
+    emulated = _emulated_apps(azure, FABRIKAM_SUBSCRIPTION)
+    mirrored_apps = {a.arm_id.lower(): a for a in ManagedApplication.objects.all()}
+    assert set(mirrored_apps) == set(emulated)
+    for key, app in mirrored_apps.items():
+        source = emulated[key]
+        assert app.customer_tenant == fabrikam
+        assert app.provisioning_state == source.provisioning_state
+        assert app.jit_enabled == source.jit_enabled
+        assert app.managed_resource_group_id.lower() == source.managed_resource_group_id.lower()
+        emulated_resources = {
+            r.id.lower()
+            for r in azure.state.resources.values()
+            if r.id.lower().startswith(source.managed_resource_group_id.lower() + "/")
+        }
+        assert {r.arm_id.lower() for r in app.resources.all()} == emulated_resources
+    assert Subscription.objects.get(subscription_id=FABRIKAM_SUBSCRIPTION).tenant == fabrikam
+    assert mirrored.rows_created == (
+        ManagedApplication.objects.count()
+        + ManagedResource.objects.count()
+        + Offer.objects.count()
+        + Subscription.objects.count()
+    )
+    assert mirrored.calls_made > len(mirrored_apps)
+
+
+def test_offers_carry_the_publisher_and_the_permission_model(azure, mirrored, contoso):
+    for app in ManagedApplication.objects.select_related("offer"):
+        source = azure.state.applications[app.arm_id.lower()]
+        assert app.offer is not None
+        assert app.offer.publisher_tenant == contoso
+        assert app.offer.lock_level == source.lock_level
+        assert app.offer.jit_offered == (source.jit_access_policy is not None)
+        assert [a["principalId"] for a in app.offer.authorizations] == [
+            a["principalId"] for a in source.authorizations
+        ]
+        if source.lock_level != "None":
+            assert set(app.offer.allowed_actions) == set(source.allowed_actions)
+
+
+def test_resync_without_change_writes_no_mirrored_row(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    with CaptureQueriesContext(connection) as queries:
+        second = _sync(fabrikam, django_capture_on_commit_callbacks)
+    assert second.state == SyncRun.State.SUCCEEDED
+    assert (second.rows_created, second.rows_updated, second.rows_removed) == (0, 0, 0)
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        and "deployments_syncrun" not in q["sql"]
+    ]
+    assert writes == []
+
+
+def test_a_changed_jit_policy_is_picked_up(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    source = next(a for a in _emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values() if a.jit_enabled)
+    source.jit_access_policy = {**source.jit_access_policy, "jitApprovalMode": "AutoApprove"}
+    run = _sync(fabrikam, django_capture_on_commit_callbacks)
+    assert run.rows_updated == 1
+    assert (
+        ManagedApplication.objects.get(arm_id__iexact=source.id).jit_approval_mode == "AutoApprove"
+    )
+
+
+def test_an_application_that_vanished_from_arm_is_marked_not_deleted(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    source = next(iter(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values()))
+    with azure.state.lock:
+        azure.state.remove_application(source)
+    run = _sync(fabrikam, django_capture_on_commit_callbacks)
+    gone = ManagedApplication.objects.get(arm_id__iexact=source.id)
+    assert gone.vanished_at is not None
+    assert run.rows_removed >= 1
+    assert gone not in ManagedApplication.objects.present()
+
+
+def test_throttling_is_retried_after_retry_after_and_then_succeeds(azure, fabrikam, contoso):
+    # A Retry-After longer than the gateway waits inline comes back as Throttled; the task
+    # puts the run back in the queue and retries (eagerly here, so at once).
+    azure.inject_fault(
+        kind="throttle", count=1, retry_after=30, path="/providers/Microsoft.Solutions/applications"
+    )
+    run = SyncRun.objects.create(tenant=fabrikam)
+    sync_tenant.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert ManagedApplication.objects.count() == len(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION))
+
+
+def test_without_retries_left_a_throttled_sync_fails_with_what_to_do(azure, fabrikam):
+    azure.inject_fault(kind="throttle", count=5, retry_after=30, path="/subscriptions")
+    run = SyncRun.objects.create(tenant=fabrikam)
+    sync.run_tenant_sync(run_id=run.pk)  # no task: no retry
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.FAILED
+    assert "next scheduled sync will try again" in run.error
+
+
+def test_one_failing_tenant_does_not_stop_the_others(
+    azure, fabrikam, contoso, django_capture_on_commit_callbacks
+):
+    tailspin = Tenant.objects.create(
+        entra_tenant_id=TAILSPIN, display_name="Tailspin Toys", side="customer", state="allowed"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        runs = sync.sync_all_tenants()
+    assert {r.tenant for r in runs} == {fabrikam, tailspin}
+    for run in runs:
+        sync.run_tenant_sync(run_id=run.pk)
+    outcome = {r.tenant.display_name: SyncRun.objects.get(pk=r.pk) for r in runs}
+    assert outcome["Tailspin Toys"].state == SyncRun.State.FAILED
+    assert "admin consent" in outcome["Tailspin Toys"].error
+    assert outcome["Fabrikam"].state == SyncRun.State.SUCCEEDED
+
+
+def test_a_duplicate_delivery_does_nothing(azure, mirrored):
+    before = SyncRun.objects.get(pk=mirrored.pk)
+    sync.run_tenant_sync(run_id=mirrored.pk)
+    after = SyncRun.objects.get(pk=mirrored.pk)
+    assert (after.state, after.finished_at, after.calls_made) == (
+        before.state,
+        before.finished_at,
+        before.calls_made,
+    )
+
+
+def test_only_one_open_sync_per_tenant(fabrikam, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        first = queue_tenant_sync(tenant=fabrikam)
+        second = queue_tenant_sync(tenant=fabrikam)
+    assert first == second
+    assert len(queued) == 1
+
+
+def test_runs_whose_worker_vanished_are_closed_and_replaced(
+    fabrikam, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = SyncRun.objects.create(
+        tenant=fabrikam,
+        state=SyncRun.State.RUNNING,
+        started_at=timezone.now() - timedelta(hours=1),
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        (fresh,) = sync.sync_all_tenants()
+    stuck.refresh_from_db()
+    assert stuck.state == SyncRun.State.FAILED
+    assert fresh.pk != stuck.pk and fresh.state == SyncRun.State.QUEUED
