@@ -1,0 +1,113 @@
+"""Rows for the deployments pages, built with the ORM: Contoso's offer installed at Fabrikam
+and Northwind, resources in Fabrikam's managed resource group, and sync runs."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from deployments.models import ManagedApplication, ManagedResource, Offer, SyncRun
+
+SUB = "6f1d3c3e-2b0a-4a57-9a0c-2c1e5e0b7a11"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+
+
+def make_offer(publisher, *, plan="jit-plan", version="1.0.0", name="Contoso Analytics", **extra):
+    return Offer.objects.create(
+        key=f"plan:{publisher.pk}/analytics/{plan}/{version}/{name}".lower(),
+        kind=Offer.Kind.MARKETPLACE,
+        publisher_tenant=publisher,
+        publisher_name=publisher.display_name,
+        product="analytics",
+        display_name=name,
+        plan=plan,
+        version=version,
+        **extra,
+    )
+
+
+def make_app(tenant, offer, name, *, state="Succeeded", sub=SUB, **extra):
+    rg = f"rg-{name}"
+    return ManagedApplication.objects.create(
+        arm_id=f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications/{name}",
+        customer_tenant=tenant,
+        offer=offer,
+        subscription_id=sub,
+        resource_group=rg,
+        name=name,
+        location="westeurope",
+        provisioning_state=state,
+        managed_resource_group_id=f"/subscriptions/{sub}/resourceGroups/mrg-{name}",
+        **extra,
+    )
+
+
+def make_run(tenant, state=SyncRun.State.SUCCEEDED, *, ago=dt.timedelta(minutes=5), **extra):
+    finished = timezone.now() - ago
+    if state in (SyncRun.State.QUEUED, SyncRun.State.RUNNING):
+        return SyncRun.objects.create(tenant=tenant, state=state, queued_at=finished, **extra)
+    return SyncRun.objects.create(
+        tenant=tenant,
+        state=state,
+        queued_at=finished - dt.timedelta(seconds=20),
+        started_at=finished - dt.timedelta(seconds=15),
+        finished_at=finished,
+        **extra,
+    )
+
+
+@pytest.fixture
+def offer(contoso):
+    return make_offer(
+        contoso,
+        lock_level="ReadOnly",
+        jit_offered=True,
+        authorizations=[
+            {"principalId": "5c1e2f7a-0000-4000-8000-000000000001", "roleDefinitionId": OWNER}
+        ],
+        allowed_actions=["Microsoft.Compute/virtualMachines/restart/action"],
+        description="Dashboards over your own data, run by Contoso.",
+    )
+
+
+@pytest.fixture
+def fabrikam_app(fabrikam, offer):
+    app = make_app(
+        fabrikam,
+        offer,
+        "analytics",
+        jit_enabled=True,
+        jit_approval_mode=ManagedApplication.ApprovalMode.MANUAL,
+        support_contact={
+            "name": "Contoso Support",
+            "email": "support@contoso.example",
+            "phone": "+1 555 0100",
+        },
+        parameters={
+            "clusterSize": {"type": "Int", "value": 3},
+            "adminPassword": {"type": "SecureString"},
+        },
+        outputs={
+            "dashboardUrl": {"type": "String", "value": "https://analytics.contoso.example/fab"}
+        },
+    )
+    ManagedResource.objects.create(
+        application=app,
+        arm_id=f"{app.managed_resource_group_id}/providers/Microsoft.Storage/storageAccounts/stanalytics",
+        name="stanalytics",
+        type="Microsoft.Storage/storageAccounts",
+        location="westeurope",
+    )
+    return app
+
+
+@pytest.fixture
+def northwind_app(northwind, offer):
+    return make_app(
+        northwind, offer, "northwind-analytics", sub="0a0a0a0a-1111-2222-3333-444444444444"
+    )
+
+
+@pytest.fixture
+def fabrikam_synced(fabrikam):
+    return make_run(fabrikam, rows_created=2)

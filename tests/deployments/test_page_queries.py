@@ -1,0 +1,69 @@
+"""Each list page renders with a fixed number of SQL queries whatever the row count."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Side
+from tests.conftest import make_tenant
+from tests.deployments.conftest import make_app, make_offer, make_run
+
+N = 4
+
+
+def queries_for(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def add_rows(n, *, fabrikam, contoso, start):
+    """n more Fabrikam apps, n more customer tenants of Contoso and n more offer versions."""
+    for i in range(start, start + n):
+        offer = make_offer(
+            contoso,
+            version=f"1.{i}.0",
+            authorizations=[{"principalId": "p", "roleDefinitionId": "r"}],
+        )
+        make_app(fabrikam, offer, f"fab-{i}", sub=str(uuid.uuid4()), jit_enabled=bool(i % 2))
+        customer = make_tenant(uuid.uuid4(), f"Customer {i}", Side.CUSTOMER)
+        make_app(
+            customer,
+            offer,
+            f"cust-{i}",
+            sub=str(uuid.uuid4()),
+            state="Failed" if i % 3 else "Succeeded",
+        )
+        make_run(customer)
+
+
+@pytest.mark.parametrize(
+    ("person", "url_name"),
+    [
+        ("alice", "deployments:my_apps"),
+        ("alice", "deployments:catalog"),
+        ("pat", "deployments:customers"),
+        ("pat", "deployments:fleet"),
+        ("pat", "deployments:catalog"),
+        ("pat", "customer_detail"),
+    ],
+)
+def test_list_pages_use_the_same_number_of_queries_for_n_and_3n_rows(
+    request, client, fabrikam, contoso, person, url_name
+):
+    client.force_login(request.getfixturevalue(person))
+    make_run(fabrikam)
+    if url_name == "customer_detail":
+        url = reverse("deployments:customer_detail", args=[fabrikam.pk])
+    else:
+        url = reverse(url_name)
+    add_rows(N, fabrikam=fabrikam, contoso=contoso, start=0)
+    few = queries_for(client, url)
+    add_rows(2 * N, fabrikam=fabrikam, contoso=contoso, start=N)
+    many = queries_for(client, url)
+    assert few == many
+    assert many <= 12  # session, user, navigation, then the page's own handful
