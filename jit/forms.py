@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import Tenant
+from deployments.models import ManagedApplication
+from jit.models import AuditEvent, State
+from jit.services import EligibleRole
+from portal.azure.records import JitApprover, JitPolicy
+
+DURATION_CHOICES = [(h, f"{h} hour{'s' if h > 1 else ''}") for h in (1, 2, 4, 8, 12, 24)]
+
+
+class RequestListForm(forms.Form):
+    customer = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False)
+    state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
+    requester = forms.CharField(required=False, max_length=100)
+
+    def __init__(self, *args: Any, customers: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = customers  # type: ignore[attr-defined]
+        self.fields["customer"].empty_label = "Any customer"  # type: ignore[attr-defined]
+
+
+class ElevationForm(forms.Form):
+    """A publisher's request: one eligible role, start now or later, up to the policy maximum."""
+
+    role = forms.ChoiceField(label="Role on the managed resource group")
+    start_now = forms.TypedChoiceField(
+        label="Start",
+        choices=[("1", "Now"), ("0", "Later")],
+        coerce=lambda v: v == "1",
+        initial="1",
+        widget=forms.RadioSelect,
+    )
+    start_at = forms.DateTimeField(
+        label="Start at (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    hours = forms.TypedChoiceField(label="Duration", coerce=int, choices=DURATION_CHOICES)
+    justification = forms.CharField(
+        label="Why you need it",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The customer's approvers read this before deciding.",
+    )
+    ticket_reference = forms.CharField(label="Ticket reference", max_length=100, required=False)
+
+    def __init__(
+        self, *args: Any, roles: list[EligibleRole], maximum: dt.timedelta | None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.roles = {r.role_definition_id: r for r in roles}
+        self.fields["role"].choices = [(r.role_definition_id, r.name) for r in roles]  # type: ignore[attr-defined]
+        self.maximum = maximum
+        if maximum is not None:
+            self.fields["hours"].choices = (
+                [  # type: ignore[attr-defined]
+                    (h, label) for h, label in DURATION_CHOICES if dt.timedelta(hours=h) <= maximum
+                ]
+                or DURATION_CHOICES[:1]
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("start_now") is False:
+            start = data.get("start_at")
+            if start is None:
+                self.add_error("start_at", "Pick when the access should start.")
+            elif start < timezone.now():
+                self.add_error("start_at", "The start must be in the future.")
+        return data
+
+    @property
+    def chosen_role(self) -> EligibleRole:
+        return self.roles[self.cleaned_data["role"]]
+
+    @property
+    def start(self) -> dt.datetime:
+        if self.cleaned_data["start_now"]:
+            return timezone.now()
+        return self.cleaned_data["start_at"]  # type: ignore[no-any-return]
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.cleaned_data["hours"])
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
+    # Azure's approval stage needs a reason for approvals as well as denials.
+    justification = forms.CharField(
+        max_length=1000,
+        error_messages={"required": "Give a reason: the publisher and the audit trail see it."},
+    )
+
+    @property
+    def approve(self) -> bool:
+        return self.cleaned_data["decision"] == "approve"
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(max_length=1000, required=False)
+
+
+class PolicyForm(forms.Form):
+    """Mode, approvers and maximum duration of an app's jitAccessPolicy."""
+
+    approval_mode = forms.ChoiceField(
+        label="Approval",
+        choices=[
+            ("ManualApprove", "Manual: an approver must approve each request"),
+            ("AutoApprove", "Automatic: requests are granted, approvers are only told"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    approvers = forms.MultipleChoiceField(
+        label="Approvers", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    extra_approver_id = forms.UUIDField(
+        label="Add a person or group by Entra object id", required=False
+    )
+    extra_approver_type = forms.ChoiceField(
+        label="Type", choices=[("group", "Group"), ("user", "Person")], required=False
+    )
+    extra_approver_name = forms.CharField(label="Display name", max_length=200, required=False)
+    maximum_hours = forms.IntegerField(
+        label="Maximum duration (hours)", min_value=1, max_value=24, initial=8
+    )
+    reason = forms.CharField(label="Why the change", max_length=500, required=False)
+
+    def __init__(self, *args: Any, candidates: list[JitApprover], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.candidates = {a.id.lower(): a for a in candidates}
+        self.fields["approvers"].choices = [  # type: ignore[attr-defined]
+            (a.id.lower(), f"{a.display_name} ({'group' if a.type == 'group' else 'person'})")
+            for a in candidates
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        extra = data.get("extra_approver_id")
+        if extra and not data.get("extra_approver_name", "").strip():
+            self.add_error("extra_approver_name", "Give the approver a name people recognise.")
+        chosen = [self.candidates[i] for i in data.get("approvers", []) if i in self.candidates]
+        if extra:
+            chosen.append(
+                JitApprover(
+                    id=str(extra),
+                    type=data.get("extra_approver_type") or "user",
+                    display_name=data.get("extra_approver_name", "").strip(),
+                )
+            )
+        if data.get("approval_mode") == "ManualApprove" and not chosen:
+            self.add_error("approvers", "Manual approval needs at least one approver.")
+        data["chosen"] = tuple({a.id.lower(): a for a in chosen}.values())
+        return data
+
+    def policy(self) -> JitPolicy:
+        return JitPolicy(
+            enabled=True,
+            approval_mode=self.cleaned_data["approval_mode"],
+            approvers=self.cleaned_data["chosen"],
+            maximum_duration=dt.timedelta(hours=self.cleaned_data["maximum_hours"]),
+        )
+
+
+class AuditFilterForm(forms.Form):
+    application = forms.ModelChoiceField(
+        queryset=ManagedApplication.objects.none(), required=False, empty_label="Any application"
+    )
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), required=False, empty_label="Any customer"
+    )
+    action = forms.ChoiceField(
+        choices=[("", "Any event"), *AuditEvent.Action.choices], required=False
+    )
+
+    def __init__(self, *args: Any, applications: Any, tenants: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["application"].queryset = applications  # type: ignore[attr-defined]
+        self.fields["tenant"].queryset = tenants  # type: ignore[attr-defined]

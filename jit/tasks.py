@@ -1,0 +1,104 @@
+"""JIT tasks: ids in, quiet return when the row is gone, safe to run twice.
+
+Task names are a wire contract (beat entries in jit/schedule.py name them).
+"""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+from celery.app.task import Task
+
+from accounts.models import Tenant
+from accounts.tokens import TokenServiceUnavailable
+from deployments.models import ManagedApplication
+from jit import notifications, services
+from jit.models import AuditEvent, JitRequest
+from portal.azure import Throttled, Transient
+
+MAX_RETRIES = 8
+
+
+def backoff(retries: int) -> float:
+    """Exponential backoff with jitter: about 2, 4, 8 … seconds, capped at ten minutes."""
+    return min(600.0, 2.0 ** (retries + 1)) * random.uniform(0.8, 1.2)
+
+
+def _retry(task: Task, exc: Exception) -> None:
+    countdown = exc.retry_after if isinstance(exc, Throttled) else backoff(task.request.retries)
+    raise task.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES)
+
+
+@shared_task(name="jit.submit_operation", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def submit_operation(self: Task, operation_id: int) -> None:
+    """Submit one outbox operation to ARM as the person who made it."""
+    try:
+        services.operation_submit(operation_id=operation_id)
+    except (Transient, TokenServiceUnavailable) as exc:
+        if self.request.retries >= MAX_RETRIES:
+            services.operation_give_up(operation_id=operation_id, message=str(exc))
+            return
+        _retry(self, exc)
+
+
+@shared_task(name="jit.reconcile_requests")
+def reconcile_requests() -> None:
+    """Fan out one reconciliation per customer tenant with JIT-enabled applications."""
+    tenant_ids = (
+        ManagedApplication.objects.filter(jit_enabled=True, vanished_at__isnull=True)
+        .values_list("customer_tenant_id", flat=True)
+        .distinct()
+    )
+    for tenant_id in tenant_ids:
+        reconcile_tenant_requests.delay(tenant_id)
+
+
+@shared_task(
+    name="jit.reconcile_tenant_requests", bind=True, acks_late=True, max_retries=MAX_RETRIES
+)
+def reconcile_tenant_requests(self: Task, tenant_id: int) -> None:
+    """Mirror one customer tenant's JIT request states from ARM."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return
+    try:
+        services.jit_requests_reconcile(tenant=tenant)
+    except Transient as exc:
+        _retry(self, exc)
+
+
+@shared_task(name="jit.send_timeout_warnings")
+def send_timeout_warnings() -> int:
+    """Warn approvers of requests about to time out (each request once)."""
+    return services.jit_timeout_warnings_send()
+
+
+@shared_task(name="jit.send_notifications", bind=True, acks_late=True, max_retries=3)
+def send_notifications(self: Task, event_id: int) -> None:
+    """Send the e-mails an audit event calls for."""
+    event = (
+        AuditEvent.objects.filter(pk=event_id)
+        .select_related("jit_request", "application", "tenant")
+        .first()
+    )
+    if event is None:
+        return
+    try:
+        notifications.notify(event)
+    except OSError as exc:  # the mail server is unreachable
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from None
+
+
+@shared_task(
+    name="jit.fetch_elevation_activity", bind=True, acks_late=True, max_retries=MAX_RETRIES
+)
+def fetch_elevation_activity(self: Task, jit_request_id: str) -> None:
+    """Copy the elevated principal's activity during a grant from the activity log."""
+    jit = JitRequest.objects.filter(pk=jit_request_id).select_related("application").first()
+    if jit is None:
+        return
+    try:
+        services.elevation_activity_fetch(jit_request=jit)
+    except Transient as exc:
+        _retry(self, exc)

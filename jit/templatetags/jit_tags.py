@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+BADGES = {
+    "Submitting": "text-bg-info",
+    "Pending": "text-bg-warning",
+    "Approved": "text-bg-success",
+    "Denied": "text-bg-danger",
+    "Canceled": "text-bg-secondary",
+    "Expired": "text-bg-light border",
+    "Timeout": "text-bg-secondary",
+    "Failed": "text-bg-danger",
+}
+
+
+@register.filter
+def state_badge(state: str) -> str:
+    return BADGES.get(state, "text-bg-light")
+
+
+@register.filter
+def span(value: dt.timedelta | None) -> str:
+    """A duration in words: "4 h", "1 h 30 min", "45 min"."""
+    if value is None:
+        return "not set"
+    minutes = max(0, int(value.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{days} d" if days else "",
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes else "",
+    ]
+    return " ".join(p for p in parts if p) or "0 min"
+
+
+@register.filter
+def until(value: dt.datetime | None) -> str:
+    """Time left until a moment, in words ("2 h 5 min"); "now" once it has passed."""
+    if value is None:
+        return ""
+    left = value - timezone.now()
+    return span(left) if left.total_seconds() > 60 else "less than a minute"

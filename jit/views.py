@@ -1,0 +1,302 @@
+"""JIT pages: the requests list and inbox, a request with its decision, the publisher's request
+form, the policy editor, the audit trail and its CSV.
+
+Every view starts from a scoped queryset, so another tenant's object answers 404; every change is
+a POST that records the action and returns at once, and the status fragment polls until ARM
+confirms.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import scoping
+from accounts.decorators import portal_access_required, recent_sign_in_required
+from jit import selectors, services
+from jit.forms import (
+    AuditFilterForm,
+    DecisionForm,
+    ElevationForm,
+    PolicyForm,
+    RequestListForm,
+    RevokeForm,
+)
+from jit.models import JitRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from django_htmx.middleware import HtmxDetails
+
+    from accounts.models import User
+
+    class AuthedRequest(HttpRequest):
+        user: User  # type: ignore[assignment]
+        htmx: HtmxDetails
+
+else:
+    AuthedRequest = HttpRequest
+
+
+def _visible(request: AuthedRequest, pk: UUID) -> JitRequest:
+    return get_object_or_404(
+        JitRequest.objects.visible_to(request.user).select_related(
+            "application", "application__customer_tenant", "application__offer"
+        ),
+        pk=pk,
+    )
+
+
+def _status(
+    request: AuthedRequest, jit: JitRequest, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = {**selectors.request_page(jit, request.user), "form": DecisionForm(), **extra}
+    return render(request, "jit/partials/request_status.html", context, status=status)
+
+
+@portal_access_required
+@require_GET
+def requests(request: AuthedRequest) -> HttpResponse:
+    form = RequestListForm(request.GET, customers=selectors.audit_scope(request.user)[1])
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = selectors.request_rows(
+        request.user,
+        customer=filters.get("customer"),
+        state=filters.get("state", ""),
+        requester=filters.get("requester", ""),
+    )
+    context = {
+        "form": form,
+        "page": Paginator(rows, 25).get_page(request.GET.get("page")),
+        "inbox": JitRequest.objects.decidable_by(request.user).select_related(
+            "application", "application__customer_tenant"
+        ),
+        "requestable": selectors.requestable_apps(request.user),
+        "policy_apps": selectors.policy_apps(request.user).filter(jit_enabled=True),
+    }
+    return render(request, "jit/request_list.html", context)
+
+
+@portal_access_required
+@require_GET
+def request_detail(request: AuthedRequest, pk: UUID) -> HttpResponse:
+    jit = _visible(request, pk)
+    context = {
+        **selectors.request_page(jit, request.user),
+        "form": DecisionForm(),
+        "past": selectors.past_elevations(jit),
+        "activities": selectors.activities(jit),
+        "events": jit.audit_events.select_related("actor").order_by("at", "pk"),
+    }
+    return render(request, "jit/request_detail.html", context)
+
+
+@portal_access_required
+@require_GET
+def request_status(request: AuthedRequest, pk: UUID) -> HttpResponse:
+    """The status fragment; it polls itself while an action is being submitted to Azure."""
+    return _status(request, _visible(request, pk))
+
+
+@portal_access_required
+@recent_sign_in_required
+@require_POST
+def decide(request: AuthedRequest, pk: UUID) -> HttpResponse:
+    jit = _visible(request, pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return _status(request, jit, status=400, form=form)
+    try:
+        services.jit_request_decide(
+            jit_request=jit,
+            by=request.user,
+            approve=form.approve,
+            justification=form.cleaned_data["justification"],
+        )
+    except services.NotAllowed as exc:
+        return _status(request, jit, status=403, refusal=str(exc))
+    return _after_action(request, jit)
+
+
+@portal_access_required
+@recent_sign_in_required
+@require_POST
+def cancel(request: AuthedRequest, pk: UUID) -> HttpResponse:
+    jit = _visible(request, pk)
+    try:
+        services.jit_request_cancel(jit_request=jit, by=request.user)
+    except services.NotAllowed as exc:
+        return _status(request, jit, status=403, refusal=str(exc))
+    return _after_action(request, jit)
+
+
+@portal_access_required
+@recent_sign_in_required
+@require_POST
+def revoke(request: AuthedRequest, pk: UUID) -> HttpResponse:
+    jit = _visible(request, pk)
+    form = RevokeForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        services.jit_request_revoke(jit_request=jit, by=request.user, reason=reason)
+    except services.NotAllowed as exc:
+        return _status(request, jit, status=403, refusal=str(exc))
+    return _after_action(request, jit)
+
+
+def _after_action(request: AuthedRequest, jit: JitRequest) -> HttpResponse:
+    if request.htmx:
+        return _status(request, jit)
+    return redirect("jit:request_detail", pk=jit.pk)
+
+
+@portal_access_required
+@recent_sign_in_required
+@require_http_methods(["GET", "POST"])
+def request_new(request: AuthedRequest, app_pk: int) -> HttpResponse:
+    app = get_object_or_404(selectors.requestable_apps(request.user), pk=app_pk)
+    roles = services.eligible_roles(application=app, user=request.user)
+    form = ElevationForm(request.POST or None, roles=roles, maximum=app.jit_maximum_duration)
+    if request.method == "POST" and roles and form.is_valid():
+        jit = services.jit_request_create(
+            application=app,
+            by=request.user,
+            role=form.chosen_role,
+            start=form.start,
+            duration=form.duration,
+            justification=form.cleaned_data["justification"],
+            ticket_reference=form.cleaned_data["ticket_reference"],
+        )
+        return redirect("jit:request_detail", pk=jit.pk)
+    return render(request, "jit/request_form.html", {"app": app, "form": form, "roles": roles})
+
+
+@portal_access_required
+@require_http_methods(["GET", "POST"])
+def policy(request: AuthedRequest, app_pk: int) -> HttpResponse:
+    app = get_object_or_404(selectors.policy_apps(request.user), pk=app_pk)
+    can_edit = (
+        app.jit_enabled
+        and scoping.administered_tenants_of(request.user).filter(pk=app.customer_tenant_id).exists()
+    )
+    candidates = selectors.approver_candidates(app)
+    initial = {
+        "approval_mode": app.jit_approval_mode
+        if app.jit_approval_mode != "NotSpecified"
+        else "AutoApprove",
+        "approvers": [str(a.get("id", "")).lower() for a in app.jit_approvers or []],
+        "maximum_hours": int(app.jit_maximum_duration.total_seconds() // 3600)
+        if app.jit_maximum_duration
+        else 8,
+    }
+    form = PolicyForm(
+        request.POST if request.method == "POST" else None,
+        candidates=candidates,
+        initial=initial,
+    )
+    if request.method == "POST":
+        if not can_edit:
+            return render(
+                request, "jit/policy_form.html", _policy_context(app, form, False), status=403
+            )
+        if form.is_valid():
+            return _policy_submitted(request, app, form)
+    return render(request, "jit/policy_form.html", _policy_context(app, form, can_edit))
+
+
+@recent_sign_in_required
+def _policy_submitted(request: AuthedRequest, app: Any, form: PolicyForm) -> HttpResponse:
+    services.jit_policy_update(
+        application=app,
+        by=request.user,
+        policy=form.policy(),
+        reason=form.cleaned_data["reason"],
+    )
+    messages.info(request, "Policy change recorded; it is being written to Azure.")
+    return redirect("jit:policy", app_pk=app.pk)
+
+
+def _policy_context(app: Any, form: PolicyForm, can_edit: bool) -> dict[str, Any]:
+    from jit.models import Operation
+
+    operations = Operation.objects.filter(application=app, kind=Operation.Kind.POLICY)
+    return {
+        "app": app,
+        "form": form,
+        "can_edit": can_edit,
+        "operation": operations.order_by("-created_at").first(),
+    }
+
+
+@portal_access_required
+@require_GET
+def audit(request: AuthedRequest) -> HttpResponse:
+    form, rows = _audit_rows(request)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request, "jit/audit_list.html", {"form": form, "page": page, "query": query.urlencode()}
+    )
+
+
+@portal_access_required
+@require_GET
+def audit_csv(request: AuthedRequest) -> StreamingHttpResponse:
+    _, rows = _audit_rows(request)
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(
+            ["time (UTC)", "event", "who", "customer", "application", "request", "reason",
+             "before", "after"]
+        )  # fmt: skip
+        for e in rows.iterator():
+            yield writer.writerow(
+                [
+                    e.at.isoformat(),
+                    e.get_action_display(),
+                    e.actor_name,
+                    str(e.tenant),
+                    e.application.name,
+                    e.jit_request.name if e.jit_request else "",
+                    _csv_safe(e.reason),
+                    _csv_safe(str(e.before or "")),
+                    _csv_safe(str(e.after or "")),
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="jit-audit.csv"'
+    return response
+
+
+def _csv_safe(value: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas; a quote keeps them text."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _audit_rows(request: AuthedRequest) -> tuple[AuditFilterForm, Any]:
+    applications, tenants = selectors.audit_scope(request.user)
+    form = AuditFilterForm(request.GET, applications=applications, tenants=tenants)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = selectors.audit_rows(
+        request.user,
+        application=filters.get("application"),
+        tenant=filters.get("tenant"),
+        action=filters.get("action", ""),
+    )
+    return form, rows

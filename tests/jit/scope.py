@@ -1,0 +1,54 @@
+"""Scope tests of the jit URLs (see tests/test_url_scope.py)."""
+
+V = "tests.jit.test_views::"
+
+SCOPE_TESTS = {
+    "jit:requests": [
+        V + "test_publisher_sees_requests_across_customers_and_can_ask",
+        V + "test_reader_sees_requests_but_no_inbox",
+        V + "test_other_customer_sees_none_of_them",
+    ],
+    "jit:request_detail": [
+        V + "test_approver_sees_the_request_with_decision_buttons",
+        V + "test_reader_sees_the_request_without_buttons",
+        V + "test_other_tenant_gets_404_for_the_request",
+    ],
+    "jit:request_status": [
+        V + "test_status_fragment_polls_while_submitting",
+        V + "test_status_fragment_for_a_reader",
+        V + "test_other_tenant_gets_404_for_the_request",
+    ],
+    "jit:decide": [
+        V + "test_approver_decides_and_the_task_is_queued",
+        V + "test_reader_cannot_decide",
+        V + "test_other_tenant_cannot_decide",
+    ],
+    "jit:cancel": [
+        V + "test_publisher_cancels",
+        V + "test_customer_cannot_cancel_a_publisher_request",
+        V + "test_other_tenant_cannot_cancel",
+    ],
+    "jit:revoke": [
+        V + "test_admin_revokes_an_active_grant",
+        V + "test_reader_cannot_revoke",
+        V + "test_other_tenant_cannot_revoke",
+    ],
+    "jit:request_new": [
+        V + "test_publisher_requests_elevation",
+        V + "test_customers_cannot_request_elevation",
+        V + "test_other_tenant_cannot_open_the_request_form",
+    ],
+    "jit:policy": [
+        V + "test_admin_changes_the_policy",
+        V + "test_reader_sees_the_policy_but_cannot_change_it",
+        V + "test_publisher_and_other_tenant_get_404_for_the_policy",
+    ],
+    "jit:audit": [
+        V + "test_customer_reads_the_audit_trail",
+        V + "test_other_tenant_reads_none_of_the_audit_trail",
+    ],
+    "jit:audit_csv": [
+        V + "test_audit_csv_export",
+        V + "test_other_tenant_csv_has_only_the_header",
+    ],
+}

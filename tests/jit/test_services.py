@@ -1,0 +1,518 @@
+"""JIT workflows against the emulator: recorded first, submitted as the person by the task,
+mirrored back from ARM, audited once."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from jit import services, tasks
+from jit.models import AuditEvent, JitRequest, Operation, State
+from jit.services import EligibleRole, NotAllowed
+from portal.azure import Throttled, Transient, gateway_for_token
+from tests.jit.conftest import CAROL, CONTRIBUTOR, OWNER, PAT
+
+pytestmark = pytest.mark.django_db
+
+
+def actions(jit):
+    return list(jit.audit_events.order_by("pk").values_list("action", flat=True))
+
+
+def queued(callbacks):
+    """Run what the transaction queued on commit, as the worker would (task functions directly)."""
+    for callback in callbacks:
+        callback()
+
+
+def request_as(pat, app, *, hours=2, start=None, role=CONTRIBUTOR):
+    return services.jit_request_create(
+        application=app,
+        by=pat,
+        role=EligibleRole(PAT, role),
+        start=start or timezone.now(),
+        duration=dt.timedelta(hours=hours),
+        justification="Disk alert on vm-monitoring",
+        ticket_reference="INC-1042",
+    )
+
+
+def submit(operation):
+    tasks.submit_operation(operation.pk)
+    operation.refresh_from_db()
+    return operation
+
+
+def only_operation(jit, kind):
+    return jit.operations.get(kind=kind)
+
+
+@pytest.fixture
+def pending(signed_in, pat, alice, monitoring):
+    signed_in(pat)
+    signed_in(alice)
+    jit = request_as(pat, monitoring)
+    submit(only_operation(jit, "create"))
+    jit.refresh_from_db()
+    assert jit.state == State.PENDING
+    return jit
+
+
+def _arm(azure, jit):
+    gateway = gateway_for_token(lambda: (azure.token_for(PAT), 2**31))
+    with gateway:
+        return gateway.get_jit_request(jit.arm_id)
+
+
+# Requests ---------------------------------------------------------------------------------------
+
+
+def test_request_is_recorded_first_and_submitted_on_commit(
+    signed_in, pat, alice, monitoring, django_capture_on_commit_callbacks
+):
+    signed_in(pat)
+    signed_in(alice)
+    with django_capture_on_commit_callbacks() as callbacks:
+        jit = request_as(pat, monitoring)
+
+    assert jit.state == State.SUBMITTING
+    assert actions(jit) == [AuditEvent.Action.REQUESTED]
+    assert len(callbacks) == 1
+    queued(callbacks)
+
+    jit.refresh_from_db()
+    assert jit.state == State.PENDING
+    assert only_operation(jit, "create").status == Operation.Status.DONE
+    assert actions(jit) == [AuditEvent.Action.REQUESTED, AuditEvent.Action.SUBMITTED]
+
+
+def test_approvers_get_a_mail_with_a_link_when_the_request_is_pending(
+    signed_in, pat, alice, carol, monitoring, django_capture_on_commit_callbacks, settings
+):
+    settings.PORTAL_BASE_URL = "https://portal.example.test"
+    signed_in(pat)
+    signed_in(alice)
+    signed_in(carol)
+    with django_capture_on_commit_callbacks(execute=True):
+        jit = request_as(pat, monitoring)
+
+    (message,) = mail.outbox  # alice only: carol is an admin but not an approver
+    assert message.to == ["alice@example.test"]
+    assert "Decision needed" in message.subject and "Contributor" in message.subject
+    assert "Disk alert on vm-monitoring" in message.body
+    assert "INC-1042" in message.body
+    assert f"https://portal.example.test/jit/requests/{jit.pk}/" in message.body
+
+
+def test_automatic_approval_grants_at_once(signed_in, pat, backup):
+    signed_in(pat)
+    jit = request_as(pat, backup)
+    submit(only_operation(jit, "create"))
+
+    jit.refresh_from_db()
+    assert jit.state == State.APPROVED
+    assert jit.grant_started_at is not None
+    assert AuditEvent.Action.GRANT_STARTED in actions(jit)
+
+
+def test_a_role_the_person_is_not_listed_for_is_refused(signed_in, pat, monitoring):
+    with pytest.raises(NotAllowed):
+        request_as(pat, monitoring, role=OWNER)
+    assert not JitRequest.objects.exists()
+
+
+def test_arm_validation_failure_is_recorded_with_what_to_do(signed_in, pat, monitoring):
+    signed_in(pat)
+    jit = request_as(pat, monitoring, hours=9)  # the policy allows 8
+
+    operation = submit(only_operation(jit, "create"))
+
+    jit.refresh_from_db()
+    assert operation.status == Operation.Status.FAILED
+    assert operation.error_code == "JitRequestDurationExceedsMaximum"
+    assert "shorter duration" in operation.what_to_do
+    assert jit.state == State.FAILED
+    assert actions(jit)[-1] == AuditEvent.Action.REQUEST_FAILED
+
+
+def test_without_a_stored_sign_in_the_operation_asks_to_sign_in_again(pat, monitoring, azure):
+    jit = request_as(pat, monitoring)
+
+    operation = submit(only_operation(jit, "create"))
+
+    assert operation.status == Operation.Status.FAILED
+    assert operation.error_code == "SignInRequired"
+    assert "Sign in again" in operation.what_to_do
+
+
+def test_server_errors_are_retried_and_the_request_is_created_once(
+    azure, signed_in, pat, monitoring
+):
+    signed_in(pat)
+    jit = request_as(pat, monitoring)
+    azure.inject_fault(kind="status", status=500, count=3, path="/jitRequests/", method="PUT")
+    operation = only_operation(jit, "create")
+
+    with pytest.raises(Transient):
+        tasks.submit_operation(operation.pk)
+    operation.refresh_from_db()
+    assert (operation.status, operation.attempts) == (Operation.Status.QUEUED, 1)
+
+    submit(operation)
+    submit(operation)  # a second delivery of the same task changes nothing
+
+    assert operation.status == Operation.Status.DONE
+    assert operation.attempts == 2
+    puts = [r for r in azure.state.requests_log if r["method"] == "PUT" and jit.name in r["path"]]
+    assert puts[-1]["status"] in (200, 201)
+    jit.refresh_from_db()
+    assert jit.state == State.PENDING
+    assert actions(jit).count(AuditEvent.Action.SUBMITTED) == 1
+
+
+def test_throttling_waits_for_retry_after(azure, signed_in, pat, monitoring):
+    signed_in(pat)
+    jit = request_as(pat, monitoring)
+    azure.inject_fault(kind="throttle", count=3, retry_after=30, path="/jitRequests/")
+    operation = only_operation(jit, "create")
+
+    with pytest.raises(Throttled) as caught:
+        tasks.submit_operation(operation.pk)
+
+    assert caught.value.retry_after == 30
+    operation.refresh_from_db()
+    assert operation.status == Operation.Status.QUEUED
+    assert operation.error_code
+
+
+def test_retries_in_a_worker_end_confirmed(azure, signed_in, pat, monitoring):
+    signed_in(pat)
+    jit = request_as(pat, monitoring)
+    azure.inject_fault(kind="status", status=503, count=3, path="/jitRequests/", method="PUT")
+
+    tasks.submit_operation.apply(args=[only_operation(jit, "create").pk])
+
+    jit.refresh_from_db()
+    assert jit.state == State.PENDING
+
+
+def test_no_entra_p2_ends_failed_with_the_licence_named(
+    azure, signed_in, pat, monitoring, django_capture_on_commit_callbacks
+):
+    from accounts.models import Tenant
+    from tests.jit.conftest import _app
+
+    woodgrove = Tenant.objects.create(
+        entra_tenant_id="b632bd77-5d1b-4ed9-b465-bdb51268f8f1",
+        display_name="Woodgrove Bank",
+        side="customer",
+        state="allowed",
+    )
+    app = _app(
+        woodgrove, monitoring.offer, "b4ada22b-090d-4aa2-a27f-8119ce092cad", "rg-managed-apps",
+        "woodgrove-monitoring", "ManualApprove", [], 8, "uksouth",
+    )  # fmt: skip
+    signed_in(pat)
+    jit = request_as(pat, app)
+
+    operation = submit(only_operation(jit, "create"))
+
+    jit.refresh_from_db()
+    assert jit.state == State.FAILED
+    assert operation.error_code == "JitRequestFailed"
+    assert "P2" in operation.what_to_do
+
+
+# Decisions --------------------------------------------------------------------------------------
+
+
+def test_approver_approves_and_the_grant_starts(pending, alice, azure):
+    operation = services.jit_request_decide(
+        jit_request=pending, by=alice, approve=True, justification="Planned work"
+    )
+    submit(operation)
+
+    pending.refresh_from_db()
+    assert operation.status == Operation.Status.DONE
+    assert pending.state == State.APPROVED
+    assert pending.decided_by_name == "Alice Archer"
+    assert _arm(azure, pending).state == "Approved"
+    assert actions(pending)[-3:] == [
+        AuditEvent.Action.DECIDED,
+        AuditEvent.Action.APPROVED,
+        AuditEvent.Action.GRANT_STARTED,
+    ]
+
+
+def test_requester_hears_of_the_denial_with_the_reason(
+    pending, alice, azure, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.jit_request_decide(
+            jit_request=pending, by=alice, approve=False, justification="Not during the freeze"
+        )
+
+    pending.refresh_from_db()
+    assert pending.state == State.DENIED
+    assert _arm(azure, pending).state == "Denied"
+    (message,) = mail.outbox
+    assert message.to == ["pat@example.test"]
+    assert message.subject.startswith("Denied")
+    assert "Not during the freeze" in message.body
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_every_decision_needs_a_reason(pending, alice, approve):
+    with pytest.raises(NotAllowed):
+        services.jit_request_decide(
+            jit_request=pending, by=alice, approve=approve, justification=" "
+        )
+
+
+def test_reader_cannot_decide(pending, bob):
+    with pytest.raises(NotAllowed):
+        services.jit_request_decide(jit_request=pending, by=bob, approve=True, justification="")
+
+
+def test_admin_who_is_not_an_approver_cannot_decide(pending, carol):
+    with pytest.raises(NotAllowed):
+        services.jit_request_decide(jit_request=pending, by=carol, approve=True, justification="")
+
+
+def test_admin_of_another_tenant_cannot_decide(pending, charlie):
+    with pytest.raises(NotAllowed):
+        services.jit_request_decide(jit_request=pending, by=charlie, approve=True, justification="")
+
+
+def test_nobody_decides_their_own_request(pending, alice):
+    JitRequest.objects.filter(pk=pending.pk).update(requested_by=alice)
+
+    with pytest.raises(NotAllowed):
+        services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="")
+
+
+def test_a_decided_request_cannot_be_decided_again(pending, alice):
+    submit(
+        services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+    )
+
+    with pytest.raises(NotAllowed):
+        services.jit_request_decide(
+            jit_request=pending, by=alice, approve=False, justification="No"
+        )
+
+
+def test_double_click_and_two_approvers_apply_once(
+    pending, alice, signed_in, django_capture_on_commit_callbacks
+):
+    from accounts.models import Role
+    from tests.conftest import make_person
+
+    other = signed_in(make_person(pending.application.customer_tenant, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN))  # fmt: skip
+    pending.application.jit_approvers = []  # any admin may approve
+    pending.application.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = services.jit_request_decide(
+            jit_request=pending, by=alice, approve=True, justification="ok"
+        )
+        again = services.jit_request_decide(
+            jit_request=pending, by=alice, approve=True, justification="ok"
+        )
+        rival = services.jit_request_decide(
+            jit_request=pending, by=other, approve=False, justification="no"
+        )
+
+    assert first.pk == again.pk == rival.pk
+    assert Operation.objects.filter(kind="decide").count() == 1
+    queued(callbacks)
+    queued(callbacks)  # the task delivered twice
+    pending.refresh_from_db()
+    assert pending.state == State.APPROVED
+    assert actions(pending).count(AuditEvent.Action.APPROVED) == 1
+
+
+def test_decision_survives_server_errors_without_a_double_decision(pending, alice, azure):
+    operation = services.jit_request_decide(
+        jit_request=pending, by=alice, approve=True, justification="ok"
+    )
+    # The SDK does not retry a PATCH itself, so each failure comes back to the task.
+    azure.inject_fault(kind="status", status=502, count=2, path="/stages/", method="PATCH")
+
+    for _ in range(2):
+        with pytest.raises(Transient):
+            tasks.submit_operation(operation.pk)
+    pending.refresh_from_db()
+    assert pending.state == State.PENDING
+    submit(operation)
+    submit(operation)
+
+    pending.refresh_from_db()
+    assert operation.status == Operation.Status.DONE
+    assert pending.state == State.APPROVED
+    patches = [
+        r for r in azure.state.requests_log if r["method"] == "PATCH" and "/stages/" in r["path"]
+    ]
+    assert [r["status"] for r in patches] == [502, 502, 200]
+
+
+def test_a_decision_after_azure_timed_it_out_is_reported(pending, alice, azure):
+    operation = services.jit_request_decide(
+        jit_request=pending, by=alice, approve=True, justification="late"
+    )
+    azure.advance_clock(dt.timedelta(hours=25))
+
+    submit(operation)
+
+    pending.refresh_from_db()
+    assert operation.status == Operation.Status.FAILED
+    assert pending.state == State.TIMEOUT
+    assert operation.what_to_do
+
+
+# Cancel, revoke, policy -------------------------------------------------------------------------
+
+
+def test_publisher_cancels_a_pending_request(pending, pat, azure):
+    submit(services.jit_request_cancel(jit_request=pending, by=pat))
+
+    pending.refresh_from_db()
+    assert pending.state == State.CANCELED
+    assert _arm(azure, pending).state == "Canceled"
+
+
+def test_customer_admin_revokes_an_active_grant(signed_in, pat, alice, backup, azure):
+    signed_in(pat)
+    signed_in(alice)
+    jit = request_as(pat, backup)
+    submit(only_operation(jit, "create"))
+
+    submit(services.jit_request_revoke(jit_request=jit, by=alice, reason="Work is done"))
+
+    jit.refresh_from_db()
+    assert jit.state == State.CANCELED
+    assert jit.grant_ended_at is not None
+    assert actions(jit)[-2:] == [AuditEvent.Action.CANCELED, AuditEvent.Action.GRANT_ENDED]
+
+
+def test_reader_cannot_revoke(signed_in, pat, bob, backup):
+    signed_in(pat)
+    jit = request_as(pat, backup)
+    submit(only_operation(jit, "create"))
+
+    with pytest.raises(NotAllowed):
+        services.jit_request_revoke(jit_request=jit, by=bob, reason="")
+
+
+def test_policy_change_is_patched_as_the_admin_and_audited(signed_in, alice, monitoring, azure):
+    from portal.azure.records import JitApprover, JitPolicy
+
+    signed_in(alice)
+    policy = JitPolicy(
+        enabled=True,
+        approval_mode="ManualApprove",
+        approvers=(JitApprover(id=str(alice.entra_object_id), type="user", display_name="Alice"),),
+        maximum_duration=dt.timedelta(hours=4),
+    )
+
+    operation = submit(services.jit_policy_update(application=monitoring, by=alice, policy=policy))
+
+    monitoring.refresh_from_db()
+    assert operation.status == Operation.Status.DONE
+    assert monitoring.jit_maximum_duration == dt.timedelta(hours=4)
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.POLICY_CHANGED).get()
+    assert event.before["maximum_duration"] == 8 * 3600
+    assert event.after["maximum_duration"] == 4 * 3600
+    assert event.actor == alice
+
+
+def test_reader_policy_change_fails_with_what_to_do(signed_in, bob, monitoring):
+    signed_in(bob)
+    policy = services.current_policy(monitoring)
+
+    operation = submit(services.jit_policy_update(application=monitoring, by=bob, policy=policy))
+
+    assert operation.status == Operation.Status.FAILED
+    assert "rights" in operation.what_to_do
+
+
+# Reconciliation, timeout, expiry ----------------------------------------------------------------
+
+
+def test_reconcile_adopts_requests_made_outside_the_portal(azure, fabrikam, monitoring, backup):
+    services.jit_requests_reconcile(tenant=fabrikam)
+
+    states = dict(JitRequest.objects.values_list("name", "state"))
+    assert states == {
+        "jitpend1": "Pending",
+        "jitact1": "Approved",
+        "jitden1": "Denied",
+        "jitexp1": "Expired",
+        "jittmo1": "Timeout",
+        "jitauto1": "Approved",
+    }
+    active = JitRequest.objects.get(name="jitact1")
+    assert active.grant_started_at is not None
+    services.jit_requests_reconcile(tenant=fabrikam)  # twice: nothing new
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.REQUESTED).count() == 6
+
+
+def test_timeout_by_the_emulator_clock(
+    pending, azure, fabrikam, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    azure.advance_clock(dt.timedelta(hours=25))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.jit_requests_reconcile(tenant=fabrikam)
+
+    pending.refresh_from_db()
+    assert pending.state == State.TIMEOUT
+    assert actions(pending)[-1] == AuditEvent.Action.TIMED_OUT
+    assert any(m.to == ["pat@example.test"] and "Timed out" in m.subject for m in mail.outbox)
+
+
+def test_expiry_by_the_emulator_clock_ends_the_grant_and_tells_both_sides(
+    signed_in, pat, alice, backup, azure, fabrikam, django_capture_on_commit_callbacks
+):
+    signed_in(pat)
+    signed_in(alice)
+    jit = request_as(pat, backup, hours=1)
+    submit(only_operation(jit, "create"))
+    azure.advance_clock(dt.timedelta(hours=2))
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.jit_requests_reconcile(tenant=fabrikam)
+
+    jit.refresh_from_db()
+    assert jit.state == State.EXPIRED
+    assert jit.grant_ended_at is not None
+    ended = [m for m in mail.outbox if m.subject.startswith("Access ended") and jit.name in m.body]
+    assert sorted(m.to[0] for m in ended) == ["alice@example.test", "pat@example.test"]
+
+
+def test_timeout_warning_is_sent_once_an_hour_before(pending, django_capture_on_commit_callbacks):
+    JitRequest.objects.filter(pk=pending.pk).update(
+        created_at=timezone.now() - dt.timedelta(hours=23, minutes=10)
+    )
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.jit_timeout_warnings_send() == 1
+        assert services.jit_timeout_warnings_send() == 0
+
+    (message,) = mail.outbox
+    assert message.to == ["alice@example.test"]
+    assert "within the hour" in message.subject
+
+
+def test_reconcile_task_fans_out_per_tenant(
+    fabrikam, monitoring, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    with mock.patch.object(tasks.reconcile_tenant_requests, "delay") as delay:
+        tasks.reconcile_requests()
+    delay.assert_called_once_with(fabrikam.pk)

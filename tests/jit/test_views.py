@@ -1,0 +1,387 @@
+"""JIT pages: who sees what, who may do what; another tenant's request is a 404."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from deployments.models import ManagedApplication
+from jit.models import AuditEvent, JitRequest, Operation, State
+from tests.jit.conftest import CONTRIBUTOR, PAT
+
+pytestmark = pytest.mark.django_db
+
+
+def make_request(app, pat, *, state=State.PENDING, name="jitview1", **fields):
+    jit = JitRequest.objects.create(
+        application=app,
+        arm_id=f"{app.arm_id.rsplit('/providers/', 1)[0]}/providers/Microsoft.Solutions/jitRequests/{name}",
+        name=name,
+        requested_by=pat,
+        requester_oid=PAT,
+        requester_name="Pat Patel",
+        principal_id=PAT,
+        role_definition_id=CONTRIBUTOR,
+        start=timezone.now(),
+        duration=dt.timedelta(hours=4),
+        justification="Disk alert",
+        state=state,
+        **fields,
+    )
+    AuditEvent.objects.create(
+        action=AuditEvent.Action.REQUESTED,
+        actor=pat,
+        actor_name="Pat Patel",
+        tenant=app.customer_tenant,
+        application=app,
+        jit_request=jit,
+        reason='=HYPERLINK("http://evil")',
+    )
+    return jit
+
+
+@pytest.fixture
+def pending(monitoring, pat):
+    return make_request(monitoring, pat)
+
+
+@pytest.fixture
+def active(backup, pat):
+    return make_request(backup, pat, state=State.APPROVED, name="jitview2")
+
+
+def as_(client, user):
+    client.force_login(user)
+    return client
+
+
+# Requests list ----------------------------------------------------------------------------------
+
+
+def test_publisher_sees_requests_across_customers_and_can_ask(client, pat, pending, monitoring):
+    response = as_(client, pat).get(reverse("jit:requests"))
+    assert response.status_code == 200
+    assert pending.name in response.text
+    assert reverse("jit:request_new", args=[monitoring.pk]) in response.text
+    assert "Waiting for your decision" not in response.text
+
+
+def test_approver_sees_the_inbox(client, alice, pending):
+    response = as_(client, alice).get(reverse("jit:requests"))
+    assert "Waiting for your decision" in response.text
+    assert reverse("jit:request_detail", args=[pending.pk]) in response.text
+
+
+def test_reader_sees_requests_but_no_inbox(client, bob, pending):
+    response = as_(client, bob).get(reverse("jit:requests"))
+    assert pending.name in response.text
+    assert "Waiting for your decision" not in response.text
+
+
+def test_other_customer_sees_none_of_them(client, charlie, pending):
+    response = as_(client, charlie).get(reverse("jit:requests"))
+    assert response.status_code == 200
+    assert pending.name not in response.text
+
+
+def test_requests_filter_by_state(client, pat, pending, active):
+    response = as_(client, pat).get(reverse("jit:requests"), {"state": "Approved"})
+    assert active.name in response.text
+    assert pending.name not in response.text
+
+
+def test_requests_need_sign_in(client):
+    response = client.get(reverse("jit:requests"))
+    assert response.status_code == 302
+
+
+# Request page and status ------------------------------------------------------------------------
+
+
+def test_approver_sees_the_request_with_decision_buttons(client, alice, pending):
+    response = as_(client, alice).get(reverse("jit:request_detail", args=[pending.pk]))
+    assert response.status_code == 200
+    assert "Disk alert" in response.text
+    assert reverse("jit:decide", args=[pending.pk]) in response.text
+
+
+def test_reader_sees_the_request_without_buttons(client, bob, pending):
+    response = as_(client, bob).get(reverse("jit:request_detail", args=[pending.pk]))
+    assert response.status_code == 200
+    assert reverse("jit:decide", args=[pending.pk]) not in response.text
+
+
+def test_publisher_sees_cancel_but_not_decide(client, pat, pending):
+    response = as_(client, pat).get(reverse("jit:request_detail", args=[pending.pk]))
+    assert reverse("jit:cancel", args=[pending.pk]) in response.text
+    assert reverse("jit:decide", args=[pending.pk]) not in response.text
+
+
+def test_other_tenant_gets_404_for_the_request(client, charlie, pending):
+    for name in ("jit:request_detail", "jit:request_status"):
+        assert as_(client, charlie).get(reverse(name, args=[pending.pk])).status_code == 404
+
+
+def test_status_fragment_polls_while_submitting(client, alice, pending):
+    Operation.objects.create(
+        kind="decide", jit_request=pending, application=pending.application, by=alice
+    )
+    response = as_(client, alice).get(reverse("jit:request_status", args=[pending.pk]))
+    assert response.status_code == 200
+    assert 'id="request_status"' in response.text
+    assert 'hx-trigger="every 1s"' in response.text
+    assert "submitting to Azure" in response.text
+
+
+def test_status_fragment_for_a_reader(client, bob, pending):
+    response = as_(client, bob).get(reverse("jit:request_status", args=[pending.pk]))
+    assert response.status_code == 200
+    assert "Approve" not in response.text
+
+
+# Decide, cancel, revoke -------------------------------------------------------------------------
+
+
+def test_approver_decides_and_the_task_is_queued(
+    client, alice, pending, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = as_(client, alice).post(
+            reverse("jit:decide", args=[pending.pk]),
+            {"decision": "approve", "justification": "Planned"},
+            headers={"HX-Request": "true"},
+        )
+    assert response.status_code == 200
+    assert "submitting to Azure" in response.text
+    assert Operation.objects.get(kind="decide").payload == {
+        "approve": True,
+        "justification": "Planned",
+    }
+    assert len(callbacks) == 1
+
+
+def test_decision_without_a_reason_is_refused(client, alice, pending):
+    response = as_(client, alice).post(
+        reverse("jit:decide", args=[pending.pk]), {"decision": "deny", "justification": ""}
+    )
+    assert response.status_code == 400
+    assert "Give a reason" in response.text
+    assert not Operation.objects.exists()
+
+
+def test_reader_cannot_decide(client, bob, pending):
+    response = as_(client, bob).post(
+        reverse("jit:decide", args=[pending.pk]), {"decision": "approve", "justification": "x"}
+    )
+    assert response.status_code == 403
+    assert not Operation.objects.exists()
+
+
+def test_other_tenant_cannot_decide(client, charlie, pending):
+    response = as_(client, charlie).post(
+        reverse("jit:decide", args=[pending.pk]), {"decision": "approve", "justification": "x"}
+    )
+    assert response.status_code == 404
+
+
+def test_deciding_needs_post(client, alice, pending):
+    assert as_(client, alice).get(reverse("jit:decide", args=[pending.pk])).status_code == 405
+
+
+def test_a_decided_request_cannot_be_decided_again(client, alice, pending):
+    JitRequest.objects.filter(pk=pending.pk).update(state=State.DENIED)
+    response = as_(client, alice).post(
+        reverse("jit:decide", args=[pending.pk]), {"decision": "approve", "justification": "x"}
+    )
+    assert response.status_code == 403
+
+
+def test_publisher_cancels(client, pat, pending):
+    response = as_(client, pat).post(reverse("jit:cancel", args=[pending.pk]))
+    assert response.status_code == 302
+    assert Operation.objects.get().kind == "cancel"
+
+
+def test_customer_cannot_cancel_a_publisher_request(client, bob, pending):
+    assert as_(client, bob).post(reverse("jit:cancel", args=[pending.pk])).status_code == 403
+
+
+def test_other_tenant_cannot_cancel(client, charlie, pending):
+    assert as_(client, charlie).post(reverse("jit:cancel", args=[pending.pk])).status_code == 404
+
+
+def test_admin_revokes_an_active_grant(client, alice, active):
+    response = as_(client, alice).post(reverse("jit:revoke", args=[active.pk]), {"reason": "Done"})
+    assert response.status_code == 302
+    assert Operation.objects.get().kind == "revoke"
+
+
+def test_reader_cannot_revoke(client, bob, active):
+    assert as_(client, bob).post(reverse("jit:revoke", args=[active.pk])).status_code == 403
+
+
+def test_other_tenant_cannot_revoke(client, charlie, active):
+    assert as_(client, charlie).post(reverse("jit:revoke", args=[active.pk])).status_code == 404
+
+
+# Publisher's request form -----------------------------------------------------------------------
+
+
+def test_publisher_requests_elevation(client, pat, monitoring, django_capture_on_commit_callbacks):
+    url = reverse("jit:request_new", args=[monitoring.pk])
+    page = as_(client, pat).get(url)
+    assert page.status_code == 200
+    assert "Contributor" in page.text
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            url,
+            {"role": CONTRIBUTOR, "start_now": "1", "hours": "4", "justification": "Patch"},
+        )
+    jit = JitRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("jit:request_detail", args=[jit.pk])
+    assert (jit.state, jit.duration, jit.requested_by) == (
+        State.SUBMITTING,
+        dt.timedelta(hours=4),
+        pat,
+    )
+    assert len(callbacks) == 1
+
+
+def test_request_form_refuses_more_than_the_policy_maximum(client, pat, backup):
+    response = as_(client, pat).post(
+        reverse("jit:request_new", args=[backup.pk]),
+        {"role": CONTRIBUTOR, "start_now": "1", "hours": "8", "justification": "Patch"},
+    )
+    assert response.status_code == 200
+    assert "is-invalid" in response.text
+    assert not JitRequest.objects.exists()
+
+
+def test_request_form_needs_a_future_start_when_later(client, pat, monitoring):
+    response = as_(client, pat).post(
+        reverse("jit:request_new", args=[monitoring.pk]),
+        {"role": CONTRIBUTOR, "start_now": "0", "hours": "2", "justification": "Patch"},
+    )
+    assert "Pick when the access should start" in response.text
+
+
+def test_customers_cannot_request_elevation(client, alice, bob, monitoring):
+    for person in (alice, bob):
+        response = as_(client, person).get(reverse("jit:request_new", args=[monitoring.pk]))
+        assert response.status_code == 404
+
+
+def test_other_tenant_cannot_open_the_request_form(client, charlie, monitoring):
+    response = as_(client, charlie).get(reverse("jit:request_new", args=[monitoring.pk]))
+    assert response.status_code == 404
+
+
+# Policy editor ----------------------------------------------------------------------------------
+
+
+def test_admin_changes_the_policy(client, alice, monitoring, django_capture_on_commit_callbacks):
+    url = reverse("jit:policy", args=[monitoring.pk])
+    assert "Save to Azure" in as_(client, alice).get(url).text
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            url,
+            {
+                "approval_mode": "ManualApprove",
+                "approvers": [str(alice.entra_object_id)],
+                "maximum_hours": "4",
+                "reason": "Tighter window",
+            },
+        )
+    assert response.status_code == 302
+    operation = Operation.objects.get(kind="policy")
+    assert operation.payload["maximum_duration"] == 4 * 3600
+    assert len(callbacks) == 1
+    event = AuditEvent.objects.get(action=AuditEvent.Action.POLICY_CHANGE_REQUESTED)
+    assert event.before["maximum_duration"] == 8 * 3600 and event.reason == "Tighter window"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"approval_mode": "ManualApprove", "maximum_hours": "4"}, "at least one approver"),
+        ({"approval_mode": "AutoApprove", "maximum_hours": "30"}, "less than or equal to 24"),
+        (
+            {"approval_mode": "AutoApprove", "maximum_hours": "2", "extra_approver_id": "nope"},
+            "valid UUID",
+        ),
+        (
+            {
+                "approval_mode": "AutoApprove",
+                "maximum_hours": "2",
+                "extra_approver_id": "8e0ac5f6-0e58-4118-a66b-9e89f5ee44f4",
+            },
+            "a name people recognise",
+        ),
+    ],
+)
+def test_policy_validation_errors(client, alice, monitoring, data, message):
+    response = as_(client, alice).post(reverse("jit:policy", args=[monitoring.pk]), data)
+    assert response.status_code == 200
+    assert message in response.text
+    assert not Operation.objects.exists()
+
+
+def test_reader_sees_the_policy_but_cannot_change_it(client, bob, monitoring):
+    url = reverse("jit:policy", args=[monitoring.pk])
+    page = as_(client, bob).get(url)
+    assert page.status_code == 200
+    assert "Save to Azure" not in page.text
+    response = client.post(url, {"approval_mode": "AutoApprove", "maximum_hours": "2"})
+    assert response.status_code == 403
+    assert not Operation.objects.exists()
+
+
+def test_publisher_and_other_tenant_get_404_for_the_policy(client, pat, charlie, monitoring):
+    for person in (pat, charlie):
+        response = as_(client, person).get(reverse("jit:policy", args=[monitoring.pk]))
+        assert response.status_code == 404
+
+
+def test_policy_page_explains_jit_cannot_be_switched_on(client, alice, monitoring):
+    ManagedApplication.objects.filter(pk=monitoring.pk).update(jit_enabled=False)
+    response = as_(client, alice).get(reverse("jit:policy", args=[monitoring.pk]))
+    assert "cannot switch it on now" in response.text
+    assert "Save to Azure" not in response.text
+
+
+# Audit trail ------------------------------------------------------------------------------------
+
+
+def test_customer_reads_the_audit_trail(client, bob, pending):
+    response = as_(client, bob).get(reverse("jit:audit"))
+    assert response.status_code == 200
+    assert "Elevation requested" in response.text
+    assert pending.name in response.text
+
+
+def test_audit_filters_by_application(client, alice, pending, backup):
+    response = as_(client, alice).get(reverse("jit:audit"), {"application": backup.pk})
+    assert pending.name not in response.text
+
+
+def test_other_tenant_reads_none_of_the_audit_trail(client, charlie, pending):
+    response = as_(client, charlie).get(reverse("jit:audit"))
+    assert pending.name not in response.text
+
+
+def test_audit_csv_export(client, alice, pending):
+    response = as_(client, alice).get(reverse("jit:audit_csv"))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode()
+    header, row, *_ = body.splitlines()
+    assert header.startswith("time (UTC),event,who,customer,application,request,reason")
+    assert "Elevation requested,Pat Patel,Fabrikam,fabrikam-monitoring,jitview1" in row
+    assert "'=HYPERLINK" in row  # a formula in a reason stays text in a spreadsheet
+
+
+def test_other_tenant_csv_has_only_the_header(client, charlie, pending):
+    response = as_(client, charlie).get(reverse("jit:audit_csv"))
+    assert len(b"".join(response.streaming_content).decode().splitlines()) == 1
