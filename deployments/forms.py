@@ -27,6 +27,10 @@ class ListForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["sort"].choices = self.SORTS
 
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.value("q"))
+
     def value(self, name: str) -> Any:
         """The cleaned value of a field, or "" when it is empty or not valid (others still apply)."""
         self.is_valid()

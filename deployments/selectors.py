@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 # least one scheduled sync did not succeed, so pages warn.
 STALE_AFTER = dt.timedelta(minutes=30)
 
+# A queued sync normally starts within seconds; after this the page says no worker took it.
+WORKER_LATE_AFTER = dt.timedelta(minutes=2)
+
 OPEN_STATES = (SyncRun.State.QUEUED, SyncRun.State.RUNNING)
 
 # ARM provisioning states, grouped the way the pages count and colour them.
@@ -107,6 +110,17 @@ class SyncStatus:
     @property
     def is_open(self) -> bool:
         return self.run is not None and self.run.state in OPEN_STATES
+
+    @property
+    def is_waiting_long(self) -> bool:
+        """Queued for minutes: no worker is taking syncs, which operators need to know."""
+        if self.run is None or self.run.state != SyncRun.State.QUEUED:
+            return False
+        return timezone.now() - self.run.queued_at > WORKER_LATE_AFTER
+
+    @property
+    def poll_seconds(self) -> int:
+        return 10 if self.is_waiting_long else 2
 
     @property
     def failed(self) -> bool:
@@ -356,6 +370,7 @@ def customer_rows(
         app_count=count(),
         succeeded_count=count(Q(applications__provisioning_state__in=SUCCEEDED_STATES)),
         failed_count=count(Q(applications__provisioning_state__in=FAILED_STATES)),
+        removing_count=count(Q(applications__provisioning_state__in=REMOVING_STATES)),
         in_progress_count=count(
             ~Q(
                 applications__provisioning_state__in=SUCCEEDED_STATES

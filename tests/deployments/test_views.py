@@ -334,8 +334,8 @@ def test_fleet_counts_apps_and_customers_per_plan_version(
     make_app(fabrikam, newer, "analytics-2", state="Failed")
     client.force_login(pat)
     page = page_of(client.get(reverse("deployments:fleet")))
-    old_row = page[page.index(">1.0.0<") : page.index("</tr>", page.index(">1.0.0<"))]
-    new_row = page[page.index(">1.1.0<") : page.index("</tr>", page.index(">1.1.0<"))]
+    old_row = page[page.index("jit-plan 1.0.0<") : page.index("</tr>", page.index("jit-plan 1.0.0<"))]
+    new_row = page[page.index("jit-plan 1.1.0<") : page.index("</tr>", page.index("jit-plan 1.1.0<"))]
     assert re.findall(r'text-end">(\d+)<', old_row) == ["2", "2"]
     assert re.findall(r'text-end">(\d+)<', new_row) == ["1", "1"]
     assert "1 failed" in new_row
@@ -515,3 +515,11 @@ def test_a_person_without_portal_access_sees_the_no_access_page(client, db):
     client.force_login(make_person(pending, uuid.uuid4(), "Dana", "Customer.Admin"))
     response = client.get(reverse("deployments:my_apps"))
     assert response.status_code == 302 and response["Location"] == reverse("accounts:no_access")
+
+
+def test_a_sync_queued_for_minutes_says_no_worker_took_it_and_polls_slower(client, alice, fabrikam):
+    run = make_run(fabrikam, SyncRun.State.QUEUED, ago=dt.timedelta(minutes=5))
+    client.force_login(alice)
+    page = page_of(client.get(reverse("deployments:sync_status", args=[run.pk]), **HTMX))
+    assert "No worker has picked it up yet" in page
+    assert 'hx-trigger="every 10s"' in page
