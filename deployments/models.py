@@ -7,6 +7,7 @@ finish time of the tenant's latest successful SyncRun, not a column on each row.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, ClassVar
 
 from django.db import models
@@ -257,3 +258,103 @@ class MarketplaceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.provisioning_state} {self.application_arm_id}"
+
+
+# --- Permission X-ray: what each side may do, and when that changed ------------------------------
+
+
+class RoleDefinition(models.Model):
+    """An Azure role definition the portal has read, by GUID, so pages can name roles offline."""
+
+    guid = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    role_type = models.CharField(max_length=30, blank=True)
+    description = models.TextField(blank=True)
+    # [{actions, notActions, dataActions, notDataActions}], as ARM lists them
+    permissions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PermissionSnapshot(models.Model):
+    """What the publisher and the customer may do in one application, as of the last change.
+
+    `state` is the comparable picture the sync builds (see deployments/permissions.py); the row is
+    written only when that picture changes, and each change also leaves a PermissionChangeEvent.
+    """
+
+    application = models.OneToOneField(
+        ManagedApplication, on_delete=models.CASCADE, related_name="permission_snapshot"
+    )
+    state = models.JSONField(default=dict)
+    first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Permissions of {self.application}"
+
+
+class ElevationQuerySet(models.QuerySet["Elevation"]):
+    def since(self, moment: dt.datetime) -> ElevationQuerySet:
+        """Elevations that were still running (or had not started) at `moment`."""
+        return self.filter(end__gte=moment)
+
+
+class Elevation(models.Model):
+    """A JIT request that granted, or may grant, the publisher a role: the timeline's bars."""
+
+    application = models.ForeignKey(
+        ManagedApplication, on_delete=models.CASCADE, related_name="elevations"
+    )
+    arm_id = models.CharField(max_length=600, unique=True)
+    principal_id = models.CharField(max_length=64)
+    role_definition_id = models.CharField(max_length=64)
+    state = models.CharField(max_length=20)  # jitRequestState
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    objects = ElevationQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-start"]
+
+    def __str__(self) -> str:
+        return f"{self.state} elevation of {self.principal_id} in {self.application}"
+
+    def is_active(self, now: dt.datetime) -> bool:
+        return self.state == "Approved" and self.start <= now < self.end
+
+
+class PermissionChangeEventQuerySet(models.QuerySet["PermissionChangeEvent"]):
+    def visible_to(self, user: User | AnonymousUser) -> PermissionChangeEventQuerySet:
+        """Changes in apps a person may see (their tenants' apps, or apps of their offers)."""
+        return self.filter(application__in=ManagedApplication.objects.visible_to(user))
+
+
+class PermissionChangeEvent(models.Model):
+    """A difference between two syncs in who may do what in an application."""
+
+    application = models.ForeignKey(
+        ManagedApplication, on_delete=models.CASCADE, related_name="permission_changes"
+    )
+    customer_tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="permission_changes"
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    aspects = models.JSONField(default=list)  # e.g. ["jitPolicy", "roles"]
+    lines = models.JSONField(default=list)  # plain-language sentences, one per difference
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PermissionChangeEventQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Permission change in {self.application} at {self.at:%Y-%m-%d %H:%M}"

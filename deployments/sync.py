@@ -16,6 +16,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Side, Tenant
+from deployments import permissions
 from deployments.models import (
     LockLevel,
     ManagedApplication,
@@ -300,6 +301,7 @@ def _mirror_application(
     outcome = _upsert(ManagedApplication, existing, {"arm_id": record.id}, values)
     context.tally.count(outcome)
     app = existing or ManagedApplication.objects.get(arm_id=record.id)
+    permissions.mirror_permissions(context, app, record, deny)
     if record.managed_resource_group_id:
         _mirror_resources(context, app)
 

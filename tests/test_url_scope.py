@@ -8,7 +8,7 @@ import importlib
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-APPS_WITH_URLS = ("portal", "accounts", "deployments", "jit")
+APPS_WITH_URLS = ("portal", "accounts", "deployments", "jit", "permissions")
 
 # Third-party URL sets with their own access control, tested by their projects.
 EXTERNAL_PREFIXES = ("admin/", "auth/")

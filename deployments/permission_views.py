@@ -1,0 +1,50 @@
+"""Permission X-ray pages: who may do what in an application or offer, and what changed."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from accounts.decorators import portal_access_required
+from accounts.models import Tenant
+from deployments import permissions
+from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
+
+
+@portal_access_required
+def app(request: HttpRequest, pk: int) -> HttpResponse:
+    application = get_object_or_404(
+        ManagedApplication.objects.visible_to(request.user).select_related(
+            "offer", "customer_tenant"
+        ),
+        pk=pk,
+    )
+    context = permissions.app_page(application=application, user=request.user)  # type: ignore[arg-type]
+    return render(request, "permissions/app_permissions.html", context)
+
+
+@portal_access_required
+def offer(request: HttpRequest, pk: int) -> HttpResponse:
+    found = get_object_or_404(Offer.objects.visible_to(request.user), pk=pk)
+    context = permissions.offer_page(offer=found, user=request.user)  # type: ignore[arg-type]
+    return render(request, "permissions/offer_permissions.html", context)
+
+
+@portal_access_required
+def changes(request: HttpRequest) -> HttpResponse:
+    events = PermissionChangeEvent.objects.visible_to(request.user).select_related(
+        "application", "customer_tenant"
+    )
+    tenants = Tenant.objects.filter(
+        applications__in=ManagedApplication.objects.visible_to(request.user)
+    ).distinct()
+    chosen = request.GET.get("tenant", "")
+    if chosen.isdigit():
+        events = events.filter(customer_tenant_id=int(chosen))
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "permissions/changes.html",
+        {"page": page, "tenants": tenants, "chosen": chosen},
+    )

@@ -1,0 +1,1043 @@
+"""Permission X-ray: who may do what in a managed application, and when that changed.
+
+The sync calls `mirror_permissions` for each application. It reads the role definitions behind
+the publisher's authorizations, builds one comparable picture (the "state") of the authorizations,
+their roles' actions, the JIT policy, the deny assignment, the lock and the customer's allowed
+actions, and compares it with the stored snapshot. A difference writes the snapshot and one
+PermissionChangeEvent, whose mail to the customer tenant's admins is claimed once. Nothing is
+written when nothing changed, like the rest of the mirror.
+
+The customer's own effective rights depend on the person, so they are not synced: the page asks
+ARM's permissions API with the person's delegated token when it is viewed, and caches the answer
+for a few minutes (`person_rights`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import isodate
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership, Role, User
+from deployments import plain_language as pl
+from deployments.models import (
+    Elevation,
+    LockLevel,
+    ManagedApplication,
+    Offer,
+    PermissionChangeEvent,
+    PermissionSnapshot,
+    RoleDefinition,
+)
+from portal.azure import AzureError, Forbidden, NotFound
+from portal.azure.records import (
+    DenyAssignmentRecord,
+    JitRequestRecord,
+    ManagedAppRecord,
+    PermissionSet,
+    RoleDefinitionRecord,
+)
+
+if TYPE_CHECKING:
+    from deployments.sync import SyncContext
+
+log = logging.getLogger(__name__)
+
+ALL_PRINCIPALS = "00000000-0000-0000-0000-000000000000"
+RIGHTS_CACHE_SECONDS = 300
+TIMELINE_DAYS = 90
+ASPECT_LABELS = {
+    "managementMode": "Management mode",
+    "authorizations": "Publisher authorizations",
+    "roles": "Role definitions",
+    "jitPolicy": "Just-in-time access policy",
+    "lockLevel": "Lock level",
+    "denyAssignment": "Deny assignment",
+    "allowedActions": "Allowed customer actions",
+}
+
+
+def max_jit_hours() -> int:
+    """Longest JIT elevation the portal considers reasonable before it warns."""
+    return int(getattr(settings, "PERMISSIONS_MAX_JIT_HOURS", 8))
+
+
+# --- Sync: build, compare, record -------------------------------------------------------------
+
+
+@dataclass
+class _SyncCache:
+    """What one sync reads once and reuses across applications."""
+
+    roles: dict[str, RoleDefinitionRecord | None] = field(default_factory=dict)
+    jit_requests: dict[str, list[JitRequestRecord]] = field(default_factory=dict)
+
+
+def _cache_of(context: SyncContext) -> _SyncCache:
+    # The SyncContext lives for one sync; keeping our cache on it shares nothing between syncs,
+    # so a role definition changed in Azure is read afresh by the next sync.
+    found = context.__dict__.get("_permission_cache")
+    if found is None:
+        found = context.__dict__["_permission_cache"] = _SyncCache()
+    return found  # type: ignore[no-any-return]
+
+
+def mirror_permissions(
+    context: SyncContext,
+    app: ManagedApplication,
+    record: ManagedAppRecord,
+    deny: DenyAssignmentRecord | None,
+) -> PermissionChangeEvent | None:
+    """Bring the app's permission snapshot and elevations in step; record a change if any."""
+    sync_cache = _cache_of(context)
+    roles = {
+        a.role_definition_id: _role(context, sync_cache, a.role_definition_id)
+        for a in record.authorizations
+    }
+    state = build_state(record, deny, roles)
+    event = _record_snapshot(app, state, now=context.now)
+    _mirror_elevations(context, sync_cache, app, record)
+    # A change whose mail failed earlier is sent by the next sync.
+    unsent = PermissionChangeEvent.objects.filter(application=app, mailed_at__isnull=True)
+    for pending in unsent.exclude(pk=event.pk if event else None):
+        permission_change_mail_send(event_id=pending.pk)
+    return event
+
+
+def _role(context: SyncContext, sync_cache: _SyncCache, guid: str) -> RoleDefinitionRecord | None:
+    key = guid.lower()
+    if key not in sync_cache.roles:
+        try:
+            role = context.gateway.get_role_definition(guid)
+        except (NotFound, Forbidden):
+            role = None
+        sync_cache.roles[key] = role
+        if role is not None:
+            _store_role(role)
+    return sync_cache.roles[key]
+
+
+def _permission_json(entry: PermissionSet) -> dict[str, list[str]]:
+    return {
+        "actions": list(entry.actions),
+        "notActions": list(entry.not_actions),
+        "dataActions": list(entry.data_actions),
+        "notDataActions": list(entry.not_data_actions),
+    }
+
+
+def _store_role(role: RoleDefinitionRecord) -> None:
+    """Keep the role's name and actions for pages (offers are shown before any app syncs)."""
+    values = {
+        "name": role.name,
+        "role_type": role.role_type,
+        "description": role.description,
+        "permissions": [_permission_json(p) for p in role.permissions],
+    }
+    row = RoleDefinition.objects.filter(guid=role.id.lower()).first()
+    if row is None:
+        RoleDefinition.objects.create(guid=role.id.lower(), **values)
+    elif any(getattr(row, name) != value for name, value in values.items()):
+        RoleDefinition.objects.filter(pk=row.pk).update(**values)
+
+
+def build_state(
+    record: ManagedAppRecord,
+    deny: DenyAssignmentRecord | None,
+    roles: Mapping[str, RoleDefinitionRecord | None],
+) -> dict[str, Any]:
+    """The comparable picture of an application's permissions (JSON, sorted, GUIDs lower-case)."""
+    policy = record.jit_policy
+    jit_policy = None
+    if policy is not None:
+        jit_policy = {
+            "enabled": policy.enabled,
+            "approvalMode": policy.approval_mode,
+            "approvers": sorted(
+                (
+                    {"id": a.id.lower(), "type": a.type, "displayName": a.display_name}
+                    for a in policy.approvers
+                ),
+                key=lambda a: a["id"],
+            ),
+            "maximumDuration": (
+                isodate.duration_isoformat(policy.maximum_duration)
+                if policy.maximum_duration
+                else None
+            ),
+        }
+    deny_state = None
+    allowed: list[str] = []
+    allowed_data: list[str] = []
+    lock = LockLevel.NONE.value
+    if deny is not None:
+        permissions = [_permission_json(p) for p in deny.permissions]
+        deny_state = {
+            "name": deny.name,
+            "permissions": permissions,
+            "principals": sorted(p.id.lower() for p in deny.principals),
+            "excludedPrincipals": sorted(
+                ({"id": p.id.lower(), "type": p.type} for p in deny.excluded_principals),
+                key=lambda p: p["id"],
+            ),
+        }
+        actions = {a.lower() for p in deny.permissions for a in p.actions}
+        lock = LockLevel.READ_ONLY.value if "*" in actions else LockLevel.CAN_NOT_DELETE.value
+        allowed = sorted(
+            {a for p in deny.permissions for a in p.not_actions if a.lower() != "*/read"}
+        )
+        allowed_data = sorted({a for p in deny.permissions for a in p.not_data_actions})
+    role_state = {}
+    for guid, role in sorted(roles.items()):
+        if role is None:
+            role_state[guid.lower()] = {"name": "", "permissions": []}
+        else:
+            role_state[guid.lower()] = {
+                "name": role.name,
+                "permissions": [_permission_json(p) for p in role.permissions],
+            }
+    return {
+        "managementMode": record.management_mode,
+        "authorizations": sorted(
+            (
+                {
+                    "principalId": a.principal_id.lower(),
+                    "roleDefinitionId": a.role_definition_id.lower(),
+                }
+                for a in record.authorizations
+            ),
+            key=lambda a: (a["principalId"], a["roleDefinitionId"]),
+        ),
+        "roles": role_state,
+        "jitPolicy": jit_policy,
+        "lockLevel": lock,
+        "denyAssignment": deny_state,
+        "allowedActions": allowed,
+        "allowedDataActions": allowed_data,
+    }
+
+
+def _record_snapshot(
+    app: ManagedApplication, state: dict[str, Any], *, now: dt.datetime
+) -> PermissionChangeEvent | None:
+    snapshot = PermissionSnapshot.objects.filter(application=app).first()
+    if snapshot is None:
+        # The first look is the baseline, not a change.
+        PermissionSnapshot.objects.create(
+            application=app, state=state, first_seen_at=now, changed_at=now
+        )
+        return None
+    if snapshot.state == state:
+        return None
+    before = snapshot.state
+    aspects, lines = describe_changes(before, state, names=principal_names_for(before, state))
+    with transaction.atomic():
+        # Claim the change: of two syncs that saw the same old state, only one records it.
+        claimed = PermissionSnapshot.objects.filter(pk=snapshot.pk, state=before).update(
+            state=state, changed_at=now
+        )
+        if not claimed:
+            return None
+        event = PermissionChangeEvent.objects.create(
+            application=app,
+            customer_tenant_id=app.customer_tenant_id,
+            at=now,
+            aspects=aspects,
+            lines=lines,
+            before=before,
+            after=state,
+        )
+        transaction.on_commit(lambda: permission_change_mail_send(event_id=event.pk))
+    return event
+
+
+def _mirror_elevations(
+    context: SyncContext, sync_cache: _SyncCache, app: ManagedApplication, record: ManagedAppRecord
+) -> None:
+    """Upsert the app's JIT requests that carry a time window (for the 90-day timeline)."""
+    if record.subscription_id not in sync_cache.jit_requests:
+        try:
+            sync_cache.jit_requests[record.subscription_id] = context.gateway.list_jit_requests(
+                record.subscription_id
+            )
+        except (NotFound, Forbidden):
+            sync_cache.jit_requests[record.subscription_id] = []
+    existing = {e.arm_id.lower(): e for e in Elevation.objects.filter(application=app)}
+    for request in sync_cache.jit_requests[record.subscription_id]:
+        if request.application_id.lower() != record.id.lower():
+            continue
+        for authorization in request.authorizations[:1]:
+            values = {
+                "principal_id": authorization.principal_id.lower(),
+                "role_definition_id": authorization.role_definition_id.lower(),
+                "state": request.state,
+                "start": request.start,
+                "end": request.end,
+            }
+            row = existing.get(request.id.lower())
+            if row is None:
+                Elevation.objects.create(application=app, arm_id=request.id, **values)
+            elif any(getattr(row, name) != value for name, value in values.items()):
+                Elevation.objects.filter(pk=row.pk).update(**values)
+
+
+# --- Differences in plain language ----------------------------------------------------------------
+
+
+def describe_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, names: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """Which aspects differ, and one sentence per difference."""
+    aspects = [key for key in ASPECT_LABELS if before.get(key) != after.get(key)]
+    data_changed = before.get("allowedDataActions") != after.get("allowedDataActions")
+    if data_changed and "allowedActions" not in aspects:
+        aspects.append("allowedActions")
+    lines: list[str] = []
+    roles = {**before.get("roles", {}), **after.get("roles", {})}
+
+    def role_name(guid: str) -> str:
+        return roles.get(guid, {}).get("name") or f"role {guid}"
+
+    def pairs(state: Mapping[str, Any]) -> set[tuple[str, str]]:
+        return {(a["principalId"], a["roleDefinitionId"]) for a in state.get("authorizations", [])}
+
+    for principal, role in sorted(pairs(after) - pairs(before)):
+        lines.append(f"{names.get(principal, principal)} was given the {role_name(role)} role.")
+    for principal, role in sorted(pairs(before) - pairs(after)):
+        lines.append(f"{names.get(principal, principal)} no longer holds {role_name(role)}.")
+    for guid in sorted(set(before.get("roles", {})) & set(after.get("roles", {}))):
+        old, new = before["roles"][guid], after["roles"][guid]
+        if old == new:
+            continue
+        old_actions = {a for p in old["permissions"] for a in p["actions"] + p["dataActions"]}
+        new_actions = {a for p in new["permissions"] for a in p["actions"] + p["dataActions"]}
+        old_not = {a for p in old["permissions"] for a in p["notActions"]}
+        new_not = {a for p in new["permissions"] for a in p["notActions"]}
+        gained = sorted((new_actions - old_actions) | (old_not - new_not))
+        lost = sorted((old_actions - new_actions) | (new_not - old_not))
+        text = f"The {role_name(guid)} role definition changed"
+        if gained:
+            text += "; it now also allows: " + pl.join_phrases(pl.describe_actions(gained))
+        if lost:
+            text += "; it no longer allows: " + pl.join_phrases(pl.describe_actions(lost))
+        lines.append(text + ".")
+    lines.extend(_jit_changes(before.get("jitPolicy"), after.get("jitPolicy")))
+    if before.get("lockLevel") != after.get("lockLevel"):
+        labels = dict(LockLevel.choices)
+        lines.append(
+            f"The lock changed from “{labels.get(before.get('lockLevel'), before.get('lockLevel'))}”"
+            f" to “{labels.get(after.get('lockLevel'), after.get('lockLevel'))}”."
+        )
+    old_allowed = set(before.get("allowedActions", [])) | set(before.get("allowedDataActions", []))
+    new_allowed = set(after.get("allowedActions", [])) | set(after.get("allowedDataActions", []))
+    if new_allowed - old_allowed:
+        lines.append(
+            "Your people may now also: "
+            + pl.join_phrases(pl.describe_actions(sorted(new_allowed - old_allowed)))
+            + "."
+        )
+    if old_allowed - new_allowed:
+        lines.append(
+            "Your people may no longer: "
+            + pl.join_phrases(pl.describe_actions(sorted(old_allowed - new_allowed)))
+            + "."
+        )
+    if before.get("managementMode") != after.get("managementMode"):
+        lines.append(
+            f"Management mode changed from {before.get('managementMode') or 'unknown'} "
+            f"to {after.get('managementMode') or 'unknown'}."
+        )
+    if not lines and "denyAssignment" in aspects:
+        lines.append("The deny assignment on the managed resource group changed.")
+    return aspects, lines
+
+
+def _jit_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[str]:
+    if old == new:
+        return []
+    if not new or not new.get("enabled"):
+        return ["Just-in-time access is now off: the publisher's roles are standing access."]
+    if not old or not old.get("enabled"):
+        return ["Just-in-time access is now on: the publisher must request elevation."]
+    lines = []
+    if old.get("approvalMode") != new.get("approvalMode"):
+        lines.append(
+            f"Requests are now {_approval_words(new.get('approvalMode'))} "
+            f"(they were {_approval_words(old.get('approvalMode'))})."
+        )
+    old_ids = {a["id"]: a for a in old.get("approvers", [])}
+    new_ids = {a["id"]: a for a in new.get("approvers", [])}
+    for key in sorted(new_ids.keys() - old_ids.keys()):
+        lines.append(f"{new_ids[key].get('displayName') or key} was added as an approver.")
+    for key in sorted(old_ids.keys() - new_ids.keys()):
+        lines.append(f"{old_ids[key].get('displayName') or key} is no longer an approver.")
+    if old.get("maximumDuration") != new.get("maximumDuration"):
+        lines.append(
+            f"The longest elevation changed from {_iso_words(old.get('maximumDuration'))} "
+            f"to {_iso_words(new.get('maximumDuration'))}."
+        )
+    return lines
+
+
+def _approval_words(mode: str | None) -> str:
+    return {
+        "ManualApprove": "approved by a person",
+        "AutoApprove": "approved automatically",
+    }.get(mode or "", "approved in an unspecified way")
+
+
+def _iso_words(value: str | None) -> str:
+    return pl.describe_duration(_seconds(value)) or "no limit"
+
+
+def _seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(isodate.parse_duration(value).total_seconds())
+    except (isodate.ISO8601Error, AttributeError):
+        return None
+
+
+# --- Names for GUIDs ----------------------------------------------------------------------------
+
+
+def principal_names(
+    ids: Iterable[str], *, approvers: Iterable[Mapping[str, Any]] = ()
+) -> dict[str, str]:
+    """Readable names for Entra object ids: people who signed in, named approvers, settings."""
+    wanted = {i.lower() for i in ids if i}
+    names: dict[str, str] = {}
+    configured = getattr(settings, "PERMISSIONS_PRINCIPAL_NAMES", {}) or {}
+    for key, value in configured.items():
+        if key.lower() in wanted:
+            names[key.lower()] = str(value)
+    for approver in approvers:
+        if approver.get("id", "").lower() in wanted and approver.get("displayName"):
+            names[approver["id"].lower()] = approver["displayName"]
+    people = User.objects.filter(entra_object_id__in=[i for i in wanted if _is_uuid(i)])
+    for person in people:
+        names[str(person.entra_object_id).lower()] = str(person)
+    return names
+
+
+def principal_names_for(*states: Mapping[str, Any]) -> dict[str, str]:
+    """Names for every principal a set of states mentions, with a clear fallback."""
+    ids: set[str] = set()
+    approvers: list[Mapping[str, Any]] = []
+    types: dict[str, str] = {}
+    for state in states:
+        ids |= {a["principalId"] for a in state.get("authorizations", [])}
+        approvers += (state.get("jitPolicy") or {}).get("approvers", [])
+        for p in (state.get("denyAssignment") or {}).get("excludedPrincipals", []):
+            types[p["id"]] = p["type"]
+    names = principal_names(ids | {a["id"] for a in approvers}, approvers=approvers)
+    for principal in ids:
+        names.setdefault(principal, fallback_name(principal, types.get(principal, "")))
+    return names
+
+
+def fallback_name(principal_id: str, principal_type: str = "") -> str:
+    """What to call a principal the portal has never met."""
+    kind = {
+        "ServicePrincipal": "An app of the publisher",
+        "User": "A person of the publisher",
+        "Group": "A group of the publisher",
+    }.get(principal_type, "A principal of the publisher")
+    return f"{kind} (object id {principal_id[:8]}…)"
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --- Mail ----------------------------------------------------------------------------------------
+
+
+def permission_change_mail_send(*, event_id: int) -> int:
+    """E-mail one change to the customer tenant's admins, once; returns the messages sent."""
+    claimed = PermissionChangeEvent.objects.filter(pk=event_id, mailed_at__isnull=True).update(
+        mailed_at=timezone.now()
+    )
+    if not claimed:
+        return 0
+    event = PermissionChangeEvent.objects.select_related("application", "customer_tenant").get(
+        pk=event_id
+    )
+    admins = (
+        User.objects.filter(
+            memberships__in=Membership.objects.usable().filter(
+                tenant=event.customer_tenant, role=Role.CUSTOMER_ADMIN
+            )
+        )
+        .exclude(email="")
+        .distinct()
+    )
+    base = str(getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000")).rstrip("/")
+    context = {
+        "event": event,
+        "app": event.application,
+        "url": base + reverse("permissions:app", args=[event.application.pk]),
+        "feed_url": base + reverse("permissions:changes"),
+    }
+    subject = render_to_string("permissions/mail/change_subject.txt", context).strip()
+    body = render_to_string("permissions/mail/change.txt", context)
+    sent = 0
+    try:
+        for admin in admins:  # one message each: admins need not see each other's addresses
+            sent += send_mail(subject, body, None, [admin.email], fail_silently=False)
+    except OSError:
+        # Give the claim back so the next sync sends it.
+        PermissionChangeEvent.objects.filter(pk=event_id).update(mailed_at=None)
+        log.exception("Could not e-mail permission change %s", event_id)
+    return sent
+
+
+# --- Reading: the picture a page shows ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One authorization, with readable names and what its role allows."""
+
+    principal_id: str
+    principal_name: str
+    is_you: bool
+    role_id: str
+    role_name: str
+    phrases: list[str]
+    permissions: list[dict[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Caution:
+    level: str  # Bootstrap alert colour: danger, warning, info
+    title: str
+    text: str
+
+
+@dataclass
+class Picture:
+    """Everything the permission page says, worked out from a state (an app's, or an offer's)."""
+
+    state: dict[str, Any]
+    grants: list[Grant]
+    jit_enabled: bool
+    approval_words: str
+    approvers: list[str]
+    max_duration_words: str
+    lock_level: str
+    lock_label: str
+    deny_excluded: list[str]
+    allowed: list[tuple[str, str]]  # (phrase, exact action)
+    publisher_always: list[str]
+    publisher_more: list[str]
+    publisher_more_sentence: str
+    customer_can: list[str]
+    customer_cannot: list[str]
+    cautions: list[Caution] = field(default_factory=list)
+    you_named: bool = False
+    you_always: list[str] = field(default_factory=list)
+    you_on_request: list[str] = field(default_factory=list)
+
+
+def state_for_offer(offer: Offer) -> dict[str, Any]:
+    """An offer's permission model in the same shape as a synced application's state."""
+    guids = {a["roleDefinitionId"].lower() for a in offer.authorizations}
+    known = {r.guid: r for r in RoleDefinition.objects.filter(guid__in=guids)}
+    return {
+        "managementMode": "Managed",
+        "authorizations": sorted(
+            (
+                {
+                    "principalId": a["principalId"].lower(),
+                    "roleDefinitionId": a["roleDefinitionId"].lower(),
+                }
+                for a in offer.authorizations
+            ),
+            key=lambda a: (a["principalId"], a["roleDefinitionId"]),
+        ),
+        "roles": {
+            guid: (
+                {"name": known[guid].name, "permissions": known[guid].permissions}
+                if guid in known
+                else {"name": "", "permissions": []}
+            )
+            for guid in sorted(guids)
+        },
+        # Azure's defaults when a customer turns JIT on at install: automatic, 8 hours, nobody.
+        "jitPolicy": (
+            {
+                "enabled": True,
+                "approvalMode": "AutoApprove",
+                "approvers": [],
+                "maximumDuration": "PT8H",
+            }
+            if offer.jit_offered
+            else None
+        ),
+        "lockLevel": offer.lock_level,
+        "denyAssignment": None,
+        "allowedActions": list(offer.allowed_actions),
+        "allowedDataActions": list(offer.allowed_data_actions),
+    }
+
+
+def picture_of(
+    state: Mapping[str, Any],
+    *,
+    viewer: User,
+    audience: str,
+    jit_offered: bool = False,
+    has_p2: str = "unknown",
+) -> Picture:
+    """Work out the summary, the detail and the warnings for a state, for one viewer."""
+    names = principal_names_for(state)
+    you = str(viewer.entra_object_id or "").lower()
+    roles = state.get("roles", {})
+    grants = []
+    for a in state.get("authorizations", []):
+        role = roles.get(a["roleDefinitionId"], {})
+        grants.append(
+            Grant(
+                principal_id=a["principalId"],
+                principal_name=names.get(a["principalId"], a["principalId"]),
+                is_you=bool(you) and a["principalId"] == you,
+                role_id=a["roleDefinitionId"],
+                role_name=role.get("name") or f"Unknown role ({a['roleDefinitionId']})",
+                phrases=pl.describe_role(role.get("permissions", []))
+                if role.get("permissions")
+                else ["(the role definition has not been read yet)"],
+                permissions=role.get("permissions", []),
+            )
+        )
+    policy = state.get("jitPolicy") or {}
+    jit_enabled = bool(policy.get("enabled"))
+    approvers = [a.get("displayName") or a["id"] for a in policy.get("approvers", [])]
+    max_words = _iso_words(policy.get("maximumDuration")) if jit_enabled else ""
+    role_phrases = _union(g.phrases for g in grants)
+    unmanaged = state.get("managementMode") == "Unmanaged"
+    if unmanaged:
+        always: list[str] = []
+        more: list[str] = []
+    elif jit_enabled:
+        always, more = ["read everything"], role_phrases
+    else:
+        always, more = role_phrases, []
+    approval = _approval_words(policy.get("approvalMode"))
+    if more and policy.get("approvalMode") == "ManualApprove":
+        who = pl.join_phrases(approvers) if approvers else "an approver"
+        sentence = (
+            f"It can do more only after {who} approves a request, for at most {max_words} "
+            "at a time:"
+        )
+    elif more:
+        sentence = (
+            "It can do more whenever it asks: requests are approved automatically, for at most "
+            f"{max_words} at a time:"
+        )
+    else:
+        sentence = ""
+    lock = state.get("lockLevel") or LockLevel.NONE.value
+    allowed = [
+        (pl.describe_action(a), a)
+        for a in list(state.get("allowedActions", [])) + list(state.get("allowedDataActions", []))
+    ]
+    can, cannot = _customer_rights(lock, [p for p, _ in allowed])
+    deny = state.get("denyAssignment") or {}
+    excluded_types = {p["id"]: p["type"] for p in deny.get("excludedPrincipals", [])}
+    excluded_names = principal_names(excluded_types)
+    picture = Picture(
+        state=dict(state),
+        grants=grants,
+        jit_enabled=jit_enabled,
+        approval_words=approval if jit_enabled else "",
+        approvers=approvers,
+        max_duration_words=max_words,
+        lock_level=lock,
+        lock_label=dict(LockLevel.choices).get(lock, lock),
+        deny_excluded=[
+            excluded_names.get(pid) or fallback_name(pid, kind)
+            for pid, kind in excluded_types.items()
+        ],
+        allowed=allowed,
+        publisher_always=always,
+        publisher_more=more,
+        publisher_more_sentence=sentence,
+        customer_can=can,
+        customer_cannot=cannot,
+    )
+    picture.cautions = cautions_for(
+        picture, audience=audience, jit_offered=jit_offered, has_p2=has_p2
+    )
+    mine = [g for g in grants if g.is_you]
+    picture.you_named = bool(mine)
+    if mine and jit_enabled:
+        picture.you_always = ["read everything"]
+        picture.you_on_request = [f"{g.role_name}: " + pl.join_phrases(g.phrases) for g in mine]
+    elif mine and not unmanaged:
+        picture.you_always = _union(g.phrases for g in mine)
+    return picture
+
+
+def _union(groups: Iterable[list[str]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for group in groups:
+        for phrase in group:
+            seen.setdefault(phrase, None)
+    return list(seen)
+
+
+def _customer_rights(lock: str, allowed: list[str]) -> tuple[list[str], list[str]]:
+    if lock == LockLevel.READ_ONLY:
+        return (
+            ["read everything", *allowed],
+            ["change or delete anything else in the managed resource group, even as an Owner"],
+        )
+    if lock == LockLevel.CAN_NOT_DELETE:
+        return (
+            ["read, create and change resources, as far as your own Azure role allows"],
+            ["delete resources in the managed resource group (deleting the application does)"],
+        )
+    return (["whatever your own Azure role allows: nothing is locked"], [])
+
+
+def cautions_for(
+    picture: Picture, *, audience: str, jit_offered: bool, has_p2: str
+) -> list[Caution]:
+    """Where Azure would surprise people: what the customer should know about this model."""
+    found: list[Caution] = []
+    policy = picture.state.get("jitPolicy") or {}
+    if jit_offered and policy and not policy.get("enabled"):
+        found.append(
+            Caution(
+                "danger",
+                "JIT was offered but is turned off",
+                "The publisher has permanent access with its full roles, and Azure cannot turn "
+                "just-in-time access on for an application after it is installed.",
+            )
+        )
+    if picture.jit_enabled:
+        if policy.get("approvalMode") != "ManualApprove":
+            found.append(
+                Caution(
+                    "warning",
+                    "Requests are approved automatically",
+                    "Every elevation request is granted at once; approvers, if any, are only "
+                    "told. Requests are recorded, not really gated.",
+                )
+            )
+        if not policy.get("approvers"):
+            found.append(
+                Caution(
+                    "warning",
+                    "No approvers are named",
+                    "Nobody in your tenant is named to approve or hear about elevation requests.",
+                )
+            )
+        seconds = _seconds(policy.get("maximumDuration"))
+        if seconds and seconds > max_jit_hours() * 3600:
+            found.append(
+                Caution(
+                    "warning",
+                    "Long elevations allowed",
+                    f"An elevation may last {picture.max_duration_words}, longer than the "
+                    f"{max_jit_hours()} hours this portal recommends.",
+                )
+            )
+        if has_p2 == "no":
+            found.append(
+                Caution(
+                    "danger",
+                    "Your tenant has no Entra ID P2 licence",
+                    "Azure approves just-in-time access through Entra ID PIM, which needs P2: "
+                    "elevation requests for this application will fail.",
+                )
+            )
+    if (
+        not picture.jit_enabled
+        and any(
+            not g.permissions or "*" in {a for p in g.permissions for a in p["actions"]}
+            for g in picture.grants
+        )
+        and picture.state.get("managementMode") != "Unmanaged"
+    ):
+        found.append(
+            Caution(
+                "info",
+                "Standing access",
+                "The publisher holds its roles at all times, without asking.",
+            )
+        )
+    return found
+
+
+# --- The signed-in person's own rights ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonRights:
+    """What ARM says the person may do on the managed resource group, less what the lock blocks."""
+
+    fetched_at: dt.datetime | None
+    can: list[str]
+    blocked: list[str]
+    actions: list[str]
+    error: str = ""
+
+
+def _covers(pattern: str, action: str) -> bool:
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def effective_actions(
+    granted: Sequence[Mapping[str, list[str]]], deny: Mapping[str, Any] | None, *, viewer_id: str
+) -> tuple[list[str], list[str]]:
+    """Role actions after the deny assignment: (what remains, what the lock takes away).
+
+    ARM's permissions API lists role permissions only; it does not subtract deny assignments,
+    so the page does, unless the person is one of the deny assignment's excluded principals.
+    """
+    actions = [a for p in granted for a in p.get("actions", [])]
+    if not deny or viewer_id in {p["id"] for p in deny.get("excludedPrincipals", [])}:
+        return actions, []
+    denied = [a for p in deny.get("permissions", []) for a in p.get("actions", [])]
+    exempt = [a for p in deny.get("permissions", []) for a in p.get("notActions", [])]
+    remaining: list[str] = []
+    for action in actions:
+        if not any(_covers(d, action) for d in denied):
+            remaining.append(action)
+        else:
+            remaining += [n for n in exempt if _covers(action, n) and n not in remaining]
+    blocked = [d for d in denied if any(_covers(a, d) or _covers(d, a) for a in actions)]
+    return remaining, blocked
+
+
+def person_rights(*, application: ManagedApplication, user: User) -> PersonRights:
+    """The person's effective rights on the app's managed resource group, cached for minutes.
+
+    Asked with the person's delegated token, so ARM answers for them and not for the portal.
+    """
+    from accounts.tokens import SignInRequired, TokenServiceUnavailable, arm_access_token
+    from portal.azure import gateway_for_token
+
+    if not application.managed_resource_group_id:
+        return PersonRights(
+            None, [], [], [], error="The application has no managed resource group yet."
+        )
+    key = f"permissions:rights:{user.pk}:{application.pk}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    try:
+        with gateway_for_token(lambda: arm_access_token(user)) as gateway:
+            granted = [
+                _permission_json(p)
+                for p in gateway.my_permissions(application.managed_resource_group_id)
+            ]
+    except SignInRequired:
+        return PersonRights(None, [], [], [], error="Sign in again to see your own rights.")
+    except (TokenServiceUnavailable, AzureError) as exc:
+        log.info("Could not read %s's rights on %s: %s", user.pk, application.pk, exc)
+        return PersonRights(None, [], [], [], error="Azure did not answer; try again in a minute.")
+    snapshot = PermissionSnapshot.objects.filter(application=application).first()
+    deny = snapshot.state.get("denyAssignment") if snapshot else None
+    remaining, blocked = effective_actions(
+        granted, deny, viewer_id=str(user.entra_object_id or "").lower()
+    )
+    rights = PersonRights(
+        fetched_at=timezone.now(),
+        can=pl.describe_actions(remaining) or ["nothing"],
+        blocked=pl.describe_actions(blocked),
+        actions=sorted({a for p in granted for a in p["actions"]}),
+    )
+    cache.set(key, rights, RIGHTS_CACHE_SECONDS)
+    return rights
+
+
+# --- The 90-day timeline ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    width: float
+    css: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Lane:
+    label: str
+    y: float
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    width: int
+    height: int
+    left: int
+    lanes: list[Lane]
+    ticks: list[tuple[float, str]]
+    changes: list[tuple[float, str]]
+    start: dt.datetime
+    end: dt.datetime
+
+
+def timeline_of(
+    application: ManagedApplication, picture: Picture, *, now: dt.datetime | None = None
+) -> Timeline:
+    """Standing access and every elevation of the last 90 days, laid out for an inline SVG."""
+    end = now or timezone.now()
+    start = end - dt.timedelta(days=TIMELINE_DAYS)
+    left, plot, lane_height = 220, 680, 26
+    span = (end - start).total_seconds()
+
+    def x_of(moment: dt.datetime) -> float:
+        moment = min(max(moment, start), end)
+        return round(left + plot * (moment - start).total_seconds() / span, 1)
+
+    lanes: list[Lane] = []
+    snapshot = PermissionSnapshot.objects.filter(application=application).first()
+    since = max(start, application.first_seen_at if snapshot is None else snapshot.first_seen_at)
+    for grant in picture.grants:
+        standing = "Reader" if picture.jit_enabled else grant.role_name
+        label = f"{grant.principal_name[:26]} · {standing}"
+        bar = Bar(
+            x_of(since),
+            max(2.0, x_of(end) - x_of(since)),
+            "standing",
+            f"{grant.principal_name}: standing {standing} since {since:%Y-%m-%d}",
+        )
+        lanes.append(Lane(label, 0, [bar]))
+    names = {g.principal_id: g.principal_name for g in picture.grants}
+    roles = {g.role_id: g.role_name for g in picture.grants}
+    by_pair: dict[tuple[str, str], list[Bar]] = {}
+    elevations = application.elevations.since(start).filter(
+        state__in=["Approved", "Expired", "Canceled"]
+    )
+    for elevation in elevations.order_by("start"):
+        if elevation.start > end:
+            continue
+        who = names.get(elevation.principal_id) or fallback_name(elevation.principal_id)
+        role = roles.get(elevation.role_definition_id, "a role")
+        x = x_of(elevation.start)
+        css = "active" if elevation.is_active(end) else "elevation"
+        title = (
+            f"{who}: {role} from {elevation.start:%Y-%m-%d %H:%M} to {elevation.end:%Y-%m-%d %H:%M}"
+            f" UTC ({elevation.state})"
+        )
+        by_pair.setdefault((who, role), []).append(
+            Bar(x, max(3.0, x_of(elevation.end) - x), css, title)
+        )
+    for (who, role), bars in by_pair.items():
+        lanes.append(Lane(f"{who[:26]} · JIT {role}", 0, bars))
+    lanes = [Lane(lane.label, 24 + i * lane_height, lane.bars) for i, lane in enumerate(lanes)]
+    ticks = [
+        (x_of(end - dt.timedelta(days=d)), (end - dt.timedelta(days=d)).strftime("%d %b"))
+        for d in range(TIMELINE_DAYS, -1, -15)
+    ]
+    changes = [
+        (x_of(event.at), f"{event.at:%Y-%m-%d}: " + " ".join(event.lines))
+        for event in application.permission_changes.filter(at__gte=start)
+    ]
+    return Timeline(
+        width=left + plot + 10,
+        height=24 + lane_height * max(1, len(lanes)) + 24,
+        left=left,
+        lanes=lanes,
+        ticks=ticks,
+        changes=changes,
+        start=start,
+        end=end,
+    )
+
+
+# --- Pages ------------------------------------------------------------------------------------
+
+
+def app_page(*, application: ManagedApplication, user: User) -> dict[str, Any]:
+    """What the permission page of an application shows to this person."""
+    from accounts import scoping
+
+    is_customer = (
+        scoping.customer_tenants_of(user).filter(pk=application.customer_tenant_id).exists()
+    )
+    snapshot = PermissionSnapshot.objects.filter(application=application).first()
+    context: dict[str, Any] = {
+        "app": application,
+        "is_customer": is_customer,
+        "is_publisher": not is_customer,
+        "snapshot": snapshot,
+        "changes": application.permission_changes.all()[:10],
+    }
+    if snapshot is None:
+        return context
+    picture = picture_of(
+        snapshot.state,
+        viewer=user,
+        audience="customer" if is_customer else "publisher",
+        jit_offered=bool(application.offer and application.offer.jit_offered),
+        has_p2=application.customer_tenant.has_entra_p2,
+    )
+    now = timezone.now()
+    active = [
+        e
+        for e in application.elevations.filter(state="Approved", end__gt=now, start__lte=now)
+        if e.is_active(now)
+    ]
+    names = {g.principal_id: g.principal_name for g in picture.grants}
+    roles = {g.role_id: g.role_name for g in picture.grants}
+    context.update(
+        picture=picture,
+        rights=person_rights(application=application, user=user),
+        active_elevations=[
+            {
+                "who": names.get(e.principal_id) or fallback_name(e.principal_id),
+                "role": roles.get(e.role_definition_id, e.role_definition_id),
+                "until": e.end,
+            }
+            for e in active
+        ],
+        timeline=timeline_of(application, picture, now=now),
+    )
+    return context
+
+
+def offer_page(*, offer: Offer, user: User) -> dict[str, Any]:
+    """What an offer exposes before install, for a customer judging it or its publisher."""
+    from accounts import scoping
+
+    is_publisher = scoping.publisher_tenants_of(user).filter(pk=offer.publisher_tenant_id).exists()
+    picture = picture_of(
+        state_for_offer(offer),
+        viewer=user,
+        audience="publisher" if is_publisher else "customer",
+        jit_offered=offer.jit_offered,
+    )
+    return {
+        "offer": offer,
+        "picture": picture,
+        "is_publisher": is_publisher,
+        "is_customer": not is_publisher,
+        "roles_unread": any(not g.permissions for g in picture.grants),
+    }

@@ -1,0 +1,142 @@
+"""Permission snapshots and drift, through a real sync against the emulator's demo scenario."""
+
+from django.core import mail
+
+from deployments.models import (
+    Elevation,
+    ManagedApplication,
+    PermissionChangeEvent,
+    PermissionSnapshot,
+    RoleDefinition,
+)
+from tests.permissions.conftest import CONTRIBUTOR, OWNER, PUBLISHER_APP_SP
+
+PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
+
+
+def _source(azure, app):
+    return azure.state.applications[app.arm_id.lower()]
+
+
+def test_first_sync_takes_a_snapshot_of_each_permission_model_without_events(synced):
+    monitoring = synced["fabrikam-monitoring"].permission_snapshot.state
+    assert monitoring["jitPolicy"]["enabled"] is True
+    assert monitoring["jitPolicy"]["approvalMode"] == "ManualApprove"
+    assert monitoring["jitPolicy"]["maximumDuration"] == "PT8H"
+    assert monitoring["lockLevel"] == "ReadOnly"
+    assert monitoring["allowedActions"] == ["Microsoft.Compute/virtualMachines/restart/action"]
+    assert PAT in {p["id"] for p in monitoring["denyAssignment"]["excludedPrincipals"]}
+    assert monitoring["roles"][CONTRIBUTOR]["name"] == "Contributor"
+    assert monitoring["roles"][CONTRIBUTOR]["permissions"][0]["actions"] == ["*"]
+
+    sql = synced["fabrikam-sql"].permission_snapshot.state
+    assert sql["jitPolicy"] is None
+    assert sql["lockLevel"] == "CanNotDelete"
+    assert {a["roleDefinitionId"] for a in sql["authorizations"]} == {OWNER}
+
+    sandbox = synced["fabrikam-sandbox"].permission_snapshot.state
+    assert sandbox["lockLevel"] == "None"
+    assert sandbox["denyAssignment"] is None  # no lock is said explicitly, not left out
+
+    assert PermissionSnapshot.objects.count() == ManagedApplication.objects.count()
+    assert PermissionChangeEvent.objects.count() == 0
+    assert mail.outbox == []
+    assert set(RoleDefinition.objects.values_list("name", flat=True)) >= {
+        "Owner",
+        "Contributor",
+        "Reader",
+    }
+
+
+def test_elevations_of_the_last_days_are_mirrored(synced):
+    monitoring = synced["fabrikam-monitoring"]
+    states = {e.arm_id.rsplit("/", 1)[-1]: e.state for e in Elevation.objects.all()}
+    assert states["jitact1"] == "Approved"
+    assert states["jitexp1"] == "Expired"
+    active = [e for e in monitoring.elevations.all() if e.is_active(e.start)]
+    assert active and all(e.role_definition_id == CONTRIBUTOR for e in active)
+
+
+def test_a_changed_role_definition_creates_one_event_and_one_mail_per_admin(
+    azure, synced, resync, alice, bob
+):
+    alice.email = "alice@example.test"
+    alice.save()
+    bob.email = "bob@example.test"  # a reader: not mailed
+    bob.save()
+    with azure.state.lock:
+        azure.state.role_definitions[CONTRIBUTOR].not_actions.append(
+            "Microsoft.Compute/virtualMachines/delete"
+        )
+    resync()
+    events = list(PermissionChangeEvent.objects.all())
+    # Every app that authorizes Contributor changed: monitoring, backup, sandbox.
+    assert {e.application.name for e in events} == {
+        "fabrikam-monitoring",
+        "fabrikam-backup",
+        "fabrikam-sandbox",
+    }
+    for event in events:
+        assert event.aspects == ["roles"]
+        assert "no longer allows: delete virtual machines" in event.lines[0]
+        assert event.mailed_at is not None
+    assert len(mail.outbox) == 3
+    assert {tuple(m.to) for m in mail.outbox} == {("alice@example.test",)}
+    assert "Permissions changed in fabrikam-" in mail.outbox[0].subject
+    assert "/permissions/applications/" in mail.outbox[0].body
+
+    resync()  # the same picture again: nothing new, nothing mailed twice
+    assert PermissionChangeEvent.objects.count() == 3
+    assert len(mail.outbox) == 3
+
+
+def test_a_changed_jit_policy_is_described_with_before_and_after(azure, synced, resync, alice):
+    app = synced["fabrikam-monitoring"]
+    source = _source(azure, app)
+    source.jit_access_policy = {
+        **source.jit_access_policy,
+        "jitApprovalMode": "AutoApprove",
+        "jitApprovers": [],
+        "maximumJitAccessDuration": "PT24H",
+    }
+    resync()
+    event = PermissionChangeEvent.objects.get()
+    assert event.application == app
+    assert event.aspects == ["jitPolicy"]
+    assert event.before["jitPolicy"]["approvalMode"] == "ManualApprove"
+    assert event.after["jitPolicy"]["approvalMode"] == "AutoApprove"
+    assert event.lines == [
+        "Requests are now approved automatically (they were approved by a person).",
+        "Alice Archer is no longer an approver.",
+        "The longest elevation changed from 8 hours to 1 day.",
+    ]
+
+
+def test_lock_and_allowed_actions_changes_are_events(azure, synced, resync):
+    app = synced["fabrikam-monitoring"]
+    source = _source(azure, app)
+    source.allowed_actions = [*source.allowed_actions, "Microsoft.Web/sites/restart/action"]
+    resync()
+    event = PermissionChangeEvent.objects.get()
+    assert "allowedActions" in event.aspects
+    assert "Your people may now also: restart web apps." in event.lines
+
+    source.lock_level = "None"
+    resync()
+    latest = PermissionChangeEvent.objects.first()
+    assert {"lockLevel", "denyAssignment"} <= set(latest.aspects)
+    assert "The lock changed from “Read-only” to “No lock”." in latest.lines
+    assert latest.after["denyAssignment"] is None
+
+
+def test_a_new_authorization_is_named_readably(azure, synced, resync, pat):
+    app = synced["fabrikam-sandbox"]
+    source = _source(azure, app)
+    source.authorizations = [a for a in source.authorizations if a["principalId"] != PAT] + [
+        {"principalId": PAT, "roleDefinitionId": OWNER}
+    ]
+    resync()
+    event = PermissionChangeEvent.objects.get()
+    assert "Pat Patel was given the Owner role." in event.lines
+    assert "Pat Patel no longer holds Contributor." in event.lines
+    assert PUBLISHER_APP_SP not in " ".join(event.lines)

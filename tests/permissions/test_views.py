@@ -1,0 +1,144 @@
+"""The permission pages: each model in plain words, both sides, and other tenants' 404."""
+
+import pytest
+from django.urls import reverse
+
+from deployments.models import Offer, PermissionChangeEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client, user, name, *args, query=""):
+    client.force_login(user)
+    return client.get(reverse(name, args=args) + query)
+
+
+def test_customer_admin_sees_jit_manual_model_in_plain_words(client, synced, signed_in, alice):
+    signed_in(alice)
+    response = _page(client, alice, "permissions:app", synced["fabrikam-monitoring"].pk)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "The publisher can always" in text
+    assert "Read everything" in text
+    assert "only after Alice Archer approves a request, for at most 8 hours" in text
+    assert "Restart virtual machines" in text
+    assert "Change or delete anything else in the managed resource group" in text
+    # Readable names where ARM gives GUIDs: roles from their definitions, people the portal knows,
+    # and a clear fallback for the publisher's app.
+    assert "Contributor" in text and "Owner" in text
+    assert "An app of the publisher (object id c245099c…)" in text
+    # Her own rights, asked as her: Owner of the subscription, less what the lock blocks.
+    assert "Azure gives you:</strong> read everything; restart virtual machines" in text
+    assert "The lock blocks:</strong> do anything" in text
+    assert "<svg" in text and "jitact1" not in text  # the timeline names people, not requests
+
+
+def test_reader_sees_the_same_page_with_her_own_smaller_rights(client, synced, signed_in, bob):
+    signed_in(bob)
+    response = _page(client, bob, "permissions:app", synced["fabrikam-monitoring"].pk)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "The publisher can always" in text
+    assert "Azure gives you:</strong> read everything." in text
+
+
+def test_standing_owner_model_without_jit(client, synced, alice):
+    response = _page(client, alice, "permissions:app", synced["fabrikam-sql"].pk)
+    text = response.content.decode()
+    assert "do anything, including deciding who else has access".capitalize() in text
+    assert "Delete resources in the managed resource group" in text
+    assert "Standing access" in text
+    assert "Sign in again to see your own rights." in text  # no stored sign-in in this test
+
+
+def test_unlocked_service_catalog_model_says_there_is_no_deny_assignment(client, synced, alice):
+    text = _page(client, alice, "permissions:app", synced["fabrikam-sandbox"].pk).content.decode()
+    assert "None: this application has no deny assignment" in text
+    assert "Whatever your own Azure role allows: nothing is locked" in text
+
+
+def test_auto_approval_and_missing_p2_are_warned(client, synced, alice, fabrikam):
+    fabrikam.has_entra_p2 = "no"
+    fabrikam.save()
+    text = _page(client, alice, "permissions:app", synced["fabrikam-backup"].pk).content.decode()
+    assert "Requests are approved automatically" in text
+    assert "No approvers are named" in text
+    assert "Your tenant has no Entra ID P2 licence" in text
+
+
+def test_jit_offered_but_off_is_warned(azure, client, synced, resync, alice):
+    source = azure.state.applications[synced["fabrikam-backup"].arm_id.lower()]
+    source.jit_access_policy = {**source.jit_access_policy, "jitAccessEnabled": False}
+    resync()
+    text = _page(client, alice, "permissions:app", synced["fabrikam-backup"].pk).content.decode()
+    assert "JIT was offered but is turned off" in text
+    assert "Just-in-time access is now off" in text  # the change, on the page
+
+
+def test_publisher_support_sees_when_to_request_jit(client, synced, signed_in, pat):
+    signed_in(pat)
+    response = _page(client, pat, "permissions:app", synced["fabrikam-monitoring"].pk)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "You are named in this application" in text
+    assert "Request just-in-time access first</strong> for: Contributor" in text
+    assert "Your team (the publisher) can always" in text
+
+
+def test_app_page_of_another_tenant_is_not_found(client, synced, charlie):
+    response = _page(client, charlie, "permissions:app", synced["fabrikam-monitoring"].pk)
+    assert response.status_code == 404
+
+
+def test_app_page_needs_sign_in(client, synced):
+    response = client.get(reverse("permissions:app", args=[synced["fabrikam-sql"].pk]))
+    assert response.status_code == 302
+
+
+def test_offer_page_before_install_for_the_customer(client, synced, alice, bob):
+    offer = Offer.objects.get(plan="jit-manual")
+    for person in (alice, bob):
+        text = _page(client, person, "permissions:offer", offer.pk).content.decode()
+        assert "Decide on just-in-time access when you install" in text
+        assert "Contributor" in text
+        assert "Restart virtual machines" in text
+
+
+def test_offer_page_for_the_publisher_shows_what_the_plan_exposes(client, synced, pat):
+    offer = Offer.objects.get(plan="standing-owner")
+    text = _page(client, pat, "permissions:offer", offer.pk).content.decode()
+    assert "What this plan exposes to your customers" in text
+    assert "Owner" in text
+
+
+def test_offer_page_of_an_offer_you_cannot_see_is_not_found(client, synced, charlie):
+    offer = Offer.objects.get(kind=Offer.Kind.SERVICE_CATALOG)  # only Fabrikam has it
+    assert _page(client, charlie, "permissions:offer", offer.pk).status_code == 404
+
+
+def test_changes_feed_lists_only_your_tenants_changes(
+    azure, client, synced, resync, alice, bob, charlie, northwind
+):
+    source = azure.state.applications[synced["fabrikam-sql"].arm_id.lower()]
+    source.allowed_actions = ["Microsoft.Sql/servers/databases/write"]
+    resync()
+    assert PermissionChangeEvent.objects.count() == 1
+    for person in (alice, bob):
+        text = _page(client, person, "permissions:changes").content.decode()
+        assert "fabrikam-sql" in text
+        assert "Your people may now also: create or change databases." in text
+    text = _page(client, charlie, "permissions:changes").content.decode()
+    assert "fabrikam-sql" not in text
+    assert "No changes seen" in text
+
+
+def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
+    azure, client, synced, resync, pat, fabrikam
+):
+    source = azure.state.applications[synced["fabrikam-sql"].arm_id.lower()]
+    source.lock_level = "ReadOnly"
+    resync()
+    text = _page(client, pat, "permissions:changes", query=f"?tenant={fabrikam.pk}")
+    assert "fabrikam-sql" in text.content.decode()
+    text = _page(client, pat, "permissions:changes", query="?tenant=999999")
+    assert "fabrikam-sql" not in text.content.decode()
