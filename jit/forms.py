@@ -35,10 +35,10 @@ class ElevationForm(forms.Form):
         choices=[("1", "Now"), ("0", "Later")],
         coerce=lambda v: v == "1",
         initial="1",
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
     start_at = forms.DateTimeField(
-        label="Start at (UTC)",
+        label="Start at, in UTC (only when starting later)",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
@@ -117,10 +117,12 @@ class PolicyForm(forms.Form):
             ("ManualApprove", "Manual: an approver must approve each request"),
             ("AutoApprove", "Automatic: requests are granted, approvers are only told"),
         ],
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
     approvers = forms.MultipleChoiceField(
-        label="Approvers", required=False, widget=forms.CheckboxSelectMultiple
+        label="Approvers",
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     extra_approver_id = forms.UUIDField(
         label="Add a person or group by Entra object id", required=False

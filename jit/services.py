@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 # A claimed operation whose worker died (acks_late redelivers it) may be claimed again after this.
 CLAIM_LEASE = dt.timedelta(minutes=6)
+ACTIVITY_MARGIN = dt.timedelta(minutes=1)
 
 NOTIFIED_ACTIONS = {
     AuditEvent.Action.SUBMITTED,
@@ -130,8 +131,10 @@ def _audit(
     reason: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
 ) -> AuditEvent:
     event = AuditEvent.objects.create(
+        at=at or timezone.now(),
         action=action,
         actor=actor,
         actor_name=actor_name or (str(actor) if actor else "Azure"),
@@ -649,6 +652,7 @@ def _grant_bookkeeping(
             application=jit.application,
             jit_request=jit,
             after={"role": jit.role_name, "until": record.end.isoformat()},
+            at=min(now, record.start),  # seen late (a reconcile) is recorded when it happened
         )
     ended = jit.state in (State.EXPIRED, State.CANCELED) and jit.grant_started_at is not None
     if (
@@ -737,6 +741,7 @@ def _adopt(app: ManagedApplication, record: JitRequestRecord) -> JitRequest:
                 actor_name=jit.requester_name or oid or "Azure",
                 reason=jit.justification,
                 after={"state": state, "role": jit.role_name},
+                at=jit.created_at,
             )
             _grant_bookkeeping(jit, record, now)
     return jit
@@ -773,13 +778,16 @@ def elevation_activity_fetch(
     jit = jit_request
     if jit.grant_started_at is None or not jit.application.managed_resource_group_id:
         return 0
-    end = jit.grant_ended_at or jit.end
+    # ARM's clock and ours differ a little, and the log filter has whole seconds: widen the
+    # window; only the elevated principal's own events are kept.
+    start = jit.grant_started_at - ACTIVITY_MARGIN
+    end = (jit.grant_ended_at or jit.end) + ACTIVITY_MARGIN
     owned = gateway is None
     gateway = gateway or tenant_gateway(str(jit.application.customer_tenant.entra_tenant_id))
     added = 0
     try:
         for event in gateway.list_activity(
-            jit.application.managed_resource_group_id, start=jit.grant_started_at, end=end
+            jit.application.managed_resource_group_id, start=start, end=end
         ):
             if event.caller_oid.lower() != jit.principal_id.lower():
                 continue

@@ -516,3 +516,40 @@ def test_reconcile_task_fans_out_per_tenant(
     with mock.patch.object(tasks.reconcile_tenant_requests, "delay") as delay:
         tasks.reconcile_requests()
     delay.assert_called_once_with(fabrikam.pk)
+
+
+# Elevation report -------------------------------------------------------------------------------
+
+
+def test_what_the_publisher_did_while_elevated_is_kept_for_review(
+    pending, alice, azure, django_capture_on_commit_callbacks
+):
+    import requests
+
+    submit(
+        services.jit_request_decide(
+            jit_request=pending, by=alice, approve=True, justification="Resize the disk"
+        )
+    )
+    mrg = pending.application.managed_resource_group_id
+    vm = f"{mrg}/providers/Microsoft.Compute/virtualMachines/vm-fabrikam-monitoring"
+    restarted = requests.post(
+        f"{azure.https_url}{vm}/restart",
+        params={"api-version": "2024-03-01"},
+        headers={"Authorization": f"Bearer {azure.token_for(PAT)}"},
+        verify=azure.ca_bundle,
+        timeout=10,
+    )
+    assert restarted.status_code < 300, restarted.text
+
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(services.jit_request_revoke(jit_request=pending, by=alice, reason="Done"))
+
+    pending.refresh_from_db()
+    assert pending.activity_fetched_at is not None
+    done = {a.operation.lower(): a for a in pending.activities.all()}
+    restart = done["microsoft.compute/virtualmachines/restart/action"]
+    assert restart.resource_id.lower() == vm.lower()
+    assert restart.caller == "pat@contoso.onmicrosoft.com"
+    # Fetched again (a task delivered twice): nothing doubles.
+    assert services.elevation_activity_fetch(jit_request=pending) == 0
