@@ -31,6 +31,8 @@ from django.utils import timezone
 from accounts import scoping
 from accounts.models import Tenant
 from deployments.models import ManagedApplication, ManagedResource, Offer, SyncRun
+from jit.models import JitRequest
+from jit.models import State as JitState
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -193,9 +195,23 @@ APP_SORTS = {
 }
 
 
+def _pending_requests(app_ref: str) -> Coalesce:
+    """How many JIT requests of an application wait for a customer's decision."""
+    pending = (
+        JitRequest.objects.filter(application=OuterRef(app_ref), state=JitState.PENDING)
+        .order_by()
+        .values("application")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(pending), Value(0))
+
+
 def _app_rows(apps: QuerySet[ManagedApplication]) -> QuerySet[ManagedApplication]:
     return apps.select_related("offer", "offer__publisher_tenant", "customer_tenant").annotate(
-        name_lower=Lower("name"), last_confirmed_at=_last_success("customer_tenant")
+        name_lower=Lower("name"),
+        last_confirmed_at=_last_success("customer_tenant"),
+        pending_requests=_pending_requests("pk"),
     )
 
 
@@ -235,13 +251,8 @@ def tenant_app_rows(
     return _app_rows(apps).order_by(*APP_SORTS.get(sort, APP_SORTS["name"]))
 
 
-def app_detail(user: Person, pk: int) -> ManagedApplication | None:
-    return (
-        ManagedApplication.objects.visible_to(user)
-        .select_related("offer", "offer__publisher_tenant", "customer_tenant")
-        .filter(pk=pk)
-        .first()
-    )
+def pending_request_count(app: ManagedApplication) -> int:
+    return JitRequest.objects.filter(application=app, state=JitState.PENDING).count()
 
 
 def app_resources(app: ManagedApplication) -> QuerySet[ManagedResource]:
@@ -377,6 +388,20 @@ def customer_rows(
                 + FAILED_STATES
                 + REMOVING_STATES
             )
+        ),
+        pending_requests=Coalesce(
+            Subquery(
+                JitRequest.objects.filter(
+                    application__customer_tenant=OuterRef("pk"),
+                    application__offer__publisher_tenant__in=scoping.publisher_tenants_of(user),
+                    state=JitState.PENDING,
+                )
+                .order_by()
+                .values("application__customer_tenant")
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            Value(0),
         ),
         last_success_at=_last_success("pk"),
         latest_run_state=_latest_run("pk", "state"),

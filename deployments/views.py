@@ -87,6 +87,7 @@ def app_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "outputs": selectors.template_values(app.outputs),
         "status": selectors.sync_statuses(request.user, tenant)[0],
         "publisher_view": selectors.is_publisher_of(request.user, app),
+        "pending_requests": selectors.pending_request_count(app),
         "azure_portal_url": selectors.azure_portal_url(app),
     }
     return render(request, "deployments/app_detail.html", context)

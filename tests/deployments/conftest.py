@@ -2,11 +2,13 @@
 and Northwind, resources in Fabrikam's managed resource group, and sync runs."""
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.utils import timezone
 
 from deployments.models import ManagedApplication, ManagedResource, Offer, SyncRun
+from jit.models import JitRequest
 
 SUB = "6f1d3c3e-2b0a-4a57-9a0c-2c1e5e0b7a11"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -53,6 +55,19 @@ def make_run(tenant, state=SyncRun.State.SUCCEEDED, *, ago=dt.timedelta(minutes=
         started_at=finished - dt.timedelta(seconds=15),
         finished_at=finished,
         **extra,
+    )
+
+
+def make_jit_request(app, state="Pending"):
+    return JitRequest.objects.create(
+        application=app,
+        arm_id=f"{app.arm_id}/jitRequests/{uuid.uuid4()}",
+        name="jit",
+        principal_id="5c1e2f7a-0000-4000-8000-000000000001",
+        role_definition_id="b24988ac-6180-42a0-ab88-20f7382dd24c",
+        start=app.first_seen_at,
+        duration=dt.timedelta(hours=1),
+        state=state,
     )
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import Side
 from tests.conftest import make_tenant
-from tests.deployments.conftest import make_app, make_offer, make_run
+from tests.deployments.conftest import make_app, make_jit_request, make_offer, make_run
 
 N = 4
 
@@ -29,7 +29,8 @@ def add_rows(n, *, fabrikam, contoso, start):
             version=f"1.{i}.0",
             authorizations=[{"principalId": "p", "roleDefinitionId": "r"}],
         )
-        make_app(fabrikam, offer, f"fab-{i}", sub=str(uuid.uuid4()), jit_enabled=bool(i % 2))
+        app = make_app(fabrikam, offer, f"fab-{i}", sub=str(uuid.uuid4()), jit_enabled=bool(i % 2))
+        make_jit_request(app)
         customer = make_tenant(uuid.uuid4(), f"Customer {i}", Side.CUSTOMER)
         make_app(
             customer,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import Side
 from deployments.models import SyncRun
 from tests.conftest import make_person, make_tenant
-from tests.deployments.conftest import make_app, make_offer, make_run
+from tests.deployments.conftest import make_app, make_jit_request, make_offer, make_run
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -20,6 +20,12 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def page_of(response):
     assert response.status_code == 200, response.status_code
     return response.content.decode()
+
+
+def row_of(page, marker):
+    """The rest of the table row where marker appears."""
+    start = page.index(marker)
+    return page[start : page.index("</tr>", start)]
 
 
 def post_forms(page):
@@ -233,10 +239,10 @@ def test_customers_lists_each_customer_with_app_counts_by_state_and_last_sync(
     make_app(fabrikam, offer, "coming", state="Creating")
     client.force_login(pat)
     page = page_of(client.get(reverse("deployments:customers")))
-    fabrikam_row = page[page.index(">Fabrikam<") : page.index("</tr>", page.index(">Fabrikam<"))]
-    assert "1 succeeded" in fabrikam_row
-    assert "1 failed" in fabrikam_row
-    assert "1 in progress" in fabrikam_row
+    fabrikam_row = row_of(page, ">Fabrikam<")
+    assert 'text-bg-success">1<' in fabrikam_row  # succeeded
+    assert 'text-bg-danger">1<' in fabrikam_row  # failed
+    assert 'text-bg-info">1<' in fabrikam_row  # in progress
     assert "5\xa0minutes ago" in fabrikam_row
     assert "Northwind Traders" in page
     assert "never synced" in page  # Northwind
@@ -334,8 +340,7 @@ def test_fleet_counts_apps_and_customers_per_plan_version(
     make_app(fabrikam, newer, "analytics-2", state="Failed")
     client.force_login(pat)
     page = page_of(client.get(reverse("deployments:fleet")))
-    old_row = page[page.index("jit-plan 1.0.0<") : page.index("</tr>", page.index("jit-plan 1.0.0<"))]
-    new_row = page[page.index("jit-plan 1.1.0<") : page.index("</tr>", page.index("jit-plan 1.1.0<"))]
+    old_row, new_row = row_of(page, "jit-plan 1.0.0<"), row_of(page, "jit-plan 1.1.0<")
     assert re.findall(r'text-end">(\d+)<', old_row) == ["2", "2"]
     assert re.findall(r'text-end">(\d+)<', new_row) == ["1", "1"]
     assert "1 failed" in new_row
@@ -523,3 +528,20 @@ def test_a_sync_queued_for_minutes_says_no_worker_took_it_and_polls_slower(clien
     page = page_of(client.get(reverse("deployments:sync_status", args=[run.pk]), **HTMX))
     assert "No worker has picked it up yet" in page
     assert 'hx-trigger="every 10s"' in page
+
+
+def test_pending_jit_requests_are_counted_per_app_and_per_customer(
+    client, alice, pat, fabrikam_app, northwind_app
+):
+    make_jit_request(fabrikam_app)
+    make_jit_request(fabrikam_app)
+    make_jit_request(fabrikam_app, state="Approved")
+    make_jit_request(northwind_app)
+    client.force_login(alice)
+    assert "2 pending" in page_of(client.get(reverse("deployments:my_apps")))
+    page = page_of(client.get(reverse("deployments:app_detail", args=[fabrikam_app.pk])))
+    assert "2 waiting for a decision" in page
+    client.force_login(pat)
+    page = page_of(client.get(reverse("deployments:customers")))
+    assert 'state=Pending">2<' in row_of(page, ">Fabrikam<")
+    assert 'state=Pending">1<' in row_of(page, ">Northwind Traders<")
