@@ -153,6 +153,7 @@ def revoke(request: AuthedRequest, pk: UUID) -> HttpResponse:
 
 
 def _after_action(request: AuthedRequest, jit: JitRequest) -> HttpResponse:
+    jit.refresh_from_db()  # a fast worker may already have applied ARM's answer
     if request.htmx:
         return _status(request, jit)
     return redirect("jit:request_detail", pk=jit.pk)
