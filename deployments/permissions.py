@@ -209,6 +209,7 @@ def build_state(
                 "permissions": [_permission_json(p) for p in role.permissions],
             }
     return {
+        "installedAt": record.created_at.isoformat() if record.created_at else None,
         "managementMode": record.management_mode,
         "authorizations": sorted(
             (
@@ -242,6 +243,10 @@ def _record_snapshot(
     if snapshot.state == state:
         return None
     before = snapshot.state
+    if _comparable(before) == _comparable(state):
+        # Only bookkeeping (such as the install time) differs: not a change in who may do what.
+        PermissionSnapshot.objects.filter(pk=snapshot.pk).update(state=state)
+        return None
     aspects, lines = describe_changes(before, state, names=principal_names_for(before, state))
     with transaction.atomic():
         # Claim the change: of two syncs that saw the same old state, only one records it.
@@ -261,6 +266,11 @@ def _record_snapshot(
         )
         transaction.on_commit(lambda: permission_change_mail_send(event_id=event.pk))
     return event
+
+
+def _comparable(state: Mapping[str, Any]) -> dict[str, Any]:
+    keys = {*ASPECT_LABELS, "allowedDataActions"}
+    return {key: value for key, value in state.items() if key in keys}
 
 
 def _mirror_elevations(
@@ -344,13 +354,13 @@ def describe_changes(
     new_allowed = set(after.get("allowedActions", [])) | set(after.get("allowedDataActions", []))
     if new_allowed - old_allowed:
         lines.append(
-            "Your people may now also: "
+            "The customer's people may now also: "
             + pl.join_phrases(pl.describe_actions(sorted(new_allowed - old_allowed)))
             + "."
         )
     if old_allowed - new_allowed:
         lines.append(
-            "Your people may no longer: "
+            "The customer's people may no longer: "
             + pl.join_phrases(pl.describe_actions(sorted(old_allowed - new_allowed)))
             + "."
         )
@@ -639,7 +649,12 @@ def picture_of(
         always: list[str] = []
         more: list[str] = []
     elif jit_enabled:
-        always, more = ["read everything"], role_phrases
+        always = ["read everything"]
+        more = _union(
+            [f"as {g.role_name}: " + pl.join_phrases(g.phrases)]
+            for g in grants
+            if g.phrases != ["read everything"]
+        )
     else:
         always, more = role_phrases, []
     approval = _approval_words(policy.get("approvalMode"))
@@ -863,10 +878,12 @@ def person_rights(*, application: ManagedApplication, user: User) -> PersonRight
     remaining, blocked = effective_actions(
         granted, deny, viewer_id=str(user.entra_object_id or "").lower()
     )
+    if "*" in remaining:
+        remaining = ["*"]  # "do anything" says it all
     rights = PersonRights(
         fetched_at=timezone.now(),
         can=pl.describe_actions(remaining) or ["nothing"],
-        blocked=pl.describe_actions(blocked),
+        blocked=["anything else"] if "*" in blocked else pl.describe_actions(blocked),
         actions=sorted({a for p in granted for a in p["actions"]}),
     )
     cache.set(key, rights, RIGHTS_CACHE_SECONDS)
@@ -909,7 +926,7 @@ def timeline_of(
     """Standing access and every elevation of the last 90 days, laid out for an inline SVG."""
     end = now or timezone.now()
     start = end - dt.timedelta(days=TIMELINE_DAYS)
-    left, plot, lane_height = 220, 680, 26
+    left, plot, lane_height = 250, 650, 26
     span = (end - start).total_seconds()
 
     def x_of(moment: dt.datetime) -> float:
@@ -918,10 +935,14 @@ def timeline_of(
 
     lanes: list[Lane] = []
     snapshot = PermissionSnapshot.objects.filter(application=application).first()
-    since = max(start, application.first_seen_at if snapshot is None else snapshot.first_seen_at)
+    seen = application.first_seen_at if snapshot is None else snapshot.first_seen_at
+    installed = picture.state.get("installedAt")
+    if installed:
+        seen = min(seen, dt.datetime.fromisoformat(installed))
+    since = max(start, seen)
     for grant in picture.grants:
         standing = "Reader" if picture.jit_enabled else grant.role_name
-        label = f"{grant.principal_name[:26]} · {standing}"
+        label = f"{_short(grant.principal_name)} · {standing}"
         bar = Bar(
             x_of(since),
             max(2.0, x_of(end) - x_of(since)),
@@ -950,7 +971,7 @@ def timeline_of(
             Bar(x, max(3.0, x_of(elevation.end) - x), css, title)
         )
     for (who, role), bars in by_pair.items():
-        lanes.append(Lane(f"{who[:26]} · JIT {role}", 0, bars))
+        lanes.append(Lane(f"{_short(who)} · JIT {role}", 0, bars))
     lanes = [Lane(lane.label, 24 + i * lane_height, lane.bars) for i, lane in enumerate(lanes)]
     ticks = [
         (x_of(end - dt.timedelta(days=d)), (end - dt.timedelta(days=d)).strftime("%d %b"))
@@ -961,7 +982,7 @@ def timeline_of(
         for event in application.permission_changes.filter(at__gte=start)
     ]
     return Timeline(
-        width=left + plot + 10,
+        width=left + plot + 30,
         height=24 + lane_height * max(1, len(lanes)) + 24,
         left=left,
         lanes=lanes,
@@ -1034,6 +1055,8 @@ def offer_page(*, offer: Offer, user: User) -> dict[str, Any]:
         audience="publisher" if is_publisher else "customer",
         jit_offered=offer.jit_offered,
     )
+    # Before install the JIT settings are Azure's defaults, which the page explains once instead.
+    picture.cautions = [c for c in picture.cautions if c.title == "Standing access"]
     return {
         "offer": offer,
         "picture": picture,
@@ -1041,3 +1064,7 @@ def offer_page(*, offer: Offer, user: User) -> dict[str, Any]:
         "is_customer": not is_publisher,
         "roles_unread": any(not g.permissions for g in picture.grants),
     }
+
+
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"

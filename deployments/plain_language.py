@@ -104,7 +104,10 @@ def _resource_phrase(segments: Sequence[str]) -> str:
     if not types:
         return "resources"
     last = types[-1]
-    return RESOURCE_NAMES.get(last.lower(), _split_camel(last) + "s")
+    if last.lower() in RESOURCE_NAMES:
+        return RESOURCE_NAMES[last.lower()]
+    words = _split_camel(last)
+    return words if words.endswith("s") else words + "s"
 
 
 def describe_action(action: str) -> str:

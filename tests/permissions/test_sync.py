@@ -1,5 +1,7 @@
 """Permission snapshots and drift, through a real sync against the emulator's demo scenario."""
 
+import dataclasses
+
 from django.core import mail
 
 from deployments.models import (
@@ -64,9 +66,11 @@ def test_a_changed_role_definition_creates_one_event_and_one_mail_per_admin(
     alice.save()
     bob.email = "bob@example.test"  # a reader: not mailed
     bob.save()
+    # A new object: the emulator's built-in roles are shared across resets, so never edit them.
     with azure.state.lock:
-        azure.state.role_definitions[CONTRIBUTOR].not_actions.append(
-            "Microsoft.Compute/virtualMachines/delete"
+        role = azure.state.role_definitions[CONTRIBUTOR]
+        azure.state.role_definitions[CONTRIBUTOR] = dataclasses.replace(
+            role, not_actions=[*role.not_actions, "Microsoft.Compute/virtualMachines/delete"]
         )
     resync()
     events = list(PermissionChangeEvent.objects.all())
@@ -119,7 +123,7 @@ def test_lock_and_allowed_actions_changes_are_events(azure, synced, resync):
     resync()
     event = PermissionChangeEvent.objects.get()
     assert "allowedActions" in event.aspects
-    assert "Your people may now also: restart web apps." in event.lines
+    assert "The customer's people may now also: restart web apps." in event.lines
 
     source.lock_level = "None"
     resync()
@@ -140,3 +144,13 @@ def test_a_new_authorization_is_named_readably(azure, synced, resync, pat):
     assert "Pat Patel was given the Owner role." in event.lines
     assert "Pat Patel no longer holds Contributor." in event.lines
     assert PUBLISHER_APP_SP not in " ".join(event.lines)
+
+
+def test_bookkeeping_differences_update_the_snapshot_without_an_event(synced, resync):
+    snapshot = synced["fabrikam-sql"].permission_snapshot
+    snapshot.state = {**snapshot.state, "installedAt": None}
+    snapshot.save()
+    resync()
+    snapshot.refresh_from_db()
+    assert snapshot.state["installedAt"]
+    assert PermissionChangeEvent.objects.count() == 0

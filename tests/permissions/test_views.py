@@ -1,5 +1,7 @@
 """The permission pages: each model in plain words, both sides, and other tenants' 404."""
 
+import html
+
 import pytest
 from django.urls import reverse
 
@@ -29,7 +31,7 @@ def test_customer_admin_sees_jit_manual_model_in_plain_words(client, synced, sig
     assert "An app of the publisher (object id c245099c…)" in text
     # Her own rights, asked as her: Owner of the subscription, less what the lock blocks.
     assert "Azure gives you:</strong> read everything; restart virtual machines" in text
-    assert "The lock blocks:</strong> do anything" in text
+    assert "The lock blocks:</strong> anything else" in text
     assert "<svg" in text and "jitact1" not in text  # the timeline names people, not requests
 
 
@@ -124,9 +126,9 @@ def test_changes_feed_lists_only_your_tenants_changes(
     resync()
     assert PermissionChangeEvent.objects.count() == 1
     for person in (alice, bob):
-        text = _page(client, person, "permissions:changes").content.decode()
+        text = html.unescape(_page(client, person, "permissions:changes").content.decode())
         assert "fabrikam-sql" in text
-        assert "Your people may now also: create or change databases." in text
+        assert "The customer's people may now also: create or change databases." in text
     text = _page(client, charlie, "permissions:changes").content.decode()
     assert "fabrikam-sql" not in text
     assert "No changes seen" in text
@@ -142,3 +144,12 @@ def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
     assert "fabrikam-sql" in text.content.decode()
     text = _page(client, pat, "permissions:changes", query="?tenant=999999")
     assert "fabrikam-sql" not in text.content.decode()
+
+
+def test_timeline_shows_standing_access_since_install_and_each_elevation(client, synced, alice):
+    text = _page(
+        client, alice, "permissions:app", synced["fabrikam-monitoring"].pk
+    ).content.decode()
+    assert "standing Reader since" in text
+    assert text.count("· JIT Contributor") == 1  # one lane per principal and role
+    assert "(Expired)</title>" in text and "(Approved)</title>" in text
