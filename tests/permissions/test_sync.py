@@ -154,3 +154,21 @@ def test_bookkeeping_differences_update_the_snapshot_without_an_event(synced, re
     snapshot.refresh_from_db()
     assert snapshot.state["installedAt"]
     assert PermissionChangeEvent.objects.count() == 0
+
+
+def test_a_single_application_sync_after_a_notification_records_drift_too(
+    azure, synced, fabrikam, django_capture_on_commit_callbacks
+):
+    from deployments import sync
+
+    app = synced["fabrikam-backup"]
+    source = _source(azure, app)
+    source.jit_access_policy = {**source.jit_access_policy, "jitApprovalMode": "ManualApprove"}
+    with django_capture_on_commit_callbacks(execute=False):
+        run = sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
+    sync.run_application_sync(run_id=run.pk)
+    event = PermissionChangeEvent.objects.get()
+    assert event.application == app
+    assert event.lines == [
+        "Requests are now approved by a person (they were approved automatically)."
+    ]

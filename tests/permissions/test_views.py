@@ -153,3 +153,23 @@ def test_timeline_shows_standing_access_since_install_and_each_elevation(client,
     assert "standing Reader since" in text
     assert text.count("· JIT Contributor") == 1  # one lane per principal and role
     assert "(Expired)</title>" in text and "(Approved)</title>" in text
+
+
+def test_unmanaged_application_gives_the_publisher_no_standing_access(
+    azure, client, synced, resync, alice
+):
+    source = azure.state.applications[synced["fabrikam-sandbox"].arm_id.lower()]
+    source.management_mode = "Unmanaged"
+    resync()
+    text = _page(client, alice, "permissions:app", synced["fabrikam-sandbox"].pk).content.decode()
+    assert "Nothing: it holds no standing access (the application is unmanaged)" in text
+    assert "Management mode changed from Managed to Unmanaged." in text
+
+
+def test_a_maximum_duration_over_the_setting_is_warned(client, synced, alice, settings):
+    settings.PERMISSIONS_MAX_JIT_HOURS = 4
+    page = _page(client, alice, "permissions:app", synced["fabrikam-monitoring"].pk)
+    assert "An elevation may last 8 hours, longer than the 4 hours" in page.content.decode()
+    settings.PERMISSIONS_MAX_JIT_HOURS = 8
+    page = _page(client, alice, "permissions:app", synced["fabrikam-monitoring"].pk)
+    assert "Long elevations allowed" not in page.content.decode()
