@@ -8,6 +8,7 @@ finish time of the tenant's latest successful SyncRun, not a column on each row.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import TYPE_CHECKING, ClassVar
 
 from django.db import models
@@ -358,3 +359,14 @@ class PermissionChangeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"Permission change in {self.application} at {self.at:%Y-%m-%d %H:%M}"
+
+    def differences(self) -> list[tuple[str, str, str]]:
+        """(aspect, before, after) as indented JSON, for the "before and after" detail."""
+        return [
+            (
+                aspect,
+                json.dumps(self.before.get(aspect), indent=1, sort_keys=True),
+                json.dumps(self.after.get(aspect), indent=1, sort_keys=True),
+            )
+            for aspect in self.aspects
+        ]

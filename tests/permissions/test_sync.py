@@ -88,6 +88,7 @@ def test_a_changed_role_definition_creates_one_event_and_one_mail_per_admin(
     assert {tuple(m.to) for m in mail.outbox} == {("alice@example.test",)}
     assert "Permissions changed in fabrikam-" in mail.outbox[0].subject
     assert "/permissions/applications/" in mail.outbox[0].body
+    assert "no longer allows: delete virtual machines" in mail.outbox[0].body
 
     resync()  # the same picture again: nothing new, nothing mailed twice
     assert PermissionChangeEvent.objects.count() == 3

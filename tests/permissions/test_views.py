@@ -75,6 +75,7 @@ def test_jit_offered_but_off_is_warned(azure, client, synced, resync, alice):
     text = _page(client, alice, "permissions:app", synced["fabrikam-backup"].pk).content.decode()
     assert "JIT was offered but is turned off" in text
     assert "Just-in-time access is now off" in text  # the change, on the page
+    assert '"enabled": false' in html.unescape(text)  # with its before and after
 
 
 def test_publisher_support_sees_when_to_request_jit(client, synced, signed_in, pat):
