@@ -11,6 +11,7 @@ from emulator.state import (
     RoleDefinition,
     State,
     stable_id,
+    subscription_of,
 )
 
 
@@ -93,9 +94,15 @@ def apps_covering(state: State, scope: str) -> list[Application]:
 
 
 def apps_within(state: State, scope: str) -> list[Application]:
+    subscription = subscription_of(scope)
+    candidates = (
+        state.apps_in_subscription(subscription)
+        if subscription
+        else list(state.applications.values())
+    )
     return [
         app
-        for app in state.applications.values()
+        for app in candidates
         if scope_within(app.managed_resource_group_id, scope) or scope_within(app.id, scope)
     ]
 
@@ -136,7 +143,7 @@ def principal_ids(state: State, principal: Principal) -> set[str]:
 def assignments_of(state: State, principal: Principal, scope: str) -> list[RoleAssignment]:
     """The caller's role assignments that apply at `scope` (assigned there or above)."""
     ids = principal_ids(state, principal)
-    candidates = list(state.role_assignments.values())
+    candidates = state.assignments_for_principals(ids)
     for app in apps_covering(state, scope):
         candidates.extend(projected_for(state, app))
     return [a for a in candidates if a.principal_id in ids and scope_within(scope, a.scope)]
@@ -167,3 +174,20 @@ def blocking_deny(
 
 def everyone_principal() -> dict[str, str]:
     return {"id": EVERYONE, "type": "SystemDefined"}
+
+
+def subscriptions_to_consider(state: State, principal: Principal) -> list[str]:
+    """Subscriptions in which the caller holds some assignment or a managed app authorization."""
+    ids = principal_ids(state, principal)
+    found: set[str] = set()
+    for assignment in state.assignments_for_principals(ids):
+        subscription = subscription_of(assignment.scope)
+        if not subscription:
+            return list(state.subscriptions)  # an assignment above all subscriptions
+        found.add(subscription)
+    for principal_id in ids:
+        for key in state.apps_by_principal.get(principal_id.lower(), ()):
+            app = state.applications.get(key)
+            if app is not None:
+                found.add(app.subscription_id.lower())
+    return [key for key in state.subscriptions if key.lower() in found]

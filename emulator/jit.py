@@ -249,7 +249,7 @@ def _grant(state: State, jit: JitRequest, at: dt.datetime) -> None:
             description=f"Just-in-time access granted by {jit.id}",
             source="jit",
         )
-        state.role_assignments[assignment.name] = assignment
+        state.add_role_assignment(assignment)
         jit.grant_ids.append(assignment.name)
         state.log_activity(
             resource_id=assignment.id,
@@ -264,7 +264,7 @@ def _grant(state: State, jit: JitRequest, at: dt.datetime) -> None:
 
 def _revoke(state: State, jit: JitRequest, at: dt.datetime) -> None:
     for name in jit.grant_ids:
-        assignment = state.role_assignments.pop(name, None)
+        assignment = state.remove_role_assignment(name)
         if assignment:
             state.log_activity(
                 resource_id=assignment.id,

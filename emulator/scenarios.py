@@ -84,7 +84,7 @@ def load(state: State, name: str, params: dict[str, Any] | None = None) -> None:
         state.clock.offset = dt.timedelta(0)
         state.scenario_name = str(data.get("name", name))
         # Rebuild time-dependent data against the live clock.
-        state.role_assignments.clear()
+        state.clear_role_assignments()
         state.jit_requests.clear()
         state.jit_deadlines.clear()
         state.approvals.clear()
@@ -278,13 +278,15 @@ def _build_dynamic(state: State, data: dict[str, Any]) -> None:
     for ra in data.get("role_assignments", []):
         role = role_id(ra["role"])
         name = ra.get("name") or stable_id(ra["scope"], ra["principal"], role)
-        state.role_assignments[name] = RoleAssignment(
-            name=name,
-            scope=ra["scope"],
-            role_definition_id=role,
-            principal_id=ra["principal"],
-            principal_type=state.principal_type(ra["principal"]),
-            created_on=now - dt.timedelta(days=60),
+        state.add_role_assignment(
+            RoleAssignment(
+                name=name,
+                scope=ra["scope"],
+                role_definition_id=role,
+                principal_id=ra["principal"],
+                principal_type=state.principal_type(ra["principal"]),
+                created_on=now - dt.timedelta(days=60),
+            )
         )
     owners = _subscription_owners(state)
     apps_by_name: dict[str, Application] = {}
@@ -439,6 +441,14 @@ def scale_data(
             {"principal": admin, "role": "Owner", "scope": f"/subscriptions/{sub}"}
         )
         portal["service_principals"][tid] = stable_id("scale-portal-sp", str(t))
+        # As in the demo: the portal's service principal reads the customer's subscription.
+        data["role_assignments"].append(
+            {
+                "principal": portal["service_principals"][tid],
+                "role": "Reader",
+                "scope": f"/subscriptions/{sub}",
+            }
+        )
         for a in range(apps_per_tenant):
             offer = offers[a % len(offers)]
             name = f"app-{t:05d}-{a}"

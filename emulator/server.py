@@ -2,8 +2,8 @@
 
 import base64
 import datetime as dt
+import errno
 import re
-import socket
 import threading
 import time
 import traceback
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -60,6 +62,9 @@ class EmulatorApp:
             response = self._faulted(request, path, environ) or self._dispatch(request, path)
         except ArmError as error:
             response = error_response(error)
+        except ConnectionResetError:
+            entry["status"] = 0
+            raise  # an injected dropped connection: the server closes it without an answer
         except Exception:  # a bug in the emulator: answer like ARM, keep the traceback visible
             traceback.print_exc()
             response = error_response(
@@ -92,10 +97,9 @@ class EmulatorApp:
             if fault.kind == "latency":
                 time.sleep(fault.latency_ms / 1000)
             elif fault.kind == "drop":
-                sock = environ.get("werkzeug.socket")
-                if isinstance(sock, socket.socket):
-                    sock.shutdown(socket.SHUT_RDWR)
-                return Response(status=500)
+                # The HTTPS server closes the connection without answering, as a network
+                # failure would look to the client.
+                raise ConnectionResetError(errno.ECONNRESET, "dropped by an injected fault")
             elif fault.kind == "throttle":
                 raise ArmError(
                     429,
@@ -381,7 +385,7 @@ class EmulatorServer:
         self.throttle = Throttle(enabled=throttling)
         self.faults = Faults()
         self.webhook_sender = WebhookSender(self.state, webhook_ca_bundle)
-        self._https: BaseWSGIServer | None = None
+        self._https: wsgi.Server | None = None
         self._http: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
 
@@ -414,14 +418,15 @@ class EmulatorServer:
     def start(self) -> None:
         self._load(self.scenario_params)
         handler = WSGIRequestHandler if self.verbose else QuietHandler
-        self._https = make_server(
-            self.host,
-            self.port,
-            EmulatorApp(self),
-            threaded=True,
-            request_handler=handler,
-            ssl_context=self.tls.ssl_context(),
+        # ARM keeps HTTPS connections alive; werkzeug's server closes each one, which would make
+        # every call pay a TLS handshake. cheroot keeps them open.
+        self._https = wsgi.Server(
+            (self.host, self.port), EmulatorApp(self), numthreads=16, server_name="emulator"
         )
+        self._https.ssl_adapter = BuiltinSSLAdapter(
+            str(self.tls.server_cert), str(self.tls.server_key)
+        )
+        self._https.prepare()
         self._http = make_server(
             self.host,
             self.http_port,
@@ -429,23 +434,22 @@ class EmulatorServer:
             threaded=True,
             request_handler=handler,
         )
-        self.port = self._https.server_port
+        self.port = self._https.bind_addr[1]
         self.http_port = self._http.server_port
         self.identity.https_base = self.https_url
         self.identity.http_base = self.http_url
-        for name, server in (("https", self._https), ("http", self._http)):
-            thread = threading.Thread(
-                target=server.serve_forever, name=f"emulator-{name}", daemon=True
-            )
+        for name, serve in (("https", self._https.serve), ("http", self._http.serve_forever)):
+            thread = threading.Thread(target=serve, name=f"emulator-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
         self.webhook_sender.start()
 
     def stop(self) -> None:
-        for server in (self._https, self._http):
-            if server is not None:
-                server.shutdown()
-                server.server_close()
+        if self._https is not None:
+            self._https.stop()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()

@@ -20,6 +20,12 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def subscription_of(scope: str) -> str:
+    """The lower-cased subscription id a scope lies in, or "" for scopes above subscriptions."""
+    parts = scope.lower().strip("/").split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
+
+
 def stable_id(*parts: str) -> str:
     """A GUID derived from its inputs, so derived objects (deny assignments, grants) keep their id."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(p.lower() for p in parts)))
@@ -353,6 +359,11 @@ class State:
         self.resource_groups: dict[str, ResourceGroup] = {}  # key: lower(id)
         self.role_definitions: dict[str, RoleDefinition] = {}
         self.role_assignments: dict[str, RoleAssignment] = {}  # key: name (GUID)
+        # Indexes kept by add_/remove_ methods, so authorization checks stay cheap at scale.
+        self.assignments_by_principal: dict[str, dict[str, RoleAssignment]] = {}
+        self.assignments_by_subscription: dict[str, dict[str, RoleAssignment]] = {}
+        self.apps_by_subscription: dict[str, dict[str, Application]] = {}
+        self.apps_by_principal: dict[str, set[str]] = {}
         self.offers: dict[str, Offer] = {}
         self.definitions: dict[str, ApplicationDefinition] = {}  # key: lower(id)
         self.applications: dict[str, Application] = {}  # key: lower(id)
@@ -417,12 +428,61 @@ class State:
     # Resource lookups --------------------------------------------------------------------------
 
     def add_application(self, app: Application) -> None:
-        self.applications[app.id.lower()] = app
-        self.mrg_index[app.managed_resource_group_id.lower()] = app.id.lower()
+        key = app.id.lower()
+        self.applications[key] = app
+        self.mrg_index[app.managed_resource_group_id.lower()] = key
+        self.apps_by_subscription.setdefault(app.subscription_id.lower(), {})[key] = app
+        for auth in app.authorizations:
+            self.apps_by_principal.setdefault(auth["principalId"].lower(), set()).add(key)
 
     def remove_application(self, app: Application) -> None:
-        self.applications.pop(app.id.lower(), None)
+        key = app.id.lower()
+        self.applications.pop(key, None)
         self.mrg_index.pop(app.managed_resource_group_id.lower(), None)
+        self.apps_by_subscription.get(app.subscription_id.lower(), {}).pop(key, None)
+        for auth in app.authorizations:
+            self.apps_by_principal.get(auth["principalId"].lower(), set()).discard(key)
+
+    def apps_in_subscription(self, subscription_id: str) -> list[Application]:
+        return list(self.apps_by_subscription.get(subscription_id.lower(), {}).values())
+
+    def add_role_assignment(self, assignment: RoleAssignment) -> None:
+        self.remove_role_assignment(assignment.name)
+        self.role_assignments[assignment.name] = assignment
+        principal = assignment.principal_id.lower()
+        self.assignments_by_principal.setdefault(principal, {})[assignment.name] = assignment
+        subscription = subscription_of(assignment.scope)
+        self.assignments_by_subscription.setdefault(subscription, {})[assignment.name] = assignment
+
+    def remove_role_assignment(self, name: str) -> RoleAssignment | None:
+        assignment = self.role_assignments.pop(name, None)
+        if assignment is not None:
+            self.assignments_by_principal.get(assignment.principal_id.lower(), {}).pop(name, None)
+            self.assignments_by_subscription.get(subscription_of(assignment.scope), {}).pop(
+                name, None
+            )
+        return assignment
+
+    def clear_role_assignments(self) -> None:
+        self.role_assignments.clear()
+        self.assignments_by_principal.clear()
+        self.assignments_by_subscription.clear()
+
+    def assignments_for_principals(self, ids: set[str]) -> list[RoleAssignment]:
+        found: list[RoleAssignment] = []
+        for principal in ids:
+            found.extend(self.assignments_by_principal.get(principal.lower(), {}).values())
+        return found
+
+    def assignments_near(self, scope: str) -> list[RoleAssignment]:
+        """Assignments in the scope's subscription plus those above every subscription."""
+        subscription = subscription_of(scope)
+        if not subscription:
+            return list(self.role_assignments.values())
+        return [
+            *self.assignments_by_subscription.get(subscription, {}).values(),
+            *self.assignments_by_subscription.get("", {}).values(),
+        ]
 
     def add_jit_request(self, jit: JitRequest) -> None:
         self.jit_requests[jit.id.lower()] = jit

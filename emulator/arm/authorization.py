@@ -170,7 +170,7 @@ def get_role_definition(ctx: ArmContext) -> Response:
 
 def assignments_at(state: State, scope: str, *, include_below: bool) -> list[RoleAssignment]:
     """Assignments at or above `scope`, and optionally below it (as ARM lists them)."""
-    candidates = list(state.role_assignments.values())
+    candidates = state.assignments_near(scope)
     apps = authz.apps_covering(state, scope) + (
         authz.apps_within(state, scope) if include_below and scope else []
     )

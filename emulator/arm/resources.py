@@ -45,7 +45,8 @@ def resource_json(resource: GenericResource) -> dict[str, Any]:
 
 def list_subscriptions(ctx: ArmContext) -> Response:
     visible = []
-    for sub in ctx.state.subscriptions.values():
+    for key in authz.subscriptions_to_consider(ctx.state, ctx.principal):
+        sub = ctx.state.subscriptions[key]
         scope = f"/subscriptions/{sub.id}"
         if ctx.allowed("Microsoft.Resources/subscriptions/read", scope) or any(
             authz.scope_within(a.managed_resource_group_id, scope)

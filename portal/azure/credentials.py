@@ -8,6 +8,8 @@ from typing import Any
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.identity import ClientSecretCredential
 
+from portal.azure.transport import shared_transport
+
 # Returns (access_token, expires_on as Unix seconds) for the ARM scope.
 TokenProvider = Callable[[], tuple[str, int]]
 
@@ -52,7 +54,11 @@ def client_secret_credential(
 ) -> ClientSecretCredential:
     """An app-only credential; `disable_instance_discovery` keeps MSAL off login.microsoftonline.com
     when the authority is elsewhere (MSAL would otherwise validate it there first)."""
-    options: dict[str, Any] = {"authority": authority, "disable_instance_discovery": True}
+    options: dict[str, Any] = {
+        "authority": authority,
+        "disable_instance_discovery": True,
+        "transport": shared_transport(ca_bundle),
+    }
     if ca_bundle:
         options["connection_verify"] = ca_bundle
     return ClientSecretCredential(tenant_id, client_id, client_secret, **options)

@@ -50,6 +50,7 @@ from portal.azure.records import (
     RoleDefinitionRecord,
     SubscriptionRecord,
 )
+from portal.azure.transport import shared_transport
 
 # Client credentials and delegated tokens both ask for this scope; `.default` is the only form
 # the client-credentials grant accepts.
@@ -155,6 +156,7 @@ def _client_options() -> dict[str, Any]:
         "retry_policy": _RetryPolicy(
             retry_total=RETRY_TOTAL, retry_backoff_factor=RETRY_BACKOFF_FACTOR
         ),
+        "transport": shared_transport(settings.AZURE_CA_BUNDLE),
     }
     if settings.AZURE_CA_BUNDLE:
         options["connection_verify"] = settings.AZURE_CA_BUNDLE

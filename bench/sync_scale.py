@@ -1,0 +1,143 @@
+"""How fast the ARM mirror syncs the emulator's `scale` scenario, and how much it writes.
+
+    uv run python bench/sync_scale.py --tenants 2000 --workers 2
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench uv run python bench/sync_scale.py
+
+Runs the emulator in this process (throttling on, as ARM would), creates the scenario's customer
+tenants in a scratch database, then runs the same sync the Celery task runs, in N worker
+processes: a first full sync, then a resync with nothing changed. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+
+
+def _worker(args: tuple[dict[str, str], list[int]]) -> tuple[int, int]:
+    env, run_ids = args
+    _setup_django(env)
+    from django.db import connection
+
+    from deployments import sync
+
+    for run_id in run_ids:
+        sync.run_tenant_sync(run_id=run_id)
+    connection.close()
+    return len(run_ids), os.getpid()
+
+
+def _sync_everything(env: dict[str, str], workers: int) -> float:
+    from deployments.models import SyncRun
+    from deployments.sync import sync_all_tenants
+
+    run_ids = [run.pk for run in sync_all_tenants()]
+    chunks = [run_ids[i::workers] for i in range(workers)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.map(_worker, [(env, chunk) for chunk in chunks])
+    elapsed = time.perf_counter() - started
+    runs = SyncRun.objects.filter(pk__in=run_ids)
+    failed = runs.filter(state=SyncRun.State.FAILED)
+    totals = {
+        "calls": sum(r.calls_made for r in runs),
+        "created": sum(r.rows_created for r in runs),
+        "updated": sum(r.rows_updated for r in runs),
+        "removed": sum(r.rows_removed for r in runs),
+    }
+    print(
+        f"  {len(run_ids)} tenants in {elapsed:.1f} s ({len(run_ids) / elapsed:.1f} tenants/s); "
+        f"ARM calls {totals['calls']}; rows created {totals['created']}, "
+        f"updated {totals['updated']}, removed {totals['removed']}; failed runs {failed.count()}"
+    )
+    for run in failed[:3]:
+        print(f"    failed: {run.tenant}: {run.error}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=2000)
+    parser.add_argument("--apps-per-tenant", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-throttling", action="store_true")
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    env = {
+        "VAR_DIR": str(scratch),
+        "DEBUG": "true",
+        "LOG_LEVEL": "ERROR",
+    }
+    from emulator.server import EmulatorServer
+
+    print(f"Building the scale scenario: {args.tenants} tenants x {args.apps_per_tenant} apps...")
+    started = time.perf_counter()
+    emulator = EmulatorServer(
+        scenario="scale",
+        var_dir=scratch,
+        port=0,
+        http_port=0,
+        throttling=not args.no_throttling,
+        scenario_params={
+            "tenants": args.tenants,
+            "apps_per_tenant": args.apps_per_tenant,
+            "requests_per_app": 1,
+        },
+    )
+    emulator.start()
+    print(f"  emulator ready in {time.perf_counter() - started:.1f} s at {emulator.https_url}")
+    env |= {
+        "EMULATOR_URL": emulator.https_url,
+        "EMULATOR_SIGNIN_URL": emulator.http_url,
+        "AZURE_CA_BUNDLE": emulator.ca_bundle,
+    }
+    _setup_django(env)
+    from django.core.management import call_command
+
+    from accounts.models import Side, Tenant
+
+    call_command("migrate", verbosity=0)
+    with emulator.state.lock:
+        customers = [t for t in emulator.state.tenants.values() if t.kind == "customer"]
+    Tenant.objects.bulk_create(
+        Tenant(
+            entra_tenant_id=t.id,
+            display_name=t.name,
+            side=Side.CUSTOMER,
+            state=Tenant.State.ALLOWED,
+        )
+        for t in customers
+    )
+    from django.db import connection
+
+    print(f"Database: {connection.vendor}; workers: {args.workers}")
+    connection.close()
+
+    print("First full sync:")
+    _sync_everything(env, args.workers)
+    print("Resync with nothing changed:")
+    _sync_everything(env, args.workers)
+    throttled = sum(1 for r in emulator.state.requests_log if r.get("status") == 429)
+    print(f"429 answers from the emulator: {throttled}")
+    emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
