@@ -25,7 +25,7 @@ MAILS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def base_url() -> str:
-    return str(getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000")).rstrip("/")
+    return str(settings.PORTAL_BASE_URL).rstrip("/")
 
 
 def request_url(jit: JitRequest) -> str:

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from accounts import scoping
+from jit.selectors import inbox_count
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class NavItem:
     label: str
     url: str
     active: bool
+    badge: int = 0  # e.g. requests waiting for this person's decision
 
 
 # (label, URL name, who sees it): sections appear as their pages exist.
@@ -47,7 +49,8 @@ def _nav_items(request: HttpRequest) -> list[NavItem]:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        items.append(NavItem(label, url, request.path.startswith(url)))
+        badge = inbox_count(user) if url_name == "jit:requests" else 0
+        items.append(NavItem(label, url, request.path.startswith(url), badge))
     profile_url = reverse("accounts:profile")
     items.append(NavItem("Profile", profile_url, request.path.startswith(profile_url)))
     return items

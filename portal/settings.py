@@ -48,6 +48,9 @@ if _secret_key is None:
     _secret_key = "insecure-development-key-only-for-debug-mode"
 SECRET_KEY = _secret_key
 
+# Where people reach the portal; links in e-mails start with it.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

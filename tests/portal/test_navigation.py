@@ -1,0 +1,41 @@
+"""The navigation shows each person the sections their roles open, and what waits for them."""
+
+from tests.deployments.conftest import make_app, make_jit_request, make_offer
+
+
+def _nav(client, user):
+    client.force_login(user)
+    return client.get("/").context["nav_items"]
+
+
+def test_customer_admin_sees_her_sections_and_the_requests_waiting_for_her(client, alice, contoso):
+    app = make_app(
+        alice.memberships.get().tenant, make_offer(contoso), "monitoring", jit_enabled=True
+    )
+    make_jit_request(app)
+    make_jit_request(app)
+    make_jit_request(app, state="Approved")
+    items = {item.label: item for item in _nav(client, alice)}
+    assert set(items) == {"My applications", "Requests", "Catalog", "Profile"}
+    assert items["Requests"].badge == 2
+    page = client.get("/").content.decode()
+    assert '2<span class="visually-hidden"> waiting for your decision</span>' in page
+
+
+def test_a_reader_sees_no_count_to_act_on(client, bob, contoso):
+    app = make_app(
+        bob.memberships.get().tenant, make_offer(contoso), "monitoring", jit_enabled=True
+    )
+    make_jit_request(app)
+    items = {item.label: item for item in _nav(client, bob)}
+    assert items["Requests"].badge == 0
+
+
+def test_publisher_support_sees_customers_not_my_applications(client, pat):
+    labels = [item.label for item in _nav(client, pat)]
+    assert "Customers" in labels
+    assert "My applications" not in labels
+
+
+def test_anonymous_people_get_no_sections(client, db):
+    assert client.get("/").context["nav_items"] == []
