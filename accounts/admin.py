@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Membership, Tenant, User
+from accounts.models import Membership, Side, Tenant, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -32,12 +32,26 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ("side", "state", "has_entra_p2")
     search_fields = ("display_name", "entra_tenant_id")
     readonly_fields = ("entra_tenant_id", "created_at", "updated_at")
-    actions = ("allow", "block")
+    actions = ("allow", "block", "sync_now")
 
     @admin.action(description="Allow the selected tenants")
     def allow(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         changed = queryset.update(state=Tenant.State.ALLOWED)
         self.message_user(request, f"{changed} tenant(s) allowed.", messages.SUCCESS)
+
+    @admin.action(description="Sync the selected tenants from Azure now")
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        from deployments.services import queue_tenant_sync
+
+        eligible = queryset.filter(side=Side.CUSTOMER, state=Tenant.State.ALLOWED)
+        runs = [queue_tenant_sync(tenant=tenant) for tenant in eligible]
+        skipped = queryset.count() - len(runs)
+        self.message_user(
+            request,
+            f"Queued a sync of {len(runs)} tenant(s)."
+            + (f" Skipped {skipped}: only allowed customer tenants are synced." if skipped else ""),
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Block the selected tenants")
     def block(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:

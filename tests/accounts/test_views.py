@@ -64,3 +64,19 @@ def test_login_page_offers_entra_sign_in_by_post(client):
     page = client.get("/auth/login/").content.decode()
     assert 'action="/auth/entra/login/?process=login' in page
     assert 'method="post"' in page
+
+
+def test_operators_queue_a_sync_from_the_tenant_admin(
+    admin_client, fabrikam, contoso, django_capture_on_commit_callbacks
+):
+    from deployments.models import SyncRun
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = admin_client.post(
+            "/admin/accounts/tenant/",
+            {"action": "sync_now", "_selected_action": [fabrikam.pk, contoso.pk]},
+            follow=True,
+        )
+    assert "Queued a sync of 1 tenant(s). Skipped 1" in response.content.decode()
+    assert SyncRun.objects.get().tenant == fabrikam
+    assert len(queued) == 1
