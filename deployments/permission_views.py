@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from accounts import scoping
 from accounts.decorators import portal_access_required
 from accounts.models import Tenant
 from deployments import permissions
@@ -47,4 +48,22 @@ def changes(request: HttpRequest) -> HttpResponse:
         request,
         "permissions/changes.html",
         {"page": page, "tenants": tenants, "chosen": chosen},
+    )
+
+
+@portal_access_required
+def overview(request: HttpRequest) -> HttpResponse:
+    applications = (
+        ManagedApplication.objects.visible_to(request.user)
+        .present()
+        .select_related("offer", "customer_tenant")
+        .order_by("customer_tenant__display_name", "name")
+    )
+    page = Paginator(applications, 50).get_page(request.GET.get("page"))
+    rows = permissions.overview_rows(applications=page.object_list, user=request.user)  # type: ignore[arg-type]
+    is_publisher = scoping.publisher_tenants_of(request.user).exists()
+    return render(
+        request,
+        "permissions/overview.html",
+        {"page": page, "rows": rows, "is_publisher": is_publisher},
     )

@@ -644,6 +644,9 @@ def picture_of(
     approvers = [a.get("displayName") or a["id"] for a in policy.get("approvers", [])]
     max_words = _iso_words(policy.get("maximumDuration")) if jit_enabled else ""
     role_phrases = _union(g.phrases for g in grants)
+    if any("*" in {x for p in g.permissions for x in p.get("actions", [])} for g in grants):
+        # A role with every action already covers reading.
+        role_phrases = [p for p in role_phrases if p != "read everything"] or role_phrases
     unmanaged = state.get("managementMode") == "Unmanaged"
     if unmanaged:
         always: list[str] = []
@@ -1068,3 +1071,62 @@ def offer_page(*, offer: Offer, user: User) -> dict[str, Any]:
 
 def _short(name: str, limit: int = 28) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """One application in the overview: its permission model in a line."""
+
+    app: ManagedApplication
+    synced: bool
+    publisher_always: str
+    jit: str
+    lock_level: str
+    lock_label: str
+    cautions: list[Caution]
+    you_named: bool
+    you_on_request: list[str]
+    last_change: dt.datetime | None
+
+
+def overview_rows(*, applications: Iterable[ManagedApplication], user: User) -> list[OverviewRow]:
+    """The permission model of each application, in a line, for this person."""
+    rows = []
+    for app in applications:
+        snapshot = PermissionSnapshot.objects.filter(application=app).first()
+        if snapshot is None:
+            rows.append(OverviewRow(app, False, "", "", "", "", [], False, [], None))
+            continue
+        picture = picture_of(
+            snapshot.state,
+            viewer=user,
+            audience="customer",
+            jit_offered=bool(app.offer and app.offer.jit_offered),
+            has_p2=app.customer_tenant.has_entra_p2,
+        )
+        if picture.jit_enabled:
+            who = ", ".join(picture.approvers) or "no approvers named"
+            jit = (
+                f"{picture.approval_words.capitalize()} ({who}), up to {picture.max_duration_words}"
+            )
+        else:
+            jit = "Not used: standing access" if picture.state.get("jitPolicy") is None else "Off"
+        rows.append(
+            OverviewRow(
+                app=app,
+                synced=True,
+                publisher_always=pl.join_phrases(picture.publisher_always) or "nothing",
+                jit=jit,
+                lock_level=picture.lock_level,
+                lock_label=picture.lock_label,
+                cautions=[c for c in picture.cautions if c.level != "info"],
+                you_named=picture.you_named,
+                you_on_request=[g.role_name for g in picture.grants if g.is_you]
+                if picture.jit_enabled
+                else [],
+                last_change=snapshot.changed_at
+                if snapshot.changed_at > snapshot.first_seen_at
+                else None,
+            )
+        )
+    return rows

@@ -3,6 +3,11 @@
 V = "tests.permissions.test_views::"
 
 SCOPE_TESTS = {
+    "permissions:overview": [
+        V + "test_overview_lists_your_applications_with_what_needs_attention",
+        V + "test_overview_for_publisher_support_says_where_to_request_jit",
+        V + "test_overview_shows_nothing_of_other_tenants",
+    ],
     "permissions:app": [
         V + "test_customer_admin_sees_jit_manual_model_in_plain_words",
         V + "test_reader_sees_the_same_page_with_her_own_smaller_rights",

@@ -173,3 +173,32 @@ def test_a_single_application_sync_after_a_notification_records_drift_too(
     assert event.lines == [
         "Requests are now approved by a person (they were approved automatically)."
     ]
+
+
+class BrokenMailServer:
+    """An e-mail backend whose server is down."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("mail server down")
+
+
+def test_a_mail_that_could_not_be_sent_goes_with_the_next_sync(
+    azure, synced, resync, alice, settings
+):
+    alice.email = "alice@example.test"
+    alice.save()
+    source = _source(azure, synced["fabrikam-sql"])
+    source.allowed_actions = ["Microsoft.Sql/servers/databases/write"]
+    settings.EMAIL_BACKEND = "tests.permissions.test_sync.BrokenMailServer"
+    resync()
+    event = PermissionChangeEvent.objects.get()
+    assert event.mailed_at is None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    resync()
+    event.refresh_from_db()
+    assert event.mailed_at is not None
+    assert len(mail.outbox) == 1
+    assert PermissionChangeEvent.objects.count() == 1

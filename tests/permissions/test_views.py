@@ -174,3 +174,25 @@ def test_a_maximum_duration_over_the_setting_is_warned(client, synced, alice, se
     settings.PERMISSIONS_MAX_JIT_HOURS = 8
     page = _page(client, alice, "permissions:app", synced["fabrikam-monitoring"].pk)
     assert "Long elevations allowed" not in page.content.decode()
+
+
+def test_overview_lists_your_applications_with_what_needs_attention(client, synced, alice, bob):
+    for person in (alice, bob):
+        text = _page(client, person, "permissions:overview").content.decode()
+        assert "Who can do what in your applications" in text
+        assert "fabrikam-monitoring" in text and "fabrikam-sql" in text
+        assert "Approved by a person (Alice Archer), up to 8 hours" in text
+        assert "Requests are approved automatically" in text  # fabrikam-backup
+
+
+def test_overview_for_publisher_support_says_where_to_request_jit(client, synced, pat):
+    text = _page(client, pat, "permissions:overview").content.decode()
+    assert "What your team may do at each customer" in text
+    assert "Request JIT first for Contributor" in text
+    assert "May act without asking" in text  # fabrikam-sql: standing Owner
+
+
+def test_overview_shows_nothing_of_other_tenants(client, synced, charlie):
+    text = _page(client, charlie, "permissions:overview").content.decode()
+    assert "fabrikam" not in text
+    assert "No applications yet." in text
