@@ -1,0 +1,186 @@
+"""Click-to-confirmed latency of a JIT decision in the demo stack.
+
+    uv run python bench/jit_latency.py --decisions 5
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench uv run python bench/jit_latency.py
+
+Starts the emulator (demo scenario) in this process and a real Celery worker as a child process on
+the configured broker, mirrors the demo tenants, signs Alice in (authorization code against the
+emulator, so her refresh token is stored as after a browser sign-in), then records approvals the
+way the approve button does and times each until ARM's answer is in the database. Prints figures;
+asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ALICE = "2029a5ca-c529-486a-ba15-f25657670ce5"
+FABRIKAM = "3197bd27-109d-45f9-bdce-8200dec65df6"
+CONTOSO = "0ec098e5-b929-47d3-a4de-b2f969d0ba5b"
+PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
+
+
+def refresh_token_of(emulator: object, oid: str, client_id: str, secret: str) -> str:
+    """What a browser sign-in leaves behind: a refresh token, via the authorization code flow."""
+    authorize = requests.post(
+        f"{emulator.http_url}/organizations/oauth2/v2.0/authorize",  # type: ignore[attr-defined]
+        data={
+            "client_id": client_id,
+            "response_type": "code",
+            "redirect_uri": "http://127.0.0.1:9/callback",
+            "scope": "openid offline_access User.Read",
+            "emulator_user": oid,
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    code = parse_qs(urlsplit(authorize.headers["Location"]).query)["code"][0]
+    token = requests.post(
+        f"{emulator.https_url}/organizations/oauth2/v2.0/token",  # type: ignore[attr-defined]
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "client_secret": secret,
+            "code": code,
+            "redirect_uri": "http://127.0.0.1:9/callback",
+            "scope": "openid offline_access User.Read",
+        },
+        verify=emulator.ca_bundle,  # type: ignore[attr-defined]
+        timeout=10,
+    )
+    return str(token.json()["refresh_token"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=5)
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-jit-"))
+    from emulator.server import EmulatorServer
+
+    emulator = EmulatorServer(scenario="demo", var_dir=scratch, port=0, http_port=0)
+    emulator.start()
+    env = {
+        "VAR_DIR": str(scratch),
+        "DEBUG": "true",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "EMULATOR_URL": emulator.https_url,
+        "EMULATOR_SIGNIN_URL": emulator.http_url,
+        "AZURE_CA_BUNDLE": emulator.ca_bundle,
+        "ARM_POLLING_INTERVAL": "1",
+        "CELERY_QUEUE": f"bench-{os.getpid()}",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from accounts import crypto
+    from accounts.models import EntraCredential, Membership, Role, Side, Tenant, User
+    from deployments import sync
+    from deployments.models import ManagedApplication, SyncRun
+    from jit import services as jit_services
+    from jit.models import JitRequest
+
+    call_command("migrate", verbosity=0)
+    fabrikam = Tenant.objects.create(
+        entra_tenant_id=FABRIKAM, display_name="Fabrikam", side=Side.CUSTOMER, state="allowed"
+    )
+    Tenant.objects.create(
+        entra_tenant_id=CONTOSO, display_name="Contoso", side=Side.PUBLISHER, state="allowed"
+    )
+    sync.run_tenant_sync(run_id=SyncRun.objects.create(tenant=fabrikam).pk)
+    jit_services.jit_requests_reconcile(tenant=fabrikam)
+    alice = User.objects.create(
+        username=f"{FABRIKAM}/{ALICE}", entra_tenant_id=FABRIKAM, entra_object_id=ALICE
+    )
+    Membership.objects.create(user=alice, tenant=fabrikam, role=Role.CUSTOMER_ADMIN)
+    EntraCredential.objects.create(
+        user=alice,
+        refresh_token_encrypted=crypto.encrypt(
+            refresh_token_of(
+                emulator, ALICE, settings.ENTRA_CLIENT_ID, settings.ENTRA_CLIENT_SECRET or ""
+            )
+        ),
+    )
+
+    print(
+        f"Broker: {settings.CELERY_BROKER_URL.split('://')[0]}; database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    try:
+        time.sleep(3)  # the worker connects to the broker
+        # Manual approval, with Alice a named approver.
+        app = ManagedApplication.objects.get(name="fabrikam-monitoring")
+        latencies = []
+        for n in range(args.decisions):
+            # A fresh pending request, made by the publisher in "the Azure portal".
+
+            requests.post(
+                f"{emulator.https_url}/_emulator/act/jit-request",
+                json={
+                    "as": PAT,
+                    "application_id": app.arm_id,
+                    "duration": "PT1H",
+                    "name": f"bench{n}",
+                },
+                verify=emulator.ca_bundle,
+                timeout=10,
+            ).raise_for_status()
+            jit_services.jit_requests_reconcile(tenant=fabrikam)
+            jit = JitRequest.objects.get(name=f"bench{n}")
+            started = time.perf_counter()
+            jit_services.jit_request_decide(
+                jit_request=jit, by=alice, approve=True, justification="benchmark"
+            )
+            while JitRequest.objects.get(pk=jit.pk).state != "Approved":
+                if time.perf_counter() - started > 60:
+                    raise SystemExit(f"decision {n} not confirmed within 60 s")
+                time.sleep(0.02)
+            latencies.append(time.perf_counter() - started)
+            print(f"  decision {n + 1}: confirmed in {latencies[-1]:.2f} s")
+        print(
+            f"click-to-confirmed: median {statistics.median(latencies):.2f} s, "
+            f"max {max(latencies):.2f} s over {len(latencies)} decisions"
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
