@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from accounts import scoping
+from accounts.models import Membership, Role, Side
 from jit.selectors import inbox_count
 
 
@@ -36,20 +36,26 @@ def _nav_items(request: HttpRequest) -> list[NavItem]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
-    sides = {
-        "customer": scoping.customer_tenants_of(user).exists(),
-        "publisher": scoping.publisher_tenants_of(user).exists(),
+    held = set(
+        Membership.objects.usable().filter(user=user).values_list("tenant__side", "role")
+    )
+    sides = {side for side, _ in held}
+    audience = {
+        "customer": Side.CUSTOMER in sides,
+        "publisher": Side.PUBLISHER in sides,
+        "any": bool(sides),
     }
-    sides["any"] = sides["customer"] or sides["publisher"]
     items = []
-    for label, url_name, audience in NAV_SECTIONS:
-        if not sides[audience]:
+    for label, url_name, who in NAV_SECTIONS:
+        if not audience[who]:
             continue
         try:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        badge = inbox_count(user) if url_name == "jit:requests" else 0
+        badge = 0
+        if url_name == "jit:requests" and (Side.CUSTOMER, Role.CUSTOMER_ADMIN) in held:
+            badge = inbox_count(user)
         items.append(NavItem(label, url, request.path.startswith(url), badge))
     profile_url = reverse("accounts:profile")
     items.append(NavItem("Profile", profile_url, request.path.startswith(profile_url)))
