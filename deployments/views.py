@@ -24,6 +24,7 @@ from accounts.models import Tenant
 from deployments import selectors, services
 from deployments.forms import AppListForm, CustomerListForm
 from deployments.models import ManagedApplication, Offer, SyncRun
+from jit import selectors as jit_selectors
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -89,6 +90,9 @@ def app_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "publisher_view": selectors.is_publisher_of(request.user, app),
         "pending_requests": selectors.pending_request_count(app),
         "azure_portal_url": selectors.azure_portal_url(app),
+        "can_request_jit": jit_selectors.requestable_apps(request.user).filter(pk=app.pk).exists(),
+        "shows_jit_policy": app.jit_enabled
+        and jit_selectors.policy_apps(request.user).filter(pk=app.pk).exists(),
     }
     return render(request, "deployments/app_detail.html", context)
 

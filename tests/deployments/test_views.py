@@ -545,3 +545,30 @@ def test_pending_jit_requests_are_counted_per_app_and_per_customer(
     page = page_of(client.get(reverse("deployments:customers")))
     assert 'state=Pending">2<' in row_of(page, ">Fabrikam<")
     assert 'state=Pending">1<' in row_of(page, ">Northwind Traders<")
+
+
+# Next steps from the application page ----------------------------------------------------------
+
+
+def test_app_page_offers_the_publisher_a_request_and_the_customer_the_policy(
+    client, pat, alice, fabrikam_app
+):
+    client.force_login(pat)
+    page = page_of(client.get(reverse("deployments:app_detail", args=[fabrikam_app.pk])))
+    assert reverse("jit:request_new", args=[fabrikam_app.pk]) in page
+    assert reverse("jit:policy", args=[fabrikam_app.pk]) not in page
+
+    client.force_login(alice)
+    page = page_of(client.get(reverse("deployments:app_detail", args=[fabrikam_app.pk])))
+    assert reverse("jit:request_new", args=[fabrikam_app.pk]) not in page
+    assert reverse("jit:policy", args=[fabrikam_app.pk]) in page
+
+
+def test_app_page_without_jit_offers_neither(client, pat, bob, fabrikam_app):
+    fabrikam_app.jit_enabled = False
+    fabrikam_app.save()
+    for person in (pat, bob):
+        client.force_login(person)
+        page = page_of(client.get(reverse("deployments:app_detail", args=[fabrikam_app.pk])))
+        assert "Request elevation" not in page
+        assert reverse("jit:policy", args=[fabrikam_app.pk]) not in page

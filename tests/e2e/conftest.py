@@ -78,3 +78,81 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# The demo world, mirrored from the emulator the way the portal's own tasks do it -----------------
+
+AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe" / "axe.min.js"
+
+
+@pytest.fixture
+def demo(portal, azure):
+    """Contoso, Fabrikam and Northwind allowed; their applications synced from the emulator and
+    the JIT requests made in "the Azure portal" adopted by the reconciliation."""
+    from accounts.models import Side
+    from deployments import sync
+    from deployments.models import SyncRun
+    from jit import services
+    from tests.conftest import CONTOSO, FABRIKAM, NORTHWIND, make_tenant
+
+    tenants = {
+        "contoso": make_tenant(CONTOSO, "Contoso Software", Side.PUBLISHER),
+        "fabrikam": make_tenant(FABRIKAM, "Fabrikam", Side.CUSTOMER),
+        "northwind": make_tenant(NORTHWIND, "Northwind Traders", Side.CUSTOMER),
+    }
+    for name in ("fabrikam", "northwind"):
+        run = SyncRun.objects.create(tenant=tenants[name])
+        sync.run_tenant_sync(run_id=run.pk)
+        run.refresh_from_db()
+        assert run.state == SyncRun.State.SUCCEEDED, run.error
+        services.jit_requests_reconcile(tenant=tenants[name])
+    return tenants
+
+
+def emulator_act(azure, action: str, body: dict) -> dict:
+    """Something a person does outside the portal, in "the Azure portal" of the emulator."""
+    import requests
+
+    response = requests.post(
+        f"{azure.https_url}/_emulator/act/{action}", json=body, verify=azure.ca_bundle, timeout=10
+    )
+    assert response.status_code in (200, 201, 202), response.text
+    return response.json()
+
+
+def run_queued_operations() -> int:
+    """What the worker does with the JIT outbox: submit each queued operation to ARM."""
+    from jit import services
+    from jit.models import Operation
+
+    queued = list(
+        Operation.objects.filter(status=Operation.Status.QUEUED).values_list("pk", flat=True)
+    )
+    for pk in queued:
+        services.operation_submit(operation_id=pk)
+    return len(queued)
+
+
+def reconcile(tenant) -> None:
+    """The periodic reconciliation of one customer tenant's JIT requests."""
+    from jit import services
+
+    services.jit_requests_reconcile(tenant=tenant)
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    """axe-core (vendored) finds no serious or critical violation on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => {
+          const result = await axe.run(document, {resultTypes: ["violations"]});
+          return result.violations
+            .filter(v => v.impact === "serious" || v.impact === "critical")
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + ": " + n.failureSummary)}));
+        }"""
+    )
+    assert violations == [], f"{where}: " + "\n".join(
+        f"{v['impact']} {v['id']} ({v['help']}):\n  " + "\n  ".join(v["nodes"]) for v in violations
+    )

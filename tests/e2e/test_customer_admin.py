@@ -1,0 +1,101 @@
+"""A customer admin reviews an application, tightens its JIT policy, approves one elevation
+request and denies another with a reason, in a real browser."""
+
+from playwright.sync_api import expect
+
+from jit.models import JitRequest, State
+from tests.e2e.conftest import (
+    emulator_act,
+    reconcile,
+    run_queued_operations,
+    screenshot,
+    sign_in,
+)
+
+PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
+
+
+def _second_pending_request(azure, demo):
+    """Pat asks for elevation in "the Azure portal"; the reconciliation adopts the request."""
+    monitoring = JitRequest.objects.get(name="jitpend1").application
+    emulator_act(
+        azure,
+        "jit-request",
+        {"as": PAT, "application_id": monitoring.arm_id, "name": "jitpend2", "duration": "PT2H"},
+    )
+    reconcile(demo["fabrikam"])
+    return JitRequest.objects.get(name="jitpend2")
+
+
+def test_customer_admin_reviews_an_app_and_its_permissions(demo, page):
+    sign_in(page, "Alice Archer")
+    page.get_by_role("navigation").get_by_role("link", name="My applications").click()
+    expect(page.get_by_role("heading", name="My applications")).to_be_visible()
+    screenshot(page, "admin-my-apps")
+
+    page.get_by_role("link", name="fabrikam-monitoring").click()
+    expect(page.get_by_role("heading", name="fabrikam-monitoring")).to_be_visible()
+    expect(page.get_by_text("1 waiting for a decision")).to_be_visible()
+    screenshot(page, "admin-app")
+
+    page.get_by_role("link", name="Who may do what").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("fabrikam-monitoring")
+    screenshot(page, "admin-app-permissions")
+
+
+def test_customer_admin_changes_the_jit_policy(demo, page):
+    sign_in(page, "Alice Archer")
+    page.goto("/jit/")
+    page.get_by_role("button", name="JIT policies").click()
+    page.get_by_role("link", name="fabrikam-monitoring", exact=True).click()
+    expect(
+        page.get_by_role("heading", name="Just-in-time access policy of fabrikam-monitoring")
+    ).to_be_visible()
+    now_in_azure = page.locator("dl").first
+    expect(now_in_azure).to_contain_text("8 h")
+
+    page.get_by_label("Maximum duration (hours)").fill("6")
+    page.get_by_label("Why the change").fill("Shorter windows after the spring review")
+    page.get_by_role("button", name="Save to Azure").click()
+    expect(page.get_by_text("Writing the policy to Azure")).to_be_visible()
+    screenshot(page, "admin-policy-submitting")
+
+    assert run_queued_operations() == 1  # what the worker does
+    expect(now_in_azure).to_contain_text("6 h")  # the page picked it up by itself
+    expect(page.get_by_text("Writing the policy to Azure")).to_have_count(0)
+    screenshot(page, "admin-policy")
+
+
+def test_customer_admin_approves_one_request_and_denies_another(demo, azure, page):
+    second = _second_pending_request(azure, demo)
+    sign_in(page, "Alice Archer")
+    page.get_by_role("navigation").get_by_role("link", name="Requests").click()
+    inbox = page.get_by_role("region", name="Waiting for your decision")
+    expect(inbox.get_by_role("listitem")).to_have_count(2)
+    screenshot(page, "admin-inbox")
+
+    page.goto(f"/jit/requests/{JitRequest.objects.get(name='jitpend1').pk}/")
+    status = page.locator("#request_status")
+    expect(status).to_contain_text("Pending")
+    page.get_by_label("Reason for your decision").fill("Planned maintenance, ticket 4711")
+    page.get_by_role("button", name="Approve").click()
+    expect(status).to_contain_text("submitting to Azure")
+    screenshot(page, "admin-approving")
+    run_queued_operations()
+    expect(status.locator(".badge").first).to_have_text("Approved")
+    expect(status).to_contain_text("left")
+    screenshot(page, "admin-approved")
+
+    page.goto(f"/jit/requests/{second.pk}/")
+    page.get_by_label("Reason for your decision").fill("Not during the quarter-end freeze")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Deny").click()
+    expect(status).to_contain_text("submitting to Azure")
+    run_queued_operations()
+    expect(status.locator(".badge").first).to_have_text("Denied")
+    expect(status).to_contain_text("Not during the quarter-end freeze")
+    screenshot(page, "admin-denied")
+
+    second.refresh_from_db()
+    assert second.state == State.DENIED
+    assert JitRequest.objects.get(name="jitpend1").state == State.APPROVED

@@ -1,0 +1,28 @@
+"""An operator syncs it from Azure through the admin site."""
+
+from playwright.sync_api import expect
+
+from deployments import sync
+from deployments.models import ManagedApplication, SyncRun
+from tests.e2e.conftest import screenshot, sign_in
+
+
+def test_operator_syncs_a_tenant_from_the_admin(demo, page):
+    sign_in(page, "Olivia Ortiz")
+    page.goto("/admin/")
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    page.get_by_role("link", name="Tenants", exact=True).click()
+    row = page.get_by_role("row").filter(has_text="Northwind Traders")
+    row.get_by_role("checkbox").check()
+    page.get_by_label("Action:").select_option(label="Sync the selected tenants from Azure now")
+    page.get_by_role("button", name="Go").click()
+    expect(page.get_by_text("Queued a sync of 1 tenant(s).")).to_be_visible()
+    screenshot(page, "operator-sync-queued")
+
+    run = SyncRun.objects.get(tenant=demo["northwind"], state=SyncRun.State.QUEUED)
+    sync.run_tenant_sync(run_id=run.pk)  # what the worker does with the queued task
+
+    page.goto(f"/admin/deployments/syncrun/{run.pk}/change/")
+    expect(page.locator(".field-state")).to_contain_text("Succeeded")
+    screenshot(page, "operator-sync-done")
+    assert ManagedApplication.objects.filter(customer_tenant=demo["northwind"]).count() == 2
