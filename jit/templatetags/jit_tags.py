@@ -3,7 +3,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -47,3 +48,17 @@ def until(value: dt.datetime | None) -> str:
         return ""
     left = value - timezone.now()
     return span(left) if left.total_seconds() > 60 else "less than a minute"
+
+
+_WHEN_FORMATS = {"datetime": "Y-m-d H:i \\U\\T\\C", "date": "Y-m-d", "time": "H:i \\U\\T\\C"}
+
+
+@register.simple_tag
+def when(value: dt.datetime | None, kind: str = "datetime") -> str:
+    """A moment as <time>: UTC in the page, rewritten to the viewer's time zone by portal.js."""
+    if value is None:
+        return ""
+    text = dateformat.format(timezone.localtime(value), _WHEN_FORMATS[kind])
+    return format_html(
+        '<time datetime="{}" data-local="{}">{}</time>', value.isoformat(), kind, text
+    )

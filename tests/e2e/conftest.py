@@ -47,7 +47,12 @@ def portal(azure, live_server, transactional_db):
 
 @pytest.fixture
 def page(chromium, portal) -> Page:
-    context = chromium.new_context(base_url=portal.url, viewport={"width": 1280, "height": 900})
+    context = chromium.new_context(
+        base_url=portal.url,
+        viewport={"width": 1280, "height": 900},
+        locale="en-US",
+        timezone_id="Asia/Kolkata",  # a viewer away from UTC (and without summer time)
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page

@@ -3,7 +3,7 @@ request and denies another with a reason, in a real browser."""
 
 from playwright.sync_api import expect
 
-from jit.models import JitRequest, State
+from jit.models import JitRequest, Operation, State
 from tests.e2e.conftest import (
     emulator_act,
     reconcile,
@@ -77,8 +77,22 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
     page.goto(f"/jit/requests/{JitRequest.objects.get(name='jitpend1').pk}/")
     status = page.locator("#request_status")
     expect(status).to_contain_text("Pending")
+    requested = page.locator("h1 + p time[data-local]")
+    expect(requested).to_contain_text("GMT+5:30")  # in the viewer's zone, not UTC
+
+    page.get_by_role("button", name="Approve").click()  # no reason given
+    expect(page.get_by_label("Reason for your decision")).to_have_attribute("aria-invalid", "true")
+    expect(status).to_contain_text("Give a reason")
+
+    page.route("**/decide/", lambda route: route.fulfill(status=502, body="Bad gateway"))
     page.get_by_label("Reason for your decision").fill("Planned maintenance, ticket 4711")
     page.get_by_role("button", name="Approve").click()
+    error = page.get_by_role("alert").filter(has_text="could not complete that (error 502)")
+    expect(error).to_be_visible()
+    screenshot(page, "admin-decision-error")
+    page.unroute("**/decide/")
+    page.get_by_role("button", name="Approve").click()
+    expect(error).to_be_hidden()
     expect(status).to_contain_text("submitting to Azure")
     screenshot(page, "admin-approving")
     run_queued_operations()
@@ -88,6 +102,13 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
 
     page.goto(f"/jit/requests/{second.pk}/")
     page.get_by_label("Reason for your decision").fill("Not during the quarter-end freeze")
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Deny").click()
+    expect(page.get_by_role("button", name="Deny")).to_be_enabled()
+    assert dialogs and dialogs[0].startswith("Deny this request?")
+    assert not Operation.objects.filter(jit_request=second).exists()  # "no" sends nothing
+
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Deny").click()
     expect(status).to_contain_text("submitting to Azure")
