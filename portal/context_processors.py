@@ -24,6 +24,7 @@ NAV_SECTIONS = [
     ("My applications", "deployments:my_apps", "customer"),
     ("Customers", "deployments:customers", "publisher"),
     ("Requests", "jit:requests", "any"),
+    ("Permissions", "permissions:overview", "any"),
     ("Catalog", "deployments:catalog", "any"),
 ]
 
@@ -36,9 +37,7 @@ def _nav_items(request: HttpRequest) -> list[NavItem]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
-    held = set(
-        Membership.objects.usable().filter(user=user).values_list("tenant__side", "role")
-    )
+    held = set(Membership.objects.usable().filter(user=user).values_list("tenant__side", "role"))
     sides = {side for side, _ in held}
     audience = {
         "customer": Side.CUSTOMER in sides,

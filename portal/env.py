@@ -75,3 +75,16 @@ def env_secret(name: str, environ: Mapping[str, str] = os.environ) -> str | None
             raise ImproperlyConfigured(f"{name}_FILE points at {file_name}, which is not a file")
         value = path.read_text().strip()
     return value or None
+
+
+def parse_name_map(name: str, raw: str) -> dict[str, str]:
+    """ "key=Value,key=Value" into a dict; keys lower-cased (they are object ids)."""
+    mapping: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name} must look like 'objectid=Name,objectid=Name'")
+        mapping[key.strip().lower()] = value.strip()
+    return mapping

@@ -21,6 +21,7 @@ from portal.env import (
     env_list,
     env_secret,
     env_str,
+    parse_name_map,
 )
 from portal.mail import email_settings_from_url
 
@@ -181,6 +182,9 @@ if AZURE_CLOUD == "emulator":
     _default_publisher_client_id = "b12f8d01-79b3-4b4e-853c-e2bbcd9ccb44"
     _default_publisher_client_secret: str | None = "publisher-emulator-secret"
     _default_webhook_secret: str | None = "emulator-webhook-secret"
+    _default_principal_names = (
+        "c245099c-5407-493f-9eeb-4b52d12f3024=Contoso Managed Services Automation"
+    )
 else:
     ENTRA_LOGIN_URL = "https://login.microsoftonline.com"
     ENTRA_SIGNIN_URL = ENTRA_LOGIN_URL
@@ -193,6 +197,7 @@ else:
     _default_publisher_client_id = ""
     _default_publisher_client_secret = None
     _default_webhook_secret = None
+    _default_principal_names = ""
 
 ENTRA_CLIENT_ID = env_str("ENTRA_CLIENT_ID", _default_client_id)
 ENTRA_CLIENT_SECRET = env_secret("ENTRA_CLIENT_SECRET") or _default_client_secret
@@ -209,6 +214,13 @@ PUBLISHER_CLIENT_SECRET = (
 # the endpoint is off.
 MARKETPLACE_WEBHOOK_PATH = env_str("MARKETPLACE_WEBHOOK_PATH", "hooks/marketplace").strip("/")
 MARKETPLACE_WEBHOOK_SECRET = env_secret("MARKETPLACE_WEBHOOK_SECRET") or _default_webhook_secret
+# Permission X-ray: warn customers when a JIT policy allows longer elevations than this.
+PERMISSIONS_MAX_JIT_HOURS = env_int("PERMISSIONS_MAX_JIT_HOURS", 8, minimum=1)
+# Names for principals Azure shows only as object ids (e.g. the publisher's automation app):
+# "objectid=Name,objectid=Name".
+PERMISSIONS_PRINCIPAL_NAMES = parse_name_map(
+    "PERMISSIONS_PRINCIPAL_NAMES", env_str("PERMISSIONS_PRINCIPAL_NAMES", _default_principal_names)
+)
 # Seconds between polls of ARM long-running operations (ARM's Retry-After wins when it is sent).
 ARM_POLLING_INTERVAL = env_int("ARM_POLLING_INTERVAL", 5, minimum=0)
 if AZURE_CLOUD == "public" and not (
@@ -300,6 +312,19 @@ else:
         f"got a URL starting with {CELERY_BROKER_URL.split(':', 1)[0]!r}"
     )
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _default_results)
+
+# Short-lived caches (e.g. a person's effective rights) are shared through Redis when there is
+# one, so every web process sees the same copy.
+_cache_url = env_str(
+    "CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "locmem://"
+)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -26,9 +26,9 @@ def test_customer_admin_sees_jit_manual_model_in_plain_words(client, synced, sig
     assert "Restart virtual machines" in text
     assert "Change or delete anything else in the managed resource group" in text
     # Readable names where ARM gives GUIDs: roles from their definitions, people the portal knows,
-    # and a clear fallback for the publisher's app.
+    # and configured names (PERMISSIONS_PRINCIPAL_NAMES) for the publisher's app.
     assert "Contributor" in text and "Owner" in text
-    assert "An app of the publisher (object id c245099c…)" in text
+    assert "Contoso Managed Services Automation" in text
     # Her own rights, asked as her: Owner of the subscription, less what the lock blocks.
     assert "Azure gives you:</strong> read everything; restart virtual machines" in text
     assert "The lock blocks:</strong> anything else" in text
@@ -196,3 +196,11 @@ def test_overview_shows_nothing_of_other_tenants(client, synced, charlie):
     text = _page(client, charlie, "permissions:overview").content.decode()
     assert "fabrikam" not in text
     assert "No applications yet." in text
+
+
+def test_an_unnamed_publisher_principal_gets_a_clear_fallback(client, synced, alice, settings):
+    settings.PERMISSIONS_PRINCIPAL_NAMES = {}
+    text = _page(
+        client, alice, "permissions:app", synced["fabrikam-monitoring"].pk
+    ).content.decode()
+    assert "An app of the publisher (object id c245099c…)" in text

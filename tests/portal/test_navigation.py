@@ -16,7 +16,7 @@ def test_customer_admin_sees_her_sections_and_the_requests_waiting_for_her(clien
     make_jit_request(app)
     make_jit_request(app, state="Approved")
     items = {item.label: item for item in _nav(client, alice)}
-    assert set(items) == {"My applications", "Requests", "Catalog", "Profile"}
+    assert set(items) == {"My applications", "Requests", "Permissions", "Catalog", "Profile"}
     assert items["Requests"].badge == 2
     page = client.get("/").content.decode()
     assert '2<span class="visually-hidden"> waiting for your decision</span>' in page

@@ -162,3 +162,31 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_principal_names_are_parsed_and_nonsense_refused():
+    from portal.env import parse_name_map
+
+    assert parse_name_map("P", "ABC=Contoso automation, def=Ops") == {
+        "abc": "Contoso automation",
+        "def": "Ops",
+    }
+    assert parse_name_map("P", "") == {}
+    with pytest.raises(ImproperlyConfigured, match="objectid=Name"):
+        parse_name_map("P", "just-a-name")
+
+
+def test_redis_broker_brings_a_shared_cache(tmp_path):
+    result = _run_settings(
+        {
+            "DEBUG": "true",
+            "VAR_DIR": str(tmp_path),
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2",
+        },
+        "print(settings.CACHES['default']['BACKEND'], settings.CACHES['default'].get('LOCATION'))",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/2",
+    ]
