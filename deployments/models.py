@@ -32,10 +32,17 @@ class LockLevel(models.TextChoices):
 
 class OfferQuerySet(models.QuerySet["Offer"]):
     def visible_to(self, user: User | AnonymousUser) -> OfferQuerySet:
-        """Publishers see their own offers; customers see the offers of their installed apps."""
+        """Publishers see their own offers. Customers see the Marketplace offers (public
+        listings, so they can judge one before installing it) and the offers of their own apps;
+        a Service Catalog definition stays private to the tenants that use it."""
+        customer_tenants = scoping.customer_tenants_of(user)
+        marketplace = Q(kind=Offer.Kind.MARKETPLACE, publisher_tenant__isnull=False)
+        if not customer_tenants.exists():
+            marketplace = Q(pk__in=[])
         return self.filter(
             Q(publisher_tenant__in=scoping.publisher_tenants_of(user))
-            | Q(applications__customer_tenant__in=scoping.customer_tenants_of(user))
+            | marketplace
+            | Q(applications__customer_tenant__in=customer_tenants)
         ).distinct()
 
 

@@ -29,7 +29,7 @@ SCOPE_TESTS = {
         V + "test_fleet_needs_sign_in",
     ],
     "deployments:catalog": [
-        V + "test_catalog_hides_offers_nobody_in_your_tenant_installed",
+        V + "test_catalog_shows_marketplace_offers_before_install_but_not_private_definitions",
         V + "test_catalog_shows_a_publisher_all_its_offers",
         V + "test_catalog_needs_sign_in",
     ],

@@ -63,12 +63,38 @@ def test_apps_of_another_publishers_offer_stay_hidden(fabrikam_app, pat, northwi
     assert list(ManagedApplication.objects.visible_to(pat)) == [fabrikam_app]
 
 
-def test_offers_visible_to_publisher_and_to_customers_who_installed_them(
+def test_marketplace_offers_are_visible_to_customers_before_they_install_them(
     fabrikam_app, offer, alice, charlie, pat
 ):
     assert list(Offer.objects.visible_to(pat)) == [offer]
     assert list(Offer.objects.visible_to(alice)) == [offer]
-    assert list(Offer.objects.visible_to(charlie)) == []
+    assert list(Offer.objects.visible_to(charlie)) == [offer]
+
+
+def test_a_service_catalog_definition_stays_private_to_the_tenants_using_it(
+    fabrikam, contoso, alice, charlie
+):
+    private = Offer.objects.create(
+        key="/subscriptions/s/resourcegroups/r/providers/microsoft.solutions/applicationdefinitions/d",
+        kind=Offer.Kind.SERVICE_CATALOG,
+        publisher_tenant=contoso,
+        display_name="Internal sandbox",
+    )
+    ManagedApplication.objects.create(
+        arm_id="/subscriptions/s/resourceGroups/r/providers/Microsoft.Solutions/applications/sb",
+        customer_tenant=fabrikam,
+        offer=private,
+        subscription_id="s",
+        resource_group="r",
+        name="sb",
+    )
+    assert private in Offer.objects.visible_to(alice)
+    assert private not in Offer.objects.visible_to(charlie)
+
+
+def test_people_without_a_customer_or_publisher_role_see_no_offers(offer, django_user_model):
+    nobody = django_user_model.objects.create(username="nobody")
+    assert list(Offer.objects.visible_to(nobody)) == []
 
 
 def test_managed_resource_group_name(fabrikam_app):

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Side
-from deployments.models import SyncRun
+from deployments.models import Offer, SyncRun
 from tests.conftest import make_person, make_tenant
 from tests.deployments.conftest import make_app, make_jit_request, make_offer, make_run
 
@@ -368,12 +368,22 @@ def test_catalog_lists_offers_of_your_installed_apps_with_their_permission_model
     assert "Read-only" in page and "Offered" in page
 
 
-def test_catalog_hides_offers_nobody_in_your_tenant_installed(
-    client, charlie, fabrikam_app, tailspin_app
+@pytest.fixture
+def fabrikam_private_offer(fabrikam, contoso):
+    """A Service Catalog definition only Fabrikam uses."""
+    offer = make_offer(contoso, name="Fabrikam Internal Sandbox", plan="")
+    Offer.objects.filter(pk=offer.pk).update(kind=Offer.Kind.SERVICE_CATALOG)
+    make_app(fabrikam, offer, "sandbox")
+    return Offer.objects.get(pk=offer.pk)
+
+
+def test_catalog_shows_marketplace_offers_before_install_but_not_private_definitions(
+    client, charlie, fabrikam_app, tailspin_app, fabrikam_private_offer
 ):
     client.force_login(charlie)
     page = page_of(client.get(reverse("deployments:catalog")))
-    assert "Tailspin Backup" in page and "Contoso Analytics" not in page
+    assert "Tailspin Backup" in page and "Contoso Analytics" in page
+    assert "Fabrikam Internal Sandbox" not in page
 
 
 def test_catalog_shows_a_publisher_all_its_offers(client, pat, offer, tailspin_app):
@@ -395,9 +405,12 @@ def test_offer_detail_says_what_each_side_may_do(client, bob, offer, fabrikam_ap
     assert post_forms(page) == []
 
 
-def test_offer_detail_of_an_offer_you_cannot_see_is_not_found(client, charlie, offer, fabrikam_app):
+def test_offer_detail_of_an_offer_you_cannot_see_is_not_found(
+    client, charlie, fabrikam_private_offer
+):
     client.force_login(charlie)
-    assert client.get(reverse("deployments:offer_detail", args=[offer.pk])).status_code == 404
+    url = reverse("deployments:offer_detail", args=[fabrikam_private_offer.pk])
+    assert client.get(url).status_code == 404
 
 
 def test_offer_detail_needs_sign_in(client, offer):
