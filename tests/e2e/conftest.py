@@ -78,10 +78,18 @@ def sign_in(page: Page, person: str) -> None:
     page.wait_for_url(lambda url: "/oauth2/" not in url)
 
 
-def screenshot(page: Page, name: str) -> Path:
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot(page: Page, name: str, *, readme: bool = False) -> Path:
+    """A full-page screenshot under var/screenshots. With E2E_README_SCREENSHOTS=1, those marked
+    readme are also written, viewport only, to docs/screenshots for the README."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    if readme and os.environ.get("E2E_README_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_SCREENSHOTS / f"{name}.png"))
     return path
 
 

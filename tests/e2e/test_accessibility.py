@@ -33,7 +33,7 @@ def variant(request, chromium, portal):
 def _check(page, name, where):
     assert page.evaluate("document.documentElement.dataset.bsTheme") in ("light", "dark")
     assert_accessible(page, f"{where} ({name})")
-    screenshot(page, f"a11y-{name}-{where}")
+    screenshot(page, f"a11y-{name}-{where}", readme=(name, where) == ("phone-dark", "request"))
 
 
 def test_main_pages_have_no_serious_accessibility_violations(demo, variant):

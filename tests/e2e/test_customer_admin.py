@@ -31,7 +31,7 @@ def test_customer_admin_reviews_an_app_and_its_permissions(demo, page):
     sign_in(page, "Alice Archer")
     page.get_by_role("navigation").get_by_role("link", name="My applications").click()
     expect(page.get_by_role("heading", name="My applications")).to_be_visible()
-    screenshot(page, "admin-my-apps")
+    screenshot(page, "admin-my-apps", readme=True)
 
     page.get_by_role("link", name="fabrikam-monitoring").click()
     expect(page.get_by_role("heading", name="fabrikam-monitoring")).to_be_visible()
@@ -72,7 +72,7 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
     page.get_by_role("navigation").get_by_role("link", name="Requests").click()
     inbox = page.get_by_role("region", name="Waiting for your decision")
     expect(inbox.get_by_role("listitem")).to_have_count(2)
-    screenshot(page, "admin-inbox")
+    screenshot(page, "admin-inbox", readme=True)
 
     page.goto(f"/jit/requests/{JitRequest.objects.get(name='jitpend1').pk}/")
     status = page.locator("#request_status")

@@ -47,7 +47,7 @@ def test_publisher_asks_for_elevation_and_sees_it_granted_without_reloading(demo
     first = countdown.inner_text()
     expect(countdown).not_to_have_text(first)  # it counts down by itself, second by second
     assert "min" in countdown.inner_text()
-    screenshot(page, "publisher-request-active")
+    screenshot(page, "publisher-request-active", readme=True)
     jit = JitRequest.objects.get(application__name="fabrikam-backup", requested_by__isnull=False)
     assert jit.state == State.APPROVED
 
