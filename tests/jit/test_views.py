@@ -385,3 +385,18 @@ def test_audit_csv_export(client, alice, pending):
 def test_other_tenant_csv_has_only_the_header(client, charlie, pending):
     response = as_(client, charlie).get(reverse("jit:audit_csv"))
     assert len(b"".join(response.streaming_content).decode().splitlines()) == 1
+
+
+def test_requests_pages_keep_the_requester_filter(client, pat, monitoring):
+    for n in range(26):
+        make_request(monitoring, pat, name=f"jitpg{n}", state=State.DENIED)
+    page = as_(client, pat).get(reverse("jit:requests"), {"requester": "Pat"}).content.decode()
+    assert "requester=Pat&amp;page=2" in page
+
+
+def test_an_empty_requests_list_says_what_comes_next(client, pat, bob, monitoring):
+    page = as_(client, pat).get(reverse("jit:requests")).content.decode()
+    assert "No just-in-time requests yet." in page
+    assert "Request elevation" in page
+    page = as_(client, bob).get(reverse("jit:requests"), {"state": "Denied"}).content.decode()
+    assert "No request matches these filters." in page
