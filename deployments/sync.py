@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -39,6 +40,7 @@ from portal.azure.records import (
     ApplicationDefinitionRecord,
     DenyAssignmentRecord,
     ManagedAppRecord,
+    ResourceRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,10 @@ class SyncContext:
     now: dt.datetime = field(default_factory=timezone.now)
     offers: dict[str, Offer | None] = field(default_factory=dict)
     definitions: dict[str, ApplicationDefinitionRecord | None] = field(default_factory=dict)
+    # Read once per subscription in a whole-tenant sync (keyed by lower-cased resource group
+    # id), instead of two calls per application; None means "ask per application".
+    denies_by_group: dict[str, list[DenyAssignmentRecord]] | None = None
+    resources_by_group: dict[str, list[ResourceRecord]] | None = None
 
 
 # --- Running a SyncRun ----------------------------------------------------------------------------
@@ -218,6 +224,7 @@ def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
         for app in ManagedApplication.objects.filter(customer_tenant=context.tenant)
     }
     for subscription_id in _mirror_subscriptions(context):
+        _read_subscription_contents(context, subscription_id)
         for record in context.gateway.list_managed_apps(subscription_id):
             seen_apps.add(record.id.lower())
             _mirror_application(context, record, existing_apps.get(record.id.lower()))
@@ -225,6 +232,17 @@ def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
         if key not in seen_apps and app.vanished_at is None:
             ManagedApplication.objects.filter(pk=app.pk).update(vanished_at=context.now)
             context.tally.removed += 1
+
+
+def _read_subscription_contents(context: SyncContext, subscription_id: str) -> None:
+    denies: dict[str, list[DenyAssignmentRecord]] = defaultdict(list)
+    for deny in context.gateway.list_subscription_deny_assignments(subscription_id):
+        denies[deny.scope.lower().rstrip("/")].append(deny)
+    resources: dict[str, list[ResourceRecord]] = defaultdict(list)
+    for resource in context.gateway.list_subscription_resources(subscription_id):
+        resources["/".join(resource.id.split("/")[:5]).lower()].append(resource)
+    context.denies_by_group = denies
+    context.resources_by_group = resources
 
 
 def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:
@@ -308,10 +326,14 @@ def _mirror_application(
 
 def _mirror_resources(context: SyncContext, app: ManagedApplication) -> None:
     existing = {r.arm_id.lower(): r for r in ManagedResource.objects.filter(application=app)}
-    try:
-        records = list(context.gateway.list_resources(app.managed_resource_group_id))
-    except NotFound:
-        records = []  # the managed resource group is gone (or not created yet)
+    group = app.managed_resource_group_id.lower().rstrip("/")
+    if context.resources_by_group is not None:
+        records = context.resources_by_group.get(group, [])
+    else:
+        try:
+            records = list(context.gateway.list_resources(app.managed_resource_group_id))
+        except NotFound:
+            records = []  # the managed resource group is gone (or not created yet)
     for record in records:
         row = existing.pop(record.id.lower(), None)
         values = {
@@ -332,10 +354,14 @@ def _deny_assignment(context: SyncContext, record: ManagedAppRecord) -> DenyAssi
     """The managed app's system deny assignment on its managed resource group, if it has one."""
     if not record.managed_resource_group_id:
         return None
-    try:
-        assignments = context.gateway.list_deny_assignments(record.managed_resource_group_id)
-    except (NotFound, Forbidden):
-        return None
+    group = record.managed_resource_group_id.lower().rstrip("/")
+    if context.denies_by_group is not None:
+        assignments = context.denies_by_group.get(group, [])
+    else:
+        try:
+            assignments = context.gateway.list_deny_assignments(record.managed_resource_group_id)
+        except (NotFound, Forbidden):
+            return None
     for assignment in assignments:
         if assignment.is_system_protected or record.id.lower() in assignment.display_name.lower():
             return assignment

@@ -267,9 +267,7 @@ def add_application(
             name_parts = resource_name.split("/")
             path = "/".join(f"{t}/{n}" for t, n in zip(type_parts[1:], name_parts, strict=False))
             rid = f"{mrg_id}/providers/{type_parts[0]}/{path}"
-            state.resources[rid.lower()] = GenericResource(
-                rid, resource_name, resource_type, location
-            )
+            state.put_resource(GenericResource(rid, resource_name, resource_type, location))
     return app
 
 

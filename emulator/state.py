@@ -369,6 +369,7 @@ class State:
         self.applications: dict[str, Application] = {}  # key: lower(id)
         self.mrg_index: dict[str, str] = {}  # lower(managed RG id) -> lower(application id)
         self.resources: dict[str, GenericResource] = {}  # key: lower(id)
+        self.resources_by_subscription: dict[str, dict[str, GenericResource]] = {}
         self.jit_requests: dict[str, JitRequest] = {}  # key: lower(id)
         # (when, lower(id)) of the next clock event of each open JIT request; stale entries are skipped
         self.jit_deadlines: list[tuple[dt.datetime, str]] = []
@@ -442,6 +443,19 @@ class State:
         self.apps_by_subscription.get(app.subscription_id.lower(), {}).pop(key, None)
         for auth in app.authorizations:
             self.apps_by_principal.get(auth["principalId"].lower(), set()).discard(key)
+
+    def put_resource(self, resource: GenericResource) -> None:
+        key = resource.id.lower()
+        self.resources[key] = resource
+        self.resources_by_subscription.setdefault(subscription_of(key), {})[key] = resource
+
+    def delete_resource(self, resource_id: str) -> None:
+        key = resource_id.lower()
+        self.resources.pop(key, None)
+        self.resources_by_subscription.get(subscription_of(key), {}).pop(key, None)
+
+    def resources_in_subscription(self, subscription_id: str) -> list[GenericResource]:
+        return list(self.resources_by_subscription.get(subscription_id.lower(), {}).values())
 
     def apps_in_subscription(self, subscription_id: str) -> list[Application]:
         return list(self.apps_by_subscription.get(subscription_id.lower(), {}).values())

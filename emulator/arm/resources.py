@@ -106,9 +106,29 @@ def list_resources(ctx: ArmContext) -> Response:
     ctx.require("Microsoft.Resources/subscriptions/resourceGroups/resources/read", scope)
     prefix = scope.lower() + "/"
     found = sorted(
-        (r for k, r in ctx.state.resources.items() if k.startswith(prefix)),
+        (
+            r
+            for r in ctx.state.resources_in_subscription(ctx.params["sub"])
+            if r.id.lower().startswith(prefix)
+        ),
         key=lambda r: r.id.lower(),
     )
+    return ctx.page([resource_json(r) for r in found])
+
+
+def list_subscription_resources(ctx: ArmContext) -> Response:
+    """Every resource of the subscription the caller may read (ARM filters by RBAC)."""
+    sub = require_subscription(ctx.state, ctx.params["sub"])
+    readable: dict[str, bool] = {}
+    found = []
+    for resource in sorted(ctx.state.resources_in_subscription(sub), key=lambda r: r.id.lower()):
+        group = "/".join(resource.id.split("/")[:5])
+        if group not in readable:
+            readable[group] = ctx.allowed(
+                "Microsoft.Resources/subscriptions/resourceGroups/resources/read", group
+            )
+        if readable[group]:
+            found.append(resource)
     return ctx.page([resource_json(r) for r in found])
 
 
@@ -165,7 +185,7 @@ def generic_resource(ctx: ArmContext) -> Response:
     if ctx.method == "DELETE":
         if existing is None:
             return json_response(None, 204)
-        del ctx.state.resources[rid.lower()]
+        ctx.state.delete_resource(rid)
         ctx.state.log_activity(
             resource_id=rid,
             operation=operation,
@@ -182,7 +202,7 @@ def generic_resource(ctx: ArmContext) -> Response:
         resource.tags = {str(k): str(v) for k, v in body["tags"].items()}
     if isinstance(body.get("properties"), dict):
         resource.properties.update(body["properties"])
-    ctx.state.resources[rid.lower()] = resource
+    ctx.state.put_resource(resource)
     ctx.state.log_activity(
         resource_id=rid,
         operation=operation,
@@ -284,6 +304,7 @@ def routes() -> list[Route]:
             "insights",
         ),
         route("GET", "/subscriptions/{sub}/resourcegroups", list_resource_groups, r),
+        route("GET", "/subscriptions/{sub}/resources", list_subscription_resources, r),
         route("GET", RG, get_resource_group, r),
         route("GET", RG + "/resources", list_resources, r),
         route(

@@ -311,8 +311,9 @@ def _finish_delete(app_key: str) -> Any:
             if request.application_id.lower() == app_key and request.grant_ids:
                 jit.expire(state, request, state.now())
         mrg = app.managed_resource_group_id.lower()
-        for key in [k for k in state.resources if k.startswith(mrg + "/")]:
-            del state.resources[key]
+        for resource in state.resources_in_subscription(app.subscription_id):
+            if resource.id.lower().startswith(mrg + "/"):
+                state.delete_resource(resource.id)
         state.resource_groups.pop(mrg, None)
         state.remove_application(app)
         app.provisioning_state = "Deleted"

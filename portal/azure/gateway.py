@@ -97,8 +97,12 @@ class AzureGateway(Protocol):
     ) -> Iterator[ApplicationDefinitionRecord]: ...
     def get_application_definition(self, definition_id: str) -> ApplicationDefinitionRecord: ...
     def list_resources(self, resource_group_id: str) -> Iterator[ResourceRecord]: ...
+    def list_subscription_resources(self, subscription_id: str) -> Iterator[ResourceRecord]: ...
     def get_role_definition(self, role_definition_id: str) -> RoleDefinitionRecord: ...
     def list_deny_assignments(self, resource_group_id: str) -> list[DenyAssignmentRecord]: ...
+    def list_subscription_deny_assignments(
+        self, subscription_id: str
+    ) -> list[DenyAssignmentRecord]: ...
     def my_permissions(self, resource_group_id: str) -> list[PermissionSet]: ...
     def list_role_assignments(
         self, scope: str, *, principal_id: str | None = None, at_scope: bool = False
@@ -307,6 +311,14 @@ class SdkAzureGateway:
             mapping.resource,
         )
 
+    def list_subscription_resources(self, subscription_id: str) -> Iterator[ResourceRecord]:
+        """Every resource of a subscription the caller may read, in one listing.
+
+        https://learn.microsoft.com/rest/api/resources/resources/list
+        """
+        client = self._resources_client(subscription_id)
+        return _each(client.resources.list(), mapping.resource)
+
     # Roles, deny assignments, permissions -------------------------------------------------------
 
     def get_role_definition(self, role_definition_id: str) -> RoleDefinitionRecord:
@@ -325,6 +337,16 @@ class SdkAzureGateway:
         client = self._authorization_client(str(parts["subscription"]))
         items = client.deny_assignments.list_for_resource_group(str(parts["resource_group"]))
         return list(_each(items, mapping.deny_assignment))
+
+    def list_subscription_deny_assignments(
+        self, subscription_id: str
+    ) -> list[DenyAssignmentRecord]:
+        """Deny assignments in a subscription, its resource groups included (managed RG locks).
+
+        https://learn.microsoft.com/rest/api/authorization/deny-assignments/list
+        """
+        client = self._authorization_client(subscription_id)
+        return list(_each(client.deny_assignments.list(), mapping.deny_assignment))
 
     def my_permissions(self, resource_group_id: str) -> list[PermissionSet]:
         """The caller's effective role permissions on a resource group.

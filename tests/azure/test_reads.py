@@ -381,3 +381,30 @@ def test_another_customer_sees_their_own_apps(emulator):
     apps = list(charlie.list_managed_apps(NORTHWIND_SUB))
 
     assert {a.name for a in apps} == {"northwind-monitoring", "northwind-sql"}
+
+
+def test_subscription_wide_listings_match_the_per_group_ones(emulator, fabrikam_app):
+    apps = list(fabrikam_app.list_managed_apps(FABRIKAM_SUB))
+    per_group = {
+        r.id.lower()
+        for app in apps
+        for r in fabrikam_app.list_resources(app.managed_resource_group_id)
+    }
+    everything = {r.id.lower() for r in fabrikam_app.list_subscription_resources(FABRIKAM_SUB)}
+    assert per_group and per_group <= everything
+    denies = fabrikam_app.list_subscription_deny_assignments(FABRIKAM_SUB)
+    assert {d.id for d in denies} == {
+        d.id
+        for app in apps
+        for d in fabrikam_app.list_deny_assignments(app.managed_resource_group_id)
+    }
+    assert {d.scope.lower() for d in denies} <= {a.managed_resource_group_id.lower() for a in apps}
+
+
+def test_subscription_resources_leave_out_groups_the_caller_cannot_read(emulator):
+    # Bob reads the subscription; a caller with rights on one managed app only sees that one's.
+    provider = token_provider(emulator, PAT)
+    with gateway_for_token(provider) as publisher:
+        seen = {r.id.lower() for r in publisher.list_subscription_resources(FABRIKAM_SUB)}
+    assert seen, "the publisher reads the managed resource groups of its apps"
+    assert all("/resourcegroups/mrg-" in rid for rid in seen)
