@@ -25,19 +25,13 @@ from deployments import selectors, services
 from deployments.forms import AppListForm, CustomerListForm
 from deployments.models import ManagedApplication, Offer, SyncRun
 from jit import selectors as jit_selectors
+from portal.types import AuthedRequest
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
-    from django_htmx.middleware import HtmxDetails
 
     from accounts.models import User
 
-    class AuthedRequest(HttpRequest):
-        user: User  # type: ignore[assignment]
-        htmx: HtmxDetails
-
-else:
-    AuthedRequest = HttpRequest
 
 PAGE_SIZE = 25
 

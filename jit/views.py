@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -30,20 +30,10 @@ from jit.forms import (
     RevokeForm,
 )
 from jit.models import JitRequest
+from portal.types import AuthedRequest
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from django_htmx.middleware import HtmxDetails
-
-    from accounts.models import User
-
-    class AuthedRequest(HttpRequest):
-        user: User  # type: ignore[assignment]
-        htmx: HtmxDetails
-
-else:
-    AuthedRequest = HttpRequest
 
 
 def _visible(request: AuthedRequest, pk: UUID) -> JitRequest:

@@ -92,6 +92,7 @@ def emulator_server(tmp_path_factory):
 @pytest.fixture
 def azure(emulator_server, settings):
     """The emulator, reset to the demo scenario, with the portal's Azure settings pointing at it."""
+    emulator_server.set_notification_url(None)
     emulator_server.reset(scenario="demo")
     settings.ENTRA_LOGIN_URL = emulator_server.https_url
     settings.ENTRA_SIGNIN_URL = emulator_server.http_url

@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from emulator.server import EmulatorServer
 from portal.azure import gateway_for_token, publisher_gateway, tenant_gateway
 
 FABRIKAM = "3197bd27-109d-45f9-bdce-8200dec65df6"
@@ -35,20 +34,6 @@ BACKUP = app_id(FABRIKAM_SUB, "rg-backup", "fabrikam-backup")
 SANDBOX = app_id(FABRIKAM_SUB, "rg-sandbox", "fabrikam-sandbox")
 MONITORING_MRG = f"/subscriptions/{FABRIKAM_SUB}/resourceGroups/mrg-fabrikam-monitoring"
 SANDBOX_MRG = f"/subscriptions/{FABRIKAM_SUB}/resourceGroups/mrg-fabrikam-sandbox"
-
-
-@pytest.fixture(scope="session")
-def emulator_server(tmp_path_factory):
-    server = EmulatorServer(
-        scenario="demo",
-        var_dir=tmp_path_factory.mktemp("emulator-var"),
-        port=0,
-        http_port=0,
-        throttling=False,
-    )
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

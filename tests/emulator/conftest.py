@@ -1,4 +1,4 @@
-"""The `emulator` fixture: one in-process emulator per test session, reset to `demo` per test."""
+"""The `emulator` fixture: the session's in-process emulator, reset to `demo` per test."""
 
 from collections.abc import Iterator
 
@@ -8,22 +8,10 @@ from emulator.server import EmulatorServer
 from emulator.throttling import Throttle
 
 
-@pytest.fixture(scope="session")
-def emulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
-    server = EmulatorServer(
-        scenario="demo",
-        var_dir=tmp_path_factory.mktemp("emulator-var"),
-        port=0,
-        http_port=0,
-        throttling=False,
-    )
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def emulator(emulator_session: EmulatorServer) -> Iterator[EmulatorServer]:
-    emulator_session.reset(scenario="demo")
-    emulator_session.throttle = Throttle(enabled=False)
-    yield emulator_session
+def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The session's emulator (tests/conftest.py), reset to the demo scenario, throttling off."""
+    emulator_server.set_notification_url(None)
+    emulator_server.reset(scenario="demo")
+    emulator_server.throttle = Throttle(enabled=False)
+    yield emulator_server
