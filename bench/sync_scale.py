@@ -47,8 +47,11 @@ def _sync_everything(env: dict[str, str], workers: int) -> float:
     from deployments.models import SyncRun
     from deployments.sync import sync_all_tenants
 
+    from django.db import connections
+
     run_ids = [run.pk for run in sync_all_tenants()]
     chunks = [run_ids[i::workers] for i in range(workers)]
+    connections.close_all()  # forked workers must not share the parent's database connection
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pool.map(_worker, [(env, chunk) for chunk in chunks])

@@ -80,6 +80,13 @@ class Offer(models.Model):
     class Meta:
         ordering: ClassVar = ["display_name", "plan", "version"]
 
+    @property
+    def publisher_display(self) -> str:
+        """The publisher's tenant name when the portal knows it, else the plan's publisher id."""
+        if self.publisher_tenant_id and self.publisher_tenant.display_name:
+            return self.publisher_tenant.display_name
+        return self.publisher_name
+
     def __str__(self) -> str:
         if self.kind == self.Kind.MARKETPLACE and self.plan:
             return f"{self.display_name} · {self.plan} {self.version}".strip()

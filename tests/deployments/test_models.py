@@ -99,3 +99,10 @@ def test_people_without_a_customer_or_publisher_role_see_no_offers(offer, django
 
 def test_managed_resource_group_name(fabrikam_app):
     assert fabrikam_app.managed_resource_group_name == "mrg-analytics"
+
+
+def test_publisher_display_prefers_the_tenant_name_the_portal_knows(offer, contoso):
+    offer.publisher_name = "contoso"
+    assert offer.publisher_display == "Contoso Software"
+    offer.publisher_tenant = None
+    assert offer.publisher_display == "contoso"
