@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, ClassVar
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from accounts import scoping
@@ -80,17 +80,17 @@ class Offer(models.Model):
     class Meta:
         ordering: ClassVar = ["display_name", "plan", "version"]
 
+    def __str__(self) -> str:
+        if self.kind == self.Kind.MARKETPLACE and self.plan:
+            return f"{self.display_name} · {self.plan} {self.version}".strip()
+        return self.display_name
+
     @property
     def publisher_display(self) -> str:
         """The publisher's tenant name when the portal knows it, else the plan's publisher id."""
         if self.publisher_tenant_id and self.publisher_tenant.display_name:
             return self.publisher_tenant.display_name
         return self.publisher_name
-
-    def __str__(self) -> str:
-        if self.kind == self.Kind.MARKETPLACE and self.plan:
-            return f"{self.display_name} · {self.plan} {self.version}".strip()
-        return self.display_name
 
 
 class ManagedApplicationQuerySet(models.QuerySet["ManagedApplication"]):
@@ -243,6 +243,16 @@ class SyncRun(models.Model):
         return f"Sync of {self.tenant} ({self.get_state_display()})"
 
 
+class MarketplaceEventQuerySet(models.QuerySet["MarketplaceEvent"]):
+    def visible_to(self, user: User | AnonymousUser) -> MarketplaceEventQuerySet:
+        """Notifications reach the publisher's endpoint: only its people see them."""
+        return self.filter(Exists(scoping.publisher_tenants_of(user)))
+
+    def recent_purchases(self, *, since: dt.datetime) -> MarketplaceEventQuerySet:
+        """New installations Azure announced (PUT) since a moment, newest first."""
+        return self.filter(event_type="PUT", received_at__gte=since).order_by("-received_at")
+
+
 class MarketplaceEvent(models.Model):
     """A notification Azure sent about an application (PUT, PATCH or DELETE), kept once."""
 
@@ -262,6 +272,8 @@ class MarketplaceEvent(models.Model):
     plan = models.JSONField(default=dict, blank=True)
     payload = models.JSONField()
 
+    objects = MarketplaceEventQuerySet.as_manager()
+
     class Meta:
         ordering: ClassVar = ["-received_at"]
         constraints: ClassVar = [
@@ -273,6 +285,10 @@ class MarketplaceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.provisioning_state} {self.application_arm_id}"
+
+    @property
+    def application_name(self) -> str:
+        return self.application_arm_id.rstrip("/").rsplit("/", 1)[-1]
 
 
 # --- Permission X-ray: what each side may do, and when that changed ------------------------------

@@ -30,7 +30,13 @@ from django.utils import timezone
 
 from accounts import scoping
 from accounts.models import Tenant
-from deployments.models import ManagedApplication, ManagedResource, Offer, SyncRun
+from deployments.models import (
+    ManagedApplication,
+    ManagedResource,
+    MarketplaceEvent,
+    Offer,
+    SyncRun,
+)
 from jit.models import JitRequest
 from jit.models import State as JitState
 
@@ -480,3 +486,13 @@ def authorization_rows(offer: Offer) -> list[AuthorizationRow]:
             )
         )
     return rows
+
+
+PURCHASE_NOTICE_HOURS = 24
+
+
+def recent_purchases(user: User) -> list[MarketplaceEvent]:
+    """Installations Azure announced in the last day, for the notice on the Customers page."""
+    since = timezone.now() - dt.timedelta(hours=PURCHASE_NOTICE_HOURS)
+    events = MarketplaceEvent.objects.visible_to(user).recent_purchases(since=since)
+    return list(events.select_related("customer_tenant")[:5])

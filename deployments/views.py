@@ -102,7 +102,12 @@ def customers(request: AuthedRequest) -> HttpResponse:
         plans=selectors.plans_of(request.user),
     )
     rows = selectors.customer_rows(request.user, **form.filters())
-    context = {"form": form, "sort": form.value("sort") or "name", "page": _page(request, rows)}
+    context = {
+        "form": form,
+        "sort": form.value("sort") or "name",
+        "page": _page(request, rows),
+        "purchases": selectors.recent_purchases(request.user),
+    }
     return render(request, _pick(request, "customer_list", "customer_list"), context)
 
 

@@ -198,3 +198,15 @@ def test_an_application_sync_of_a_deleted_app_marks_it_vanished(
     again = SyncRun.objects.create(tenant=fabrikam, application_arm_id=source.id)
     sync.run_application_sync(run_id=again.pk)
     assert ManagedApplication.objects.get(arm_id__iexact=source.id).vanished_at is not None
+
+
+def test_a_new_purchase_is_announced_on_the_publishers_customers_page(
+    client, settings, pat, fabrikam_subscription, alice
+):
+    _post(client, settings, _payload())
+    client.force_login(pat)
+    page = client.get("/apps/customers/").content.decode()
+    assert "New purchases in the last day" in page
+    assert "fabrikam-monitoring" in page and "by Fabrikam" in page
+    # Customers do not see the publisher's notifications.
+    assert list(MarketplaceEvent.objects.visible_to(alice)) == []
