@@ -111,8 +111,8 @@ def deny_assignment_for(state: State, app: Application) -> DenyAssignment | None
     if app.lock_level == "None" or app.provisioning_state in ("Deleted",):
         return None
     excluded = {a["principalId"] for a in app.authorizations}
-    for jit in state.jit_requests.values():
-        if jit.application_id.lower() == app.id.lower() and jit.grant_ids:
+    for jit in state.jit_requests_of(app.id):
+        if jit.grant_ids:
             excluded.update(p["principalId"] for p in jit.policies)
     actions = ["*"] if app.lock_level == "ReadOnly" else ["*/delete"]
     name = stable_id("deny", app.id)

@@ -85,7 +85,7 @@ def load(state: State, name: str, params: dict[str, Any] | None = None) -> None:
         state.scenario_name = str(data.get("name", name))
         # Rebuild time-dependent data against the live clock.
         state.clear_role_assignments()
-        state.jit_requests.clear()
+        state.clear_jit_requests()
         state.jit_deadlines.clear()
         state.approvals.clear()
         state.schedule_requests.clear()

@@ -370,6 +370,8 @@ class State:
         self.mrg_index: dict[str, str] = {}  # lower(managed RG id) -> lower(application id)
         self.resources: dict[str, GenericResource] = {}  # key: lower(id)
         self.resources_by_subscription: dict[str, dict[str, GenericResource]] = {}
+        self.jit_by_subscription: dict[str, dict[str, JitRequest]] = {}
+        self.jit_by_application: dict[str, dict[str, JitRequest]] = {}
         self.jit_requests: dict[str, JitRequest] = {}  # key: lower(id)
         # (when, lower(id)) of the next clock event of each open JIT request; stale entries are skipped
         self.jit_deadlines: list[tuple[dt.datetime, str]] = []
@@ -499,8 +501,28 @@ class State:
         ]
 
     def add_jit_request(self, jit: JitRequest) -> None:
-        self.jit_requests[jit.id.lower()] = jit
+        key = jit.id.lower()
+        self.jit_requests[key] = jit
+        self.jit_by_subscription.setdefault(jit.subscription_id.lower(), {})[key] = jit
+        self.jit_by_application.setdefault(jit.application_id.lower(), {})[key] = jit
         self.schedule_jit(jit)
+
+    def remove_jit_request(self, jit: JitRequest) -> None:
+        key = jit.id.lower()
+        self.jit_requests.pop(key, None)
+        self.jit_by_subscription.get(jit.subscription_id.lower(), {}).pop(key, None)
+        self.jit_by_application.get(jit.application_id.lower(), {}).pop(key, None)
+
+    def clear_jit_requests(self) -> None:
+        self.jit_requests.clear()
+        self.jit_by_subscription.clear()
+        self.jit_by_application.clear()
+
+    def jit_requests_of(self, application_id: str) -> list[JitRequest]:
+        return list(self.jit_by_application.get(application_id.lower(), {}).values())
+
+    def jit_requests_in_subscription(self, subscription_id: str) -> list[JitRequest]:
+        return list(self.jit_by_subscription.get(subscription_id.lower(), {}).values())
 
     def schedule_jit(self, jit: JitRequest) -> None:
         """Remember when the clock must next look at this request."""

@@ -194,7 +194,7 @@ def list_apps(ctx: ArmContext) -> Response:
         scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
     ctx.require("Microsoft.Solutions/applications/read", scope)
     prefix = scope.lower() + "/"
-    apps = [a for key, a in ctx.state.applications.items() if key.startswith(prefix)]
+    apps = [a for a in ctx.state.apps_in_subscription(sub) if a.id.lower().startswith(prefix)]
     apps.sort(key=lambda a: a.id.lower())
     return ctx.page([app_json(ctx.state, a) for a in apps])
 
@@ -307,8 +307,8 @@ def _finish_delete(app_key: str) -> Any:
         app = state.applications.get(app_key)
         if app is None:
             return
-        for request in state.jit_requests.values():
-            if request.application_id.lower() == app_key and request.grant_ids:
+        for request in state.jit_requests_of(app_key):
+            if request.grant_ids:
                 jit.expire(state, request, state.now())
         mrg = app.managed_resource_group_id.lower()
         for resource in state.resources_in_subscription(app.subscription_id):
@@ -490,9 +490,8 @@ def update_access(ctx: ArmContext) -> Response:
     origin = str({k.lower(): v for k, v in metadata.items()}.get("originrequestid") or "").lower()
     requests = [
         r
-        for r in ctx.state.jit_requests.values()
-        if r.application_id.lower() == app.id.lower()
-        and (not origin or origin in (r.id.lower(), r.name.lower()))
+        for r in ctx.state.jit_requests_of(app.id)
+        if not origin or origin in (r.id.lower(), r.name.lower())
     ]
     requests.sort(key=lambda r: r.created_at)
     now = ctx.state.now()
@@ -685,12 +684,12 @@ def list_jits(ctx: ArmContext) -> Response:
     if "rg" in ctx.params:
         scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
     prefix = scope.lower() + "/"
-    in_scope = [r for k, r in ctx.state.jit_requests.items() if k.startswith(prefix)]
+    in_scope = [
+        r for r in ctx.state.jit_requests_in_subscription(sub) if r.id.lower().startswith(prefix)
+    ]
     if not ctx.allowed("Microsoft.Solutions/jitRequests/read", scope):
         publisher_here = any(
-            is_publisher_principal(ctx, a)
-            for k, a in ctx.state.applications.items()
-            if k.startswith(f"/subscriptions/{sub}/".lower())
+            is_publisher_principal(ctx, a) for a in ctx.state.apps_in_subscription(sub)
         )
         if not publisher_here:
             raise forbidden(ctx, "Microsoft.Solutions/jitRequests/read", scope)
@@ -835,7 +834,7 @@ def delete_jit(ctx: ArmContext) -> Response:
         # Cancel, keeping the request visible as Canceled; finished requests are removed.
         jit.cancel(ctx.state, request, ctx.state.now())
     else:
-        del ctx.state.jit_requests[key]
+        ctx.state.remove_jit_request(request)
     return json_response(None, 200)
 
 
