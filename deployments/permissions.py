@@ -112,7 +112,7 @@ def mirror_permissions(
     # A change whose mail failed earlier is sent by the next sync.
     unsent = PermissionChangeEvent.objects.filter(application=app, mailed_at__isnull=True)
     for pending in unsent.exclude(pk=event.pk if event else None):
-        permission_change_mail_send(event_id=pending.pk)
+        transaction.on_commit(lambda pk=pending.pk: permission_change_mail_send(event_id=pk))
     return event
 
 

@@ -132,7 +132,9 @@ def _run(
     run = SyncRun.objects.select_related("tenant").get(pk=run_id)
     tally = Tally()
     try:
-        with tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway:
+        # One transaction per run: a failure part-way leaves the mirror as it was (nothing
+        # half-written), and the database commits once instead of once per row.
+        with tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway, transaction.atomic():
             context = SyncContext(run.tenant, CountingGateway(gateway, tally), tally)  # type: ignore[arg-type]
             work(context, run)
     except (Throttled, Transient) as exc:
