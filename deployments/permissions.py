@@ -41,6 +41,7 @@ from deployments.models import (
     PermissionSnapshot,
     RoleDefinition,
 )
+from deployments.upsert import upsert
 from portal.azure import AzureError, Forbidden, NotFound
 from portal.azure.records import (
     DenyAssignmentRecord,
@@ -147,10 +148,7 @@ def _store_role(role: RoleDefinitionRecord) -> None:
         "permissions": [_permission_json(p) for p in role.permissions],
     }
     row = RoleDefinition.objects.filter(guid=role.id.lower()).first()
-    if row is None:
-        RoleDefinition.objects.create(guid=role.id.lower(), **values)
-    elif any(getattr(row, name) != value for name, value in values.items()):
-        RoleDefinition.objects.filter(pk=row.pk).update(**values)
+    upsert(RoleDefinition, row, {"guid": role.id.lower()}, values, shared=True)
 
 
 def build_state(

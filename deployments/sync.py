@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -26,6 +26,7 @@ from deployments.models import (
     Subscription,
     SyncRun,
 )
+from deployments.upsert import upsert
 from portal.azure import (
     AuthenticationFailed,
     AzureError,
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 5
 STALE_AFTER = dt.timedelta(minutes=15)
 ACTIVE_SUBSCRIPTION_STATES = {"Enabled", "Warned", "PastDue", ""}
-
-M = TypeVar("M", bound=models.Model)
 
 
 class RetryableTask(Protocol):
@@ -271,7 +270,7 @@ def _mirror_subscriptions(context: SyncContext) -> list[str]:
             "vanished_at": None,
         }
         context.tally.count(
-            _upsert(Subscription, row, {"subscription_id": record.subscription_id}, values)
+            upsert(Subscription, row, {"subscription_id": record.subscription_id}, values)
         )
         if record.state in ACTIVE_SUBSCRIPTION_STATES:
             active.append(record.subscription_id)
@@ -318,7 +317,7 @@ def _mirror_application(
         "outputs": dict(record.outputs),
         "vanished_at": None,
     }
-    outcome = _upsert(ManagedApplication, existing, {"arm_id": record.id}, values)
+    outcome = upsert(ManagedApplication, existing, {"arm_id": record.id}, values)
     context.tally.count(outcome)
     app = existing or ManagedApplication.objects.get(arm_id=record.id)
     permissions.mirror_permissions(context, app, record, deny)
@@ -336,8 +335,8 @@ def _mirror_resources(context: SyncContext, app: ManagedApplication) -> None:
             records = list(context.gateway.list_resources(app.managed_resource_group_id))
         except NotFound:
             records = []  # the managed resource group is gone (or not created yet)
+    new_rows = []
     for record in records:
-        row = existing.pop(record.id.lower(), None)
         values = {
             "application": app,
             "name": record.name,
@@ -345,11 +344,17 @@ def _mirror_resources(context: SyncContext, app: ManagedApplication) -> None:
             "location": record.location or "",
             "vanished_at": None,
         }
-        context.tally.count(_upsert(ManagedResource, row, {"arm_id": record.id}, values))
-    for row in existing.values():
-        if row.vanished_at is None:
-            ManagedResource.objects.filter(pk=row.pk).update(vanished_at=context.now)
-            context.tally.removed += 1
+        row = existing.pop(record.id.lower(), None)
+        if row is None:
+            new_rows.append(ManagedResource(arm_id=record.id, **values))
+        else:
+            context.tally.count(upsert(ManagedResource, row, {"arm_id": record.id}, values))
+    ManagedResource.objects.bulk_create(new_rows)
+    context.tally.created += len(new_rows)
+    gone = [row.pk for row in existing.values() if row.vanished_at is None]
+    if gone:
+        ManagedResource.objects.filter(pk__in=gone).update(vanished_at=context.now)
+        context.tally.removed += len(gone)
 
 
 def _deny_assignment(context: SyncContext, record: ManagedAppRecord) -> DenyAssignmentRecord | None:
@@ -436,7 +441,7 @@ def _mirror_offer(
             "notification_endpoint": definition.notification_uri or "",
         }
     existing = Offer.objects.filter(key=key).first()
-    context.tally.count(_upsert(Offer, existing, {"key": key}, values))
+    context.tally.count(upsert(Offer, existing, {"key": key}, values, shared=True))
     offer = Offer.objects.get(key=key)
     context.offers[key] = offer
     return offer
@@ -469,30 +474,3 @@ def _authorizations(authorizations: Any) -> list[dict[str, str]]:
         {"principalId": a.principal_id, "roleDefinitionId": a.role_definition_id}
         for a in authorizations
     ]
-
-
-def _upsert(
-    model: type[M], row: M | None, lookup: dict[str, Any], values: dict[str, Any]
-) -> str | None:
-    """Create the row, or update only the fields whose values differ; returns what happened."""
-    if row is None:
-        model.objects.create(**lookup, **values)  # type: ignore[attr-defined]
-        return "created"
-    changed = {
-        name: value
-        for name, value in values.items()
-        if _field_value(row, name) != (value.pk if isinstance(value, models.Model) else value)
-    }
-    if not changed:
-        return None
-    model.objects.filter(pk=row.pk).update(**changed)  # type: ignore[attr-defined]
-    for name, value in changed.items():
-        setattr(row, name, value)
-    return "updated"
-
-
-def _field_value(row: models.Model, name: str) -> Any:
-    field_ = row._meta.get_field(name)
-    if field_.is_relation:
-        return getattr(row, f"{name}_id")
-    return getattr(row, name)
