@@ -94,14 +94,15 @@ def app_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 @portal_access_required
 @require_GET
 def customers(request: AuthedRequest) -> HttpResponse:
-    if not scoping.publisher_tenants_of(request.user).exists():
+    publisher_ids = list(scoping.publisher_tenants_of(request.user).values_list("pk", flat=True))
+    if not publisher_ids:
         raise Http404("Customers lists the customers of a publisher's offers.")
     form = CustomerListForm(
         request.GET,
         offers=selectors.publisher_offers(request.user),
         plans=selectors.plans_of(request.user),
     )
-    rows = selectors.customer_rows(request.user, **form.filters())
+    rows = selectors.customer_rows(publisher_ids, **form.filters())
     context = {
         "form": form,
         "sort": form.value("sort") or "name",

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+MENU_LIMIT = 15
+
+
 def _visible(request: AuthedRequest, pk: UUID) -> JitRequest:
     return get_object_or_404(
         JitRequest.objects.visible_to(request.user).select_related(
@@ -69,7 +72,9 @@ def requests(request: AuthedRequest) -> HttpResponse:
         "inbox": JitRequest.objects.decidable_by(request.user).select_related(
             "application", "application__customer_tenant"
         ),
-        "requestable": selectors.requestable_apps(request.user),
+        # A menu of apps only while it stays short; a large fleet is reached through Customers.
+        "requestable": list(selectors.requestable_apps(request.user)[: MENU_LIMIT + 1]),
+        "menu_limit": MENU_LIMIT,
         "policy_apps": selectors.policy_apps(request.user).filter(jit_enabled=True),
     }
     return render(request, "jit/request_list.html", context)

@@ -400,3 +400,16 @@ def test_an_empty_requests_list_says_what_comes_next(client, pat, bob, monitorin
     assert "Request elevation" in page
     page = as_(client, bob).get(reverse("jit:requests"), {"state": "Denied"}).content.decode()
     assert "No request matches these filters." in page
+
+
+def test_a_large_fleet_is_reached_through_customers_not_a_menu_of_every_app(client, pat, northwind):
+    from tests.deployments.conftest import make_app, make_offer
+
+    offer = make_offer(pat.memberships.get().tenant)
+    for n in range(16):
+        make_app(northwind, offer, f"app-{n}", jit_enabled=True)
+    client.force_login(pat)
+    page = client.get(reverse("jit:requests")).content.decode()
+    assert f'href="{reverse("deployments:customers")}"' in page
+    assert "Request elevation…" in page
+    assert "dropdown-item" not in page.split("Request elevation…")[0].rsplit("<div", 1)[-1]
