@@ -44,10 +44,10 @@ def _worker(args: tuple[dict[str, str], list[int]]) -> tuple[int, int]:
 
 
 def _sync_everything(env: dict[str, str], workers: int) -> float:
+    from django.db import connections
+
     from deployments.models import SyncRun
     from deployments.sync import sync_all_tenants
-
-    from django.db import connections
 
     run_ids = [run.pk for run in sync_all_tenants()]
     chunks = [run_ids[i::workers] for i in range(workers)]
