@@ -100,3 +100,27 @@ def azure(emulator_server, settings):
     settings.ARM_URL = emulator_server.https_url
     settings.AZURE_CA_BUNDLE = emulator_server.ca_bundle
     return emulator_server
+
+
+def store_sign_in(azure, user):
+    """What a sign-in leaves behind: a stored credential whose cached ARM token is fresh."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from accounts import crypto
+    from accounts.models import EntraCredential
+
+    token = azure.token_for(str(user.entra_object_id))
+    user.email = f"{user.display_name.split()[0].lower()}@example.test"
+    user.save()
+    EntraCredential.objects.update_or_create(
+        user=user,
+        defaults={
+            "refresh_token_encrypted": crypto.encrypt("not-used-while-the-token-is-fresh"),
+            "arm_token_encrypted": crypto.encrypt(token),
+            "arm_token_expires_at": timezone.now() + dt.timedelta(hours=1),
+            "signed_in_at": timezone.now(),
+        },
+    )
+    return user

@@ -4,12 +4,11 @@ import datetime as dt
 import uuid
 
 import pytest
-from django.utils import timezone
 
-from accounts import crypto
-from accounts.models import EntraCredential, Role
+from accounts.models import Role
 from deployments.models import ManagedApplication, Offer
 from tests.conftest import make_person
+from tests.conftest import store_sign_in as sign_in
 
 FABRIKAM_SUB = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 NORTHWIND_SUB = "7de4da82-cfe9-46de-840f-81ac7c289eee"
@@ -116,23 +115,6 @@ def northwind_monitoring(northwind, offers):
 def carol(fabrikam):
     """Customer.Admin of Fabrikam and Owner of its subscription, but not a JIT approver."""
     return make_person(fabrikam, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN)
-
-
-def sign_in(azure, user):
-    """What a sign-in leaves behind: a stored credential whose cached ARM token is fresh."""
-    token = azure.token_for(str(user.entra_object_id))
-    user.email = f"{user.display_name.split()[0].lower()}@example.test"
-    user.save()
-    EntraCredential.objects.update_or_create(
-        user=user,
-        defaults={
-            "refresh_token_encrypted": crypto.encrypt("not-used-while-the-token-is-fresh"),
-            "arm_token_encrypted": crypto.encrypt(token),
-            "arm_token_expires_at": timezone.now() + dt.timedelta(hours=1),
-            "signed_in_at": timezone.now(),
-        },
-    )
-    return user
 
 
 @pytest.fixture

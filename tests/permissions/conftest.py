@@ -1,16 +1,12 @@
 """A synced Fabrikam, signed-in people and a clean cache for the permission tests."""
 
-import datetime as dt
-
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
 
-from accounts import crypto
-from accounts.models import EntraCredential
 from deployments import sync
 from deployments.models import ManagedApplication
 from deployments.services import queue_tenant_sync
+from tests.conftest import store_sign_in as sign_in
 
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -44,23 +40,6 @@ def resync(azure, fabrikam, contoso, django_capture_on_commit_callbacks):
 def synced(resync):
     resync()
     return {app.name: app for app in ManagedApplication.objects.select_related("offer")}
-
-
-def sign_in(azure, user):
-    """What a sign-in leaves behind: a stored credential with a fresh delegated ARM token."""
-    token = azure.token_for(str(user.entra_object_id))
-    user.email = f"{user.display_name.split()[0].lower()}@example.test"
-    user.save()
-    EntraCredential.objects.update_or_create(
-        user=user,
-        defaults={
-            "refresh_token_encrypted": crypto.encrypt("not-used-while-the-token-is-fresh"),
-            "arm_token_encrypted": crypto.encrypt(token),
-            "arm_token_expires_at": timezone.now() + dt.timedelta(hours=1),
-            "signed_in_at": timezone.now(),
-        },
-    )
-    return user
 
 
 @pytest.fixture
