@@ -7,6 +7,8 @@ Emulator or Azure, the code path is the same; only `ARM_URL`, `ENTRA_LOGIN_URL` 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
@@ -188,8 +190,9 @@ def _last_segment(value: str) -> str:
 class SdkAzureGateway:
     """AzureGateway over the Azure SDKs, for one credential."""
 
-    def __init__(self, credential: TokenCredential) -> None:
+    def __init__(self, credential: TokenCredential, *, owns_credential: bool = True) -> None:
         self._credential = credential
+        self._owns_credential = owns_credential
         self._solutions: dict[str, ManagedApplicationsMgmtClient] = {}
         self._resources: dict[str, ResourceManagementClient] = {}
         self._authorization: dict[str, AuthorizationManagementClient] = {}
@@ -201,7 +204,7 @@ class SdkAzureGateway:
                 client.close()
             clients.clear()
         close_credential = getattr(self._credential, "close", None)
-        if close_credential is not None:
+        if self._owns_credential and close_credential is not None:
             close_credential()
 
     def __enter__(self) -> SdkAzureGateway:
@@ -549,26 +552,50 @@ def _iso(value: dt.datetime) -> str:
 def tenant_gateway(tenant_id: str) -> SdkAzureGateway:
     """App-only access to a customer tenant, as the portal's service principal there."""
     return SdkAzureGateway(
-        client_secret_credential(
-            tenant_id=tenant_id,
-            client_id=settings.ENTRA_CLIENT_ID,
-            client_secret=settings.ENTRA_CLIENT_SECRET or "",
-            authority=settings.ENTRA_LOGIN_URL,
-            ca_bundle=settings.AZURE_CA_BUNDLE,
-        )
+        _app_credential(
+            tenant_id,
+            settings.ENTRA_CLIENT_ID,
+            settings.ENTRA_CLIENT_SECRET or "",
+            settings.ENTRA_LOGIN_URL,
+            settings.AZURE_CA_BUNDLE,
+            threading.get_ident(),
+        ),
+        owns_credential=False,
     )
 
 
 def publisher_gateway() -> SdkAzureGateway:
     """App-only access as the publisher's automation app, in the publisher tenant."""
     return SdkAzureGateway(
-        client_secret_credential(
-            tenant_id=settings.PUBLISHER_TENANT_ID,
-            client_id=settings.PUBLISHER_CLIENT_ID,
-            client_secret=settings.PUBLISHER_CLIENT_SECRET or "",
-            authority=settings.ENTRA_LOGIN_URL,
-            ca_bundle=settings.AZURE_CA_BUNDLE,
-        )
+        _app_credential(
+            settings.PUBLISHER_TENANT_ID,
+            settings.PUBLISHER_CLIENT_ID,
+            settings.PUBLISHER_CLIENT_SECRET or "",
+            settings.ENTRA_LOGIN_URL,
+            settings.AZURE_CA_BUNDLE,
+            threading.get_ident(),
+        ),
+        owns_credential=False,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _app_credential(
+    tenant_id: str,
+    client_id: str,
+    client_secret: str,
+    authority: str,
+    ca_bundle: str | None,
+    thread: int,
+) -> TokenCredential:
+    """One app-only credential per tenant and thread, kept so its token (an hour) is reused by
+    later syncs instead of asked for again; per thread because it uses the thread's transport."""
+    return client_secret_credential(
+        tenant_id=tenant_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        authority=authority,
+        ca_bundle=ca_bundle,
     )
 
 

@@ -106,3 +106,22 @@ def test_a_provider_that_cannot_give_a_token_stops_the_call(emulator):
 
     assert caught.value.code == "invalid_grant"
     assert not [r for r in emulator.state.requests_log if r["path"] == MONITORING]
+
+
+def test_later_syncs_of_a_tenant_reuse_its_app_token(emulator, settings):
+    def token_requests():
+        return [
+            r
+            for r in emulator.state.requests_log
+            if r["path"].lower() == f"/{FABRIKAM}/oauth2/v2.0/token"
+        ]
+
+    before = len(token_requests())
+    for _ in range(3):
+        with tenant_gateway(FABRIKAM) as gateway:
+            assert [s.subscription_id for s in gateway.list_subscriptions()] == [FABRIKAM_SUB]
+    assert len(token_requests()) - before <= 1
+    # Another secret is another credential: it asks Entra itself (and is refused here).
+    settings.ENTRA_CLIENT_SECRET = "wrong-secret"
+    with tenant_gateway(FABRIKAM) as gateway, pytest.raises(AuthenticationFailed):
+        list(gateway.list_subscriptions())
