@@ -72,7 +72,7 @@ ASPECT_LABELS = {
 
 def max_jit_hours() -> int:
     """Longest JIT elevation the portal considers reasonable before it warns."""
-    return int(getattr(settings, "PERMISSIONS_MAX_JIT_HOURS", 8))
+    return settings.PERMISSIONS_MAX_JIT_HOURS
 
 
 # --- Sync: build, compare, record -------------------------------------------------------------
@@ -428,7 +428,7 @@ def principal_names(
     """Readable names for Entra object ids: people who signed in, named approvers, settings."""
     wanted = {i.lower() for i in ids if i}
     names: dict[str, str] = {}
-    configured = getattr(settings, "PERMISSIONS_PRINCIPAL_NAMES", {}) or {}
+    configured = settings.PERMISSIONS_PRINCIPAL_NAMES
     for key, value in configured.items():
         if key.lower() in wanted:
             names[key.lower()] = str(value)
@@ -499,7 +499,7 @@ def permission_change_mail_send(*, event_id: int) -> int:
         .exclude(email="")
         .distinct()
     )
-    base = str(getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000")).rstrip("/")
+    base = settings.PORTAL_BASE_URL
     context = {
         "event": event,
         "app": event.application,

@@ -1,6 +1,6 @@
 """Microsoft.Solutions: applications, applicationDefinitions, jitRequests and their LROs."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.wrappers import Response
 
@@ -28,6 +28,8 @@ APPS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/a
 DEFS = (
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applicationDefinitions"
 )
+
+T = TypeVar("T")
 JITS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/jitRequests"
 APPROVAL_MODES = {"NotSpecified", "AutoApprove", "ManualApprove"}
 
@@ -139,25 +141,22 @@ def jit_json(request: JitRequest) -> dict[str, Any]:
 
 
 def find_app(ctx: ArmContext) -> Application:
-    p = ctx.params
-    require_resource_group(ctx.state, p["sub"], p["rg"])
-    app = ctx.state.applications.get(
-        f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/applications/{p['name']}".lower()
-    )
-    if app is None:
-        raise not_found("Microsoft.Solutions/applications", p["name"], p["rg"])
-    return app
+    return _find(ctx, "applications", ctx.state.applications)
 
 
 def find_jit(ctx: ArmContext) -> JitRequest:
+    return _find(ctx, "jitRequests", ctx.state.jit_requests)
+
+
+def _find(ctx: ArmContext, kind: str, store: dict[str, T]) -> T:
+    """The Microsoft.Solutions resource named by the route, or ARM's 404."""
     p = ctx.params
     require_resource_group(ctx.state, p["sub"], p["rg"])
-    request = ctx.state.jit_requests.get(
-        f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/jitRequests/{p['name']}".lower()
-    )
-    if request is None:
-        raise not_found("Microsoft.Solutions/jitRequests", p["name"], p["rg"])
-    return request
+    key = f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/{kind}/{p['name']}"
+    found = store.get(key.lower())
+    if found is None:
+        raise not_found(f"Microsoft.Solutions/{kind}", p["name"], p["rg"])
+    return found
 
 
 def is_publisher_principal(ctx: ArmContext, app: Application) -> bool:
