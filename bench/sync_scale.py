@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -53,9 +54,21 @@ def _sync_everything(env: dict[str, str], workers: int) -> float:
     chunks = [run_ids[i::workers] for i in range(workers)]
     connections.close_all()  # forked workers must not share the parent's database connection
     started = time.perf_counter()
+    cpu_before = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         pool.map(_worker, [(env, chunk) for chunk in chunks])
     elapsed = time.perf_counter() - started
+    cpu_after = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    emulator_cpu, workers_cpu = (
+        after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        for before, after in zip(cpu_before, cpu_after, strict=True)
+    )
     runs = SyncRun.objects.filter(pk__in=run_ids)
     failed = runs.filter(state=SyncRun.State.FAILED)
     totals = {
@@ -69,6 +82,7 @@ def _sync_everything(env: dict[str, str], workers: int) -> float:
         f"ARM calls {totals['calls']}; rows created {totals['created']}, "
         f"updated {totals['updated']}, removed {totals['removed']}; failed runs {failed.count()}"
     )
+    print(f"  CPU: emulator {emulator_cpu:.1f} s, sync workers {workers_cpu:.1f} s")
     for run in failed[:3]:
         print(f"    failed: {run.tenant}: {run.error}")
     return elapsed

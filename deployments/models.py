@@ -303,6 +303,7 @@ class RoleDefinition(models.Model):
     description = models.TextField(blank=True)
     # [{actions, notActions, dataActions, notDataActions}], as ARM lists them
     permissions = models.JSONField(default=list, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last read from Azure.")
 
     class Meta:
         ordering: ClassVar = ["name"]

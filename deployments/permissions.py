@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -78,21 +80,42 @@ def max_jit_hours() -> int:
 # --- Sync: build, compare, record -------------------------------------------------------------
 
 
+# Built-in roles are Microsoft's and the same in every tenant, so one read serves every tenant's
+# sync for a while; custom roles belong to one tenant and are read by each of its syncs.
+BUILT_IN_ROLE_MAX_AGE = dt.timedelta(hours=1)
+BUILT_IN = "BuiltInRole"
+
+
 @dataclass
-class _SyncCache:
-    """What one sync reads once and reuses across applications."""
+class SyncCache:
+    """What one sync reads once and reuses across its applications.
+
+    The stored rows are loaded by `load_stored_rows` with one query per kind for all the
+    applications the sync mirrors, instead of a few queries per application.
+    """
 
     roles: dict[str, RoleDefinitionRecord | None] = field(default_factory=dict)
     jit_requests: dict[str, list[JitRequestRecord]] = field(default_factory=dict)
+    snapshots: dict[int, PermissionSnapshot] = field(default_factory=dict)
+    elevations: dict[int, dict[str, Elevation]] = field(default_factory=dict)
+    unsent_events: dict[int, list[int]] = field(default_factory=dict)
 
 
-def _cache_of(context: SyncContext) -> _SyncCache:
-    # The SyncContext lives for one sync; keeping our cache on it shares nothing between syncs,
-    # so a role definition changed in Azure is read afresh by the next sync.
-    found = context.__dict__.get("_permission_cache")
-    if found is None:
-        found = context.__dict__["_permission_cache"] = _SyncCache()
-    return found  # type: ignore[no-any-return]
+def load_stored_rows(cache: SyncCache, applications: QuerySet[ManagedApplication]) -> None:
+    """Read the stored snapshots, elevations and unmailed changes of `applications`."""
+    cache.snapshots = {
+        snapshot.application_id: snapshot
+        for snapshot in PermissionSnapshot.objects.filter(application__in=applications)
+    }
+    cache.elevations = defaultdict(dict)
+    for elevation in Elevation.objects.filter(application__in=applications):
+        cache.elevations[elevation.application_id][elevation.arm_id.lower()] = elevation
+    cache.unsent_events = defaultdict(list)
+    unsent = PermissionChangeEvent.objects.filter(
+        application__in=applications, mailed_at__isnull=True
+    ).values_list("application_id", "pk")
+    for application_id, event_id in unsent:
+        cache.unsent_events[application_id].append(event_id)
 
 
 def mirror_permissions(
@@ -102,32 +125,57 @@ def mirror_permissions(
     deny: DenyAssignmentRecord | None,
 ) -> PermissionChangeEvent | None:
     """Bring the app's permission snapshot and elevations in step; record a change if any."""
-    sync_cache = _cache_of(context)
-    roles = {
-        a.role_definition_id: _role(context, sync_cache, a.role_definition_id)
-        for a in record.authorizations
-    }
+    cache = context.permissions
+    roles = _roles(context, {a.role_definition_id for a in record.authorizations})
     state = build_state(record, deny, roles)
-    event = _record_snapshot(app, state, now=context.now)
-    _mirror_elevations(context, sync_cache, app, record)
+    event = _record_snapshot(app, cache.snapshots.get(app.pk), state, now=context.now)
+    _mirror_elevations(context, app, record)
     # A change whose mail failed earlier is sent by the next sync.
-    unsent = PermissionChangeEvent.objects.filter(application=app, mailed_at__isnull=True)
-    for pending in unsent.exclude(pk=event.pk if event else None):
-        transaction.on_commit(lambda pk=pending.pk: permission_change_mail_send(event_id=pk))
+    for pending in cache.unsent_events.get(app.pk, []):
+        transaction.on_commit(lambda pk=pending: permission_change_mail_send(event_id=pk))
     return event
 
 
-def _role(context: SyncContext, sync_cache: _SyncCache, guid: str) -> RoleDefinitionRecord | None:
-    key = guid.lower()
-    if key not in sync_cache.roles:
+def _roles(context: SyncContext, guids: set[str]) -> dict[str, RoleDefinitionRecord | None]:
+    """The role definitions behind the authorizations: from this sync, the database, or ARM."""
+    known = context.permissions.roles
+    missing = {guid.lower() for guid in guids} - known.keys()
+    if missing:
+        fresh = RoleDefinition.objects.filter(
+            guid__in=missing,
+            role_type=BUILT_IN,
+            refreshed_at__gte=context.now - BUILT_IN_ROLE_MAX_AGE,
+        )
+        for row in fresh:
+            known[row.guid] = _role_record(row)
+    for guid in sorted(missing - known.keys()):
         try:
             role = context.gateway.get_role_definition(guid)
         except (NotFound, Forbidden):
             role = None
-        sync_cache.roles[key] = role
+        known[guid] = role
         if role is not None:
-            _store_role(role)
-    return sync_cache.roles[key]
+            _store_role(role, now=context.now)
+    return {guid: known[guid.lower()] for guid in guids}
+
+
+def _role_record(row: RoleDefinition) -> RoleDefinitionRecord:
+    return RoleDefinitionRecord(
+        id=row.guid,
+        arm_id=f"/providers/Microsoft.Authorization/roleDefinitions/{row.guid}",
+        name=row.name,
+        role_type=row.role_type,
+        description=row.description,
+        permissions=tuple(
+            PermissionSet(
+                actions=tuple(entry.get("actions", [])),
+                not_actions=tuple(entry.get("notActions", [])),
+                data_actions=tuple(entry.get("dataActions", [])),
+                not_data_actions=tuple(entry.get("notDataActions", [])),
+            )
+            for entry in row.permissions
+        ),
+    )
 
 
 def _permission_json(entry: PermissionSet) -> dict[str, list[str]]:
@@ -139,13 +187,14 @@ def _permission_json(entry: PermissionSet) -> dict[str, list[str]]:
     }
 
 
-def _store_role(role: RoleDefinitionRecord) -> None:
+def _store_role(role: RoleDefinitionRecord, *, now: dt.datetime) -> None:
     """Keep the role's name and actions for pages (offers are shown before any app syncs)."""
     values = {
         "name": role.name,
         "role_type": role.role_type,
         "description": role.description,
         "permissions": [_permission_json(p) for p in role.permissions],
+        "refreshed_at": now,
     }
     row = RoleDefinition.objects.filter(guid=role.id.lower()).first()
     upsert(RoleDefinition, row, {"guid": role.id.lower()}, values, shared=True)
@@ -229,9 +278,12 @@ def build_state(
 
 
 def _record_snapshot(
-    app: ManagedApplication, state: dict[str, Any], *, now: dt.datetime
+    app: ManagedApplication,
+    snapshot: PermissionSnapshot | None,
+    state: dict[str, Any],
+    *,
+    now: dt.datetime,
 ) -> PermissionChangeEvent | None:
-    snapshot = PermissionSnapshot.objects.filter(application=app).first()
     if snapshot is None:
         # The first look is the baseline, not a change.
         PermissionSnapshot.objects.create(
@@ -272,18 +324,19 @@ def _comparable(state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _mirror_elevations(
-    context: SyncContext, sync_cache: _SyncCache, app: ManagedApplication, record: ManagedAppRecord
+    context: SyncContext, app: ManagedApplication, record: ManagedAppRecord
 ) -> None:
     """Upsert the app's JIT requests that carry a time window (for the 90-day timeline)."""
-    if record.subscription_id not in sync_cache.jit_requests:
+    listed = context.permissions.jit_requests
+    if record.subscription_id not in listed:
         try:
-            sync_cache.jit_requests[record.subscription_id] = context.gateway.list_jit_requests(
+            listed[record.subscription_id] = context.gateway.list_jit_requests(
                 record.subscription_id
             )
         except (NotFound, Forbidden):
-            sync_cache.jit_requests[record.subscription_id] = []
-    existing = {e.arm_id.lower(): e for e in Elevation.objects.filter(application=app)}
-    for request in sync_cache.jit_requests[record.subscription_id]:
+            listed[record.subscription_id] = []
+    existing = context.permissions.elevations.get(app.pk, {})
+    for request in listed[record.subscription_id]:
         if request.application_id.lower() != record.id.lower():
             continue
         for authorization in request.authorizations[:1]:

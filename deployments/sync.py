@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,12 +100,19 @@ class SyncContext:
     gateway: AzureGateway
     tally: Tally
     now: dt.datetime = field(default_factory=timezone.now)
+    # Offers mirrored by this sync, by key (None: the offer could not be read).
     offers: dict[str, Offer | None] = field(default_factory=dict)
     definitions: dict[str, ApplicationDefinitionRecord | None] = field(default_factory=dict)
     # Read once per subscription in a whole-tenant sync (keyed by lower-cased resource group
     # id), instead of two calls per application; None means "ask per application".
     denies_by_group: dict[str, list[DenyAssignmentRecord]] | None = None
     resources_by_group: dict[str, list[ResourceRecord]] | None = None
+    # What the database holds for the applications being mirrored, read up front by
+    # `_load_stored_rows` with one query per kind.
+    stored_offers: dict[str, Offer] = field(default_factory=dict)
+    publishers: dict[str, Tenant] = field(default_factory=dict)
+    stored_resources: dict[int, dict[str, ManagedResource]] = field(default_factory=dict)
+    permissions: permissions.SyncCache = field(default_factory=permissions.SyncCache)
 
 
 # --- Running a SyncRun ----------------------------------------------------------------------------
@@ -219,31 +227,27 @@ def sync_all_tenants() -> list[SyncRun]:
 
 
 def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
-    seen_apps: set[str] = set()
-    existing_apps = {
-        app.arm_id.lower(): app
-        for app in ManagedApplication.objects.filter(customer_tenant=context.tenant)
-    }
+    applications = ManagedApplication.objects.filter(customer_tenant=context.tenant)
+    existing_apps = {app.arm_id.lower(): app for app in applications}
+    records: list[ManagedAppRecord] = []
+    denies: dict[str, list[DenyAssignmentRecord]] = defaultdict(list)
+    resources: dict[str, list[ResourceRecord]] = defaultdict(list)
     for subscription_id in _mirror_subscriptions(context):
-        _read_subscription_contents(context, subscription_id)
-        for record in context.gateway.list_managed_apps(subscription_id):
-            seen_apps.add(record.id.lower())
-            _mirror_application(context, record, existing_apps.get(record.id.lower()))
+        for deny in context.gateway.list_subscription_deny_assignments(subscription_id):
+            denies[deny.scope.lower().rstrip("/")].append(deny)
+        for resource in context.gateway.list_subscription_resources(subscription_id):
+            resources["/".join(resource.id.split("/")[:5]).lower()].append(resource)
+        records.extend(context.gateway.list_managed_apps(subscription_id))
+    context.denies_by_group, context.resources_by_group = denies, resources
+    _load_stored_rows(context, applications, records)
+    seen_apps = set()
+    for record in records:
+        seen_apps.add(record.id.lower())
+        _mirror_application(context, record, existing_apps.get(record.id.lower()))
     for key, app in existing_apps.items():
         if key not in seen_apps and app.vanished_at is None:
             ManagedApplication.objects.filter(pk=app.pk).update(vanished_at=context.now)
             context.tally.removed += 1
-
-
-def _read_subscription_contents(context: SyncContext, subscription_id: str) -> None:
-    denies: dict[str, list[DenyAssignmentRecord]] = defaultdict(list)
-    for deny in context.gateway.list_subscription_deny_assignments(subscription_id):
-        denies[deny.scope.lower().rstrip("/")].append(deny)
-    resources: dict[str, list[ResourceRecord]] = defaultdict(list)
-    for resource in context.gateway.list_subscription_resources(subscription_id):
-        resources["/".join(resource.id.split("/")[:5]).lower()].append(resource)
-    context.denies_by_group = denies
-    context.resources_by_group = resources
 
 
 def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:
@@ -255,7 +259,37 @@ def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:
             ManagedApplication.objects.filter(pk=existing.pk).update(vanished_at=context.now)
             context.tally.removed += 1
         return
+    stored = (
+        ManagedApplication.objects.filter(pk=existing.pk)
+        if existing
+        else ManagedApplication.objects.none()
+    )
+    _load_stored_rows(context, stored, [record])
     _mirror_application(context, record, existing)
+
+
+def _load_stored_rows(
+    context: SyncContext,
+    applications: models.QuerySet[ManagedApplication],
+    records: list[ManagedAppRecord],
+) -> None:
+    """Read what the database holds for these applications and offers, a query per kind."""
+    keys = {key for record in records if (key := _offer_key(record))}
+    context.stored_offers = {offer.key: offer for offer in Offer.objects.filter(key__in=keys)}
+    publisher_ids = {_tenant_uuid(record.publisher_tenant_id) for record in records} - {None}
+    publishers = Tenant.objects.filter(side=Side.PUBLISHER, entra_tenant_id__in=publisher_ids)
+    context.publishers = {str(tenant.entra_tenant_id): tenant for tenant in publishers}
+    context.stored_resources = defaultdict(dict)
+    for resource in ManagedResource.objects.filter(application__in=applications):
+        context.stored_resources[resource.application_id][resource.arm_id.lower()] = resource
+    permissions.load_stored_rows(context.permissions, applications)
+
+
+def _tenant_uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def _mirror_subscriptions(context: SyncContext) -> list[str]:
@@ -326,7 +360,7 @@ def _mirror_application(
 
 
 def _mirror_resources(context: SyncContext, app: ManagedApplication) -> None:
-    existing = {r.arm_id.lower(): r for r in ManagedResource.objects.filter(application=app)}
+    existing = dict(context.stored_resources.get(app.pk, {}))
     group = app.managed_resource_group_id.lower().rstrip("/")
     if context.resources_by_group is not None:
         records = context.resources_by_group.get(group, [])
@@ -402,9 +436,7 @@ def _mirror_offer(
         return None
     if key in context.offers:
         return context.offers[key]
-    publisher_tenant = Tenant.objects.filter(
-        entra_tenant_id=record.publisher_tenant_id or None, side=Side.PUBLISHER
-    ).first()
+    publisher_tenant = context.publishers.get(_tenant_uuid(record.publisher_tenant_id) or "")
     if record.plan is not None:
         allowed, allowed_data = _allowed_actions(deny)
         values: dict[str, Any] = {
@@ -440,9 +472,11 @@ def _mirror_offer(
             "allowed_data_actions": list(definition.allowed_data_actions),
             "notification_endpoint": definition.notification_uri or "",
         }
-    existing = Offer.objects.filter(key=key).first()
+    existing = context.stored_offers.get(key)
     context.tally.count(upsert(Offer, existing, {"key": key}, values, shared=True))
-    offer = Offer.objects.get(key=key)
+    # upsert keeps an existing row up to date; a new one is read back (another worker's sync
+    # may have created it first).
+    offer = existing or Offer.objects.get(key=key)
     context.offers[key] = offer
     return offer
 

@@ -1,8 +1,10 @@
 """Permission snapshots and drift, through a real sync against the emulator's demo scenario."""
 
 import dataclasses
+import datetime as dt
 
 from django.core import mail
+from django.utils import timezone
 
 from deployments.models import (
     Elevation,
@@ -11,6 +13,7 @@ from deployments.models import (
     PermissionSnapshot,
     RoleDefinition,
 )
+from deployments.permissions import BUILT_IN_ROLE_MAX_AGE
 from tests.permissions.conftest import CONTRIBUTOR, OWNER, PUBLISHER_APP_SP
 
 PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
@@ -50,6 +53,32 @@ def test_first_sync_takes_a_snapshot_of_each_permission_model_without_events(syn
     }
 
 
+def _age_stored_roles():
+    RoleDefinition.objects.update(
+        refreshed_at=timezone.now() - BUILT_IN_ROLE_MAX_AGE - dt.timedelta(minutes=1)
+    )
+
+
+def _role_reads(azure):
+    return sum(1 for r in azure.state.requests_log if "/roleDefinitions/" in r.get("path", ""))
+
+
+def test_built_in_roles_are_read_once_for_every_tenant_until_they_age(azure, synced, resync):
+    assert RoleDefinition.objects.filter(role_type="BuiltInRole").count() >= 3
+    reads = _role_reads(azure)
+    assert reads >= 3
+
+    resync()
+    assert _role_reads(azure) == reads  # every role came from the database
+
+    _age_stored_roles()
+    resync()
+    assert _role_reads(azure) >= reads + 3
+    assert not RoleDefinition.objects.filter(
+        refreshed_at__lt=timezone.now() - BUILT_IN_ROLE_MAX_AGE
+    ).exists()
+
+
 def test_elevations_of_the_last_days_are_mirrored(synced):
     monitoring = synced["fabrikam-monitoring"]
     states = {e.arm_id.rsplit("/", 1)[-1]: e.state for e in Elevation.objects.all()}
@@ -72,6 +101,10 @@ def test_a_changed_role_definition_creates_one_event_and_one_mail_per_admin(
         azure.state.role_definitions[CONTRIBUTOR] = dataclasses.replace(
             role, not_actions=[*role.not_actions, "Microsoft.Compute/virtualMachines/delete"]
         )
+    resync()
+    assert PermissionChangeEvent.objects.count() == 0  # the stored built-in role is still fresh
+
+    _age_stored_roles()
     resync()
     events = list(PermissionChangeEvent.objects.all())
     # Every app that authorizes Contributor changed: monitoring, backup, sandbox.
