@@ -224,6 +224,9 @@ class SyncRun(models.Model):
     rows_updated = models.PositiveIntegerField(default=0)
     rows_removed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # {subscription id: {"digest", "compared_at"}}: what ARM answered for each subscription when
+    # a sync last compared it with the mirror in full (see deployments/sync.py).
+    subscription_digests = models.JSONField(default=dict, blank=True)
 
     objects = SyncRunQuerySet.as_manager()
 

@@ -32,7 +32,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership, Role, User
+from accounts.models import Membership, Role, Tenant, User
 from deployments import plain_language as pl
 from deployments.models import (
     Elevation,
@@ -98,11 +98,10 @@ class SyncCache:
     jit_requests: dict[str, list[JitRequestRecord]] = field(default_factory=dict)
     snapshots: dict[int, PermissionSnapshot] = field(default_factory=dict)
     elevations: dict[int, dict[str, Elevation]] = field(default_factory=dict)
-    unsent_events: dict[int, list[int]] = field(default_factory=dict)
 
 
 def load_stored_rows(cache: SyncCache, applications: QuerySet[ManagedApplication]) -> None:
-    """Read the stored snapshots, elevations and unmailed changes of `applications`."""
+    """Read the stored snapshots and elevations of `applications`."""
     cache.snapshots = {
         snapshot.application_id: snapshot
         for snapshot in PermissionSnapshot.objects.filter(application__in=applications)
@@ -110,12 +109,13 @@ def load_stored_rows(cache: SyncCache, applications: QuerySet[ManagedApplication
     cache.elevations = defaultdict(dict)
     for elevation in Elevation.objects.filter(application__in=applications):
         cache.elevations[elevation.application_id][elevation.arm_id.lower()] = elevation
-    cache.unsent_events = defaultdict(list)
-    unsent = PermissionChangeEvent.objects.filter(
-        application__in=applications, mailed_at__isnull=True
-    ).values_list("application_id", "pk")
-    for application_id, event_id in unsent:
-        cache.unsent_events[application_id].append(event_id)
+
+
+def send_unsent_change_mails(tenant: Tenant) -> None:
+    """Send, after commit, the tenant's change mails that failed before (each is claimed once)."""
+    unsent = PermissionChangeEvent.objects.filter(customer_tenant=tenant, mailed_at__isnull=True)
+    for event_id in unsent.values_list("pk", flat=True):
+        transaction.on_commit(lambda pk=event_id: permission_change_mail_send(event_id=pk))
 
 
 def mirror_permissions(
@@ -130,9 +130,6 @@ def mirror_permissions(
     state = build_state(record, deny, roles)
     event = _record_snapshot(app, cache.snapshots.get(app.pk), state, now=context.now)
     _mirror_elevations(context, app, record)
-    # A change whose mail failed earlier is sent by the next sync.
-    for pending in cache.unsent_events.get(app.pk, []):
-        transaction.on_commit(lambda pk=pending: permission_change_mail_send(event_id=pk))
     return event
 
 

@@ -6,13 +6,15 @@ new writes no mirrored row. What ARM no longer lists is marked vanished, not del
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -38,17 +40,24 @@ from portal.azure import (
     Transient,
     tenant_gateway,
 )
+from portal.azure.gateway import Listing
 from portal.azure.records import (
     ApplicationDefinitionRecord,
     DenyAssignmentRecord,
+    JitRequestRecord,
     ManagedAppRecord,
     ResourceRecord,
 )
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 MAX_RETRIES = 5
 STALE_AFTER = dt.timedelta(minutes=15)
+# A subscription whose ARM answers are the same as at its last full comparison is not compared
+# again, except this often: then built-in roles read afresh, custom roles and anything written to
+# the mirror by other means are compared too.
+FULL_COMPARISON_EVERY = permissions.BUILT_IN_ROLE_MAX_AGE
 ACTIVE_SUBSCRIPTION_STATES = {"Enabled", "Warned", "PastDue", ""}
 
 
@@ -67,6 +76,8 @@ class Tally:
     updated: int = 0
     removed: int = 0
     calls: int = 0
+    # What the run saw per subscription, kept on the SyncRun for the next run to compare with.
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def count(self, outcome: str | None) -> None:
         if outcome == "created":
@@ -168,6 +179,7 @@ def _finish(run: SyncRun, tally: Tally, *, error: str) -> None:
         rows_updated=tally.updated,
         rows_removed=tally.removed,
         error=error,
+        subscription_digests={} if error else tally.digests,
     )
     if error:
         log.warning("Sync of tenant %s failed: %s", run.tenant, error)
@@ -227,27 +239,107 @@ def sync_all_tenants() -> list[SyncRun]:
 
 
 def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
-    applications = ManagedApplication.objects.filter(customer_tenant=context.tenant)
-    existing_apps = {app.arm_id.lower(): app for app in applications}
+    """Mirror every application of the tenant's active subscriptions.
+
+    A subscription whose four listings are what they were at its last full comparison (less than
+    FULL_COMPARISON_EVERY ago) is confirmed without reading its records or its rows.
+    """
+    existing_apps = {
+        app.arm_id.lower(): app
+        for app in ManagedApplication.objects.filter(customer_tenant=context.tenant)
+    }
+    permissions.send_unsent_change_mails(context.tenant)  # a failed mail goes with the next sync
+    previous = _previous_digests(run)
+    unchanged: set[str] = set()
     records: list[ManagedAppRecord] = []
     denies: dict[str, list[DenyAssignmentRecord]] = defaultdict(list)
     resources: dict[str, list[ResourceRecord]] = defaultdict(list)
     for subscription_id in _mirror_subscriptions(context):
-        for deny in context.gateway.list_subscription_deny_assignments(subscription_id):
+        contents = _read_subscription(context, subscription_id)
+        last = previous.get(subscription_id)
+        if last and last["digest"] == contents.digest and _recent(last, context.now):
+            unchanged.add(subscription_id.lower())
+            context.tally.digests[subscription_id] = last
+            continue
+        context.tally.digests[subscription_id] = {
+            "digest": contents.digest,
+            "compared_at": context.now.isoformat(),
+        }
+        records.extend(contents.apps.records())
+        for deny in _records(contents.denies):
             denies[deny.scope.lower().rstrip("/")].append(deny)
-        for resource in context.gateway.list_subscription_resources(subscription_id):
+        for resource in _records(contents.resources):
             resources["/".join(resource.id.split("/")[:5]).lower()].append(resource)
-        records.extend(context.gateway.list_managed_apps(subscription_id))
+        context.permissions.jit_requests[subscription_id] = _records(contents.jit_requests)
     context.denies_by_group, context.resources_by_group = denies, resources
-    _load_stored_rows(context, applications, records)
+
+    compared = [
+        app.pk for app in existing_apps.values() if app.subscription_id.lower() not in unchanged
+    ]
+    if records or compared:
+        _load_stored_rows(context, ManagedApplication.objects.filter(pk__in=compared), records)
     seen_apps = set()
     for record in records:
         seen_apps.add(record.id.lower())
         _mirror_application(context, record, existing_apps.get(record.id.lower()))
     for key, app in existing_apps.items():
-        if key not in seen_apps and app.vanished_at is None:
+        listed = key in seen_apps or app.subscription_id.lower() in unchanged
+        if not listed and app.vanished_at is None:
             ManagedApplication.objects.filter(pk=app.pk).update(vanished_at=context.now)
             context.tally.removed += 1
+
+
+@dataclass
+class SubscriptionListings:
+    """The listings a subscription's applications are mirrored from, as ARM answered them."""
+
+    apps: Listing[ManagedAppRecord]
+    # Not read when the subscription holds no managed application.
+    denies: Listing[DenyAssignmentRecord] | None = None
+    resources: Listing[ResourceRecord] | None = None
+    jit_requests: Listing[JitRequestRecord] | None = None
+
+    @property
+    def digest(self) -> str:
+        listings = (self.apps, self.denies, self.resources, self.jit_requests)
+        text = "/".join(listing.digest if listing else "-" for listing in listings)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_subscription(context: SyncContext, subscription_id: str) -> SubscriptionListings:
+    listings = SubscriptionListings(apps=context.gateway.read_managed_apps(subscription_id))
+    if listings.apps.items:
+        listings.denies = context.gateway.read_subscription_deny_assignments(subscription_id)
+        listings.resources = context.gateway.read_subscription_resources(subscription_id)
+        with contextlib.suppress(NotFound, Forbidden):
+            listings.jit_requests = context.gateway.read_jit_requests(subscription_id)
+    return listings
+
+
+def _records(listing: Listing[R] | None) -> list[R]:
+    return listing.records() if listing else []
+
+
+def _previous_digests(run: SyncRun) -> dict[str, dict[str, str]]:
+    """The digests of the tenant's last sync, unless anything else synced it since."""
+    last = (
+        SyncRun.objects.filter(tenant_id=run.tenant_id, started_at__isnull=False)
+        .exclude(pk=run.pk)
+        .order_by("-started_at")
+        .only("state", "application_arm_id", "subscription_digests")
+        .first()
+    )
+    if last is None or last.application_arm_id or last.state != SyncRun.State.SUCCEEDED:
+        return {}
+    return last.subscription_digests
+
+
+def _recent(digest: dict[str, str], now: dt.datetime) -> bool:
+    try:
+        compared_at = dt.datetime.fromisoformat(digest["compared_at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return now - compared_at < FULL_COMPARISON_EVERY
 
 
 def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError
@@ -23,11 +26,13 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2021_01_01_preview.models import (
     RoleAssignmentApprovalStepProperties,
 )
+from azure.mgmt.authorization.v2022_04_01.models import DenyAssignment
 from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.managedapplications import ManagedApplicationsMgmtClient
 from azure.mgmt.managedapplications import models as solutions
 from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.resource.resources.models import GenericResourceExpanded
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 from azure.profiles import ProfileDefinition
 from django.conf import settings
@@ -64,10 +69,12 @@ SOLUTIONS_API_VERSION = "2023-12-01-preview"
 RESOURCES_API_VERSION = "2024-03-01"
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 ACTIVITY_LOG_API_VERSION = "2015-04-01"
+AUTHORIZATION_API_VERSION = "2022-04-01"
 AUTHORIZATION_PROFILE = ProfileDefinition(
     {
         "azure.mgmt.authorization.AuthorizationManagementClient": {
-            None: "2022-04-01",  # roleAssignments, roleDefinitions, denyAssignments, permissions
+            # roleAssignments, roleDefinitions, denyAssignments, permissions
+            None: AUTHORIZATION_API_VERSION,
             "role_assignment_approval": "2021-01-01-preview",
             "role_assignment_approval_step": "2021-01-01-preview",
             "role_assignment_approval_steps": "2021-01-01-preview",
@@ -87,6 +94,27 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+@dataclass(frozen=True)
+class Listing(Generic[R]):
+    """What one ARM listing answered: its items as ARM sent them, and a digest of them.
+
+    Turning items into records (SDK models, then records) is most of what a listing costs the
+    portal, so it happens only when asked: a sync that kept the digest of its last look can see
+    that nothing changed without reading a single record.
+    """
+
+    items: tuple[dict[str, Any], ...]
+    read: Callable[[dict[str, Any]], R]
+
+    @functools.cached_property
+    def digest(self) -> str:
+        text = json.dumps(self.items, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def records(self) -> list[R]:
+        return [self.read(item) for item in self.items]
+
+
 @runtime_checkable
 class AzureGateway(Protocol):
     """What the apps may ask of Azure. Every method raises `portal.azure.errors.AzureError`s."""
@@ -100,6 +128,12 @@ class AzureGateway(Protocol):
     def get_application_definition(self, definition_id: str) -> ApplicationDefinitionRecord: ...
     def list_resources(self, resource_group_id: str) -> Iterator[ResourceRecord]: ...
     def list_subscription_resources(self, subscription_id: str) -> Iterator[ResourceRecord]: ...
+    def read_managed_apps(self, subscription_id: str) -> Listing[ManagedAppRecord]: ...
+    def read_subscription_resources(self, subscription_id: str) -> Listing[ResourceRecord]: ...
+    def read_subscription_deny_assignments(
+        self, subscription_id: str
+    ) -> Listing[DenyAssignmentRecord]: ...
+    def read_jit_requests(self, subscription_id: str) -> Listing[JitRequestRecord]: ...
     def get_role_definition(self, role_definition_id: str) -> RoleDefinitionRecord: ...
     def list_deny_assignments(self, resource_group_id: str) -> list[DenyAssignmentRecord]: ...
     def list_subscription_deny_assignments(
@@ -263,8 +297,16 @@ class SdkAzureGateway:
 
     def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]:
         """Managed applications in a subscription, paged through."""
-        client = self._solutions_client(subscription_id)
-        return _each(client.applications.list_by_subscription(), mapping.managed_app)
+        yield from self.read_managed_apps(subscription_id).records()
+
+    def read_managed_apps(self, subscription_id: str) -> Listing[ManagedAppRecord]:
+        """https://learn.microsoft.com/rest/api/managedapplications/applications/list-by-subscription"""
+        return self._listing(
+            subscription_id,
+            f"/subscriptions/{subscription_id}/providers/Microsoft.Solutions/applications",
+            SOLUTIONS_API_VERSION,
+            lambda item: mapping.managed_app(solutions.Application(item)),
+        )
 
     def get_managed_app(self, application_id: str) -> ManagedAppRecord:
         """One managed application by ARM id; NotFound when it does not exist."""
@@ -319,8 +361,15 @@ class SdkAzureGateway:
 
         https://learn.microsoft.com/rest/api/resources/resources/list
         """
-        client = self._resources_client(subscription_id)
-        return _each(client.resources.list(), mapping.resource)
+        yield from self.read_subscription_resources(subscription_id).records()
+
+    def read_subscription_resources(self, subscription_id: str) -> Listing[ResourceRecord]:
+        return self._listing(
+            subscription_id,
+            f"/subscriptions/{subscription_id}/resources",
+            RESOURCES_API_VERSION,
+            lambda item: mapping.resource(GenericResourceExpanded(item)),
+        )
 
     # Roles, deny assignments, permissions -------------------------------------------------------
 
@@ -348,8 +397,17 @@ class SdkAzureGateway:
 
         https://learn.microsoft.com/rest/api/authorization/deny-assignments/list
         """
-        client = self._authorization_client(subscription_id)
-        return list(_each(client.deny_assignments.list(), mapping.deny_assignment))
+        return self.read_subscription_deny_assignments(subscription_id).records()
+
+    def read_subscription_deny_assignments(
+        self, subscription_id: str
+    ) -> Listing[DenyAssignmentRecord]:
+        return self._listing(
+            subscription_id,
+            f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/denyAssignments",
+            AUTHORIZATION_API_VERSION,
+            lambda item: mapping.deny_assignment(DenyAssignment.deserialize(item)),
+        )
 
     def my_permissions(self, resource_group_id: str) -> list[PermissionSet]:
         """The caller's effective role permissions on a resource group.
@@ -448,12 +506,17 @@ class SdkAzureGateway:
     def list_jit_requests(self, subscription_id: str) -> list[JitRequestRecord]:
         """JIT requests in a subscription the caller may see.
 
-        ARM answers in one response: the SDK models this list as unpaged and ignores nextLink.
+        https://learn.microsoft.com/rest/api/managedapplications/jit-requests/list-by-subscription
         """
-        client = self._solutions_client(subscription_id)
-        with translated():
-            result = client.jit_requests.list_by_subscription()
-        return [mapping.jit_request(r) for r in result.value or []]
+        return self.read_jit_requests(subscription_id).records()
+
+    def read_jit_requests(self, subscription_id: str) -> Listing[JitRequestRecord]:
+        return self._listing(
+            subscription_id,
+            f"/subscriptions/{subscription_id}/providers/Microsoft.Solutions/jitRequests",
+            SOLUTIONS_API_VERSION,
+            lambda item: mapping.jit_request(solutions.JitRequestDefinition(item)),
+        )
 
     def cancel_jit_request(self, jit_request_id: str) -> None:
         """DELETE a JIT request: cancels it while pending or active; no error if already gone."""
@@ -522,13 +585,34 @@ class SdkAzureGateway:
             f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' "
             f"and resourceGroupName eq '{parts['resource_group']}'"
         )
-        url: str | None = (
-            f"{settings.ARM_URL.rstrip('/')}/subscriptions/{subscription_id}/providers/"
-            f"Microsoft.Insights/eventtypes/management/values?"
-            + urllib.parse.urlencode(
-                {"api-version": ACTIVITY_LOG_API_VERSION, "$filter": query},
-                quote_via=urllib.parse.quote,
-            )
+        for event in self._get_pages(
+            client,
+            f"/subscriptions/{subscription_id}/providers/Microsoft.Insights/eventtypes/management/values",
+            {"api-version": ACTIVITY_LOG_API_VERSION, "$filter": query},
+        ):
+            yield mapping.activity_event(event)
+
+    # Listings as ARM sends them ------------------------------------------------------------------
+
+    def _listing(
+        self,
+        subscription_id: str,
+        path: str,
+        api_version: str,
+        read: Callable[[dict[str, Any]], R],
+    ) -> Listing[R]:
+        """A whole listing, every page. Any ARM client's pipeline (credential, retries, TLS) can
+        carry any ARM request; the resources client's is used for all of them."""
+        client = self._resources_client(subscription_id)
+        items = tuple(self._get_pages(client, path, {"api-version": api_version}))
+        return Listing(items=items, read=read)
+
+    def _get_pages(
+        self, client: ResourceManagementClient, path: str, query: dict[str, str]
+    ) -> Iterator[dict[str, Any]]:
+        """The `value` items of a GET and of each `nextLink` after it."""
+        url: str | None = f"{settings.ARM_URL.rstrip('/')}{path}?" + urllib.parse.urlencode(
+            query, quote_via=urllib.parse.quote
         )
         while url:
             with translated():
@@ -536,7 +620,7 @@ class SdkAzureGateway:
                 if response.status_code != 200:
                     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
                 page = response.json()
-            yield from (mapping.activity_event(event) for event in page.get("value") or [])
+            yield from page.get("value") or []
             url = page.get("nextLink")
 
 

@@ -5,13 +5,28 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
-from deployments.models import ManagedApplication, ManagedResource, Offer, SyncRun
+from deployments.models import ManagedApplication, ManagedResource, Offer, RoleDefinition, SyncRun
+from deployments.sync import FULL_COMPARISON_EVERY
 from jit.models import JitRequest
 
 SUB = "6f1d3c3e-2b0a-4a57-9a0c-2c1e5e0b7a11"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+
+
+def pretend_the_sync_memory_aged():
+    """Make the stored built-in roles and the last full comparisons older than they may be, as if
+    FULL_COMPARISON_EVERY had passed: the next sync reads roles again and compares everything."""
+    age = FULL_COMPARISON_EVERY + dt.timedelta(minutes=1)
+    RoleDefinition.objects.update(refreshed_at=F("refreshed_at") - age)
+    for run in SyncRun.objects.exclude(subscription_digests={}):
+        for digest in run.subscription_digests.values():
+            digest["compared_at"] = (
+                dt.datetime.fromisoformat(digest["compared_at"]) - age
+            ).isoformat()
+        run.save(update_fields=["subscription_digests"])
 
 
 def make_offer(publisher, *, plan="jit-plan", version="1.0.0", name="Contoso Analytics", **extra):

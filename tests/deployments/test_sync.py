@@ -9,6 +9,7 @@ from deployments import sync
 from deployments.models import ManagedApplication, ManagedResource, Offer, Subscription, SyncRun
 from deployments.services import queue_tenant_sync
 from deployments.tasks import sync_tenant
+from tests.deployments.conftest import pretend_the_sync_memory_aged
 
 FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 TAILSPIN = "a2d9358c-f752-4d74-8279-47053b42bc40"
@@ -93,6 +94,67 @@ def test_resync_without_change_writes_no_mirrored_row(
         and "deployments_syncrun" not in q["sql"]
     ]
     assert writes == []
+
+
+def test_a_full_comparison_without_change_writes_no_mirrored_row_either(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    pretend_the_sync_memory_aged()
+    with CaptureQueriesContext(connection) as queries:
+        second = _sync(fabrikam, django_capture_on_commit_callbacks)
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert any("deployments_permissionsnapshot" in q for q in sql)  # it did compare
+    assert (second.rows_created, second.rows_updated, second.rows_removed) == (0, 0, 0)
+    writes = [q for q in sql if q.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    role_reads = 'UPDATE "deployments_roledefinition" SET "refreshed_at" = '
+    assert [q for q in writes if "deployments_syncrun" not in q and role_reads not in q] == []
+
+
+def test_a_resync_that_finds_the_same_arm_answers_reads_no_records_or_rows(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    with CaptureQueriesContext(connection) as queries:
+        second = _sync(fabrikam, django_capture_on_commit_callbacks)
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    for table in ("managedresource", "permissionsnapshot", "elevation", "offer"):
+        assert f"deployments_{table}" not in sql
+    assert second.calls_made == 5  # subscriptions, then apps, denies, resources and JIT requests
+    assert second.subscription_digests == mirrored.subscription_digests
+
+
+def _tamper(app_arm_id):
+    ManagedApplication.objects.filter(arm_id__iexact=app_arm_id).update(
+        provisioning_state="Tampered"
+    )
+
+
+def test_a_change_made_outside_arm_is_undone_by_the_next_full_comparison(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    source = next(iter(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values()))
+    _tamper(source.id)
+    _sync(fabrikam, django_capture_on_commit_callbacks)
+    assert ManagedApplication.objects.get(arm_id__iexact=source.id).provisioning_state == (
+        "Tampered"  # ARM answered as before: the subscription was confirmed, not compared
+    )
+    pretend_the_sync_memory_aged()
+    run = _sync(fabrikam, django_capture_on_commit_callbacks)
+    assert run.rows_updated == 1
+    restored = ManagedApplication.objects.get(arm_id__iexact=source.id)
+    assert restored.provisioning_state == source.provisioning_state
+
+
+def test_after_another_kind_of_sync_the_next_tenant_sync_compares_everything(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    tampered, other = list(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values())[:2]
+    _tamper(tampered.id)
+    with django_capture_on_commit_callbacks(execute=False):
+        single = sync.queue_application_sync(tenant=fabrikam, application_arm_id=other.id)
+    sync.run_application_sync(run_id=single.pk)
+    _sync(fabrikam, django_capture_on_commit_callbacks)
+    restored = ManagedApplication.objects.get(arm_id__iexact=tampered.id)
+    assert restored.provisioning_state == tampered.provisioning_state
 
 
 def test_a_changed_jit_policy_is_picked_up(

@@ -1,7 +1,6 @@
 """Permission snapshots and drift, through a real sync against the emulator's demo scenario."""
 
 import dataclasses
-import datetime as dt
 
 from django.core import mail
 from django.utils import timezone
@@ -14,6 +13,7 @@ from deployments.models import (
     RoleDefinition,
 )
 from deployments.permissions import BUILT_IN_ROLE_MAX_AGE
+from tests.deployments.conftest import pretend_the_sync_memory_aged
 from tests.permissions.conftest import CONTRIBUTOR, OWNER, PUBLISHER_APP_SP
 
 PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
@@ -53,12 +53,6 @@ def test_first_sync_takes_a_snapshot_of_each_permission_model_without_events(syn
     }
 
 
-def _age_stored_roles():
-    RoleDefinition.objects.update(
-        refreshed_at=timezone.now() - BUILT_IN_ROLE_MAX_AGE - dt.timedelta(minutes=1)
-    )
-
-
 def _role_reads(azure):
     return sum(1 for r in azure.state.requests_log if "/roleDefinitions/" in r.get("path", ""))
 
@@ -71,7 +65,7 @@ def test_built_in_roles_are_read_once_for_every_tenant_until_they_age(azure, syn
     resync()
     assert _role_reads(azure) == reads  # every role came from the database
 
-    _age_stored_roles()
+    pretend_the_sync_memory_aged()
     resync()
     assert _role_reads(azure) >= reads + 3
     assert not RoleDefinition.objects.filter(
@@ -102,9 +96,9 @@ def test_a_changed_role_definition_creates_one_event_and_one_mail_per_admin(
             role, not_actions=[*role.not_actions, "Microsoft.Compute/virtualMachines/delete"]
         )
     resync()
-    assert PermissionChangeEvent.objects.count() == 0  # the stored built-in role is still fresh
+    assert PermissionChangeEvent.objects.count() == 0  # nothing ARM lists changed, roles are fresh
 
-    _age_stored_roles()
+    pretend_the_sync_memory_aged()
     resync()
     events = list(PermissionChangeEvent.objects.all())
     # Every app that authorizes Contributor changed: monitoring, backup, sandbox.
@@ -184,6 +178,7 @@ def test_bookkeeping_differences_update_the_snapshot_without_an_event(synced, re
     snapshot = synced["fabrikam-sql"].permission_snapshot
     snapshot.state = {**snapshot.state, "installedAt": None}
     snapshot.save()
+    pretend_the_sync_memory_aged()  # ARM's answers did not change: only a full comparison sees it
     resync()
     snapshot.refresh_from_db()
     assert snapshot.state["installedAt"]
