@@ -5,12 +5,15 @@
 
 Runs the emulator in this process (throttling on, as ARM would), creates the scenario's customer
 tenants in a scratch database, then runs the same sync the Celery task runs, in N worker
-processes: a first full sync, then a resync with nothing changed. Prints figures; asserts nothing.
+processes: a first full sync, then a resync with nothing changed (unchanged subscriptions are
+confirmed by the digest of their listings), then one where the hourly full comparison is due.
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import multiprocessing
 import os
 import resource
@@ -88,6 +91,25 @@ def _sync_everything(env: dict[str, str], workers: int) -> float:
     return elapsed
 
 
+def _make_full_comparison_due() -> None:
+    """Backdate the last comparisons and the stored built-in roles past FULL_COMPARISON_EVERY."""
+    from django.db import connection
+    from django.db.models import F
+
+    from deployments.models import RoleDefinition, SyncRun
+    from deployments.sync import FULL_COMPARISON_EVERY
+
+    age = FULL_COMPARISON_EVERY * 2
+    RoleDefinition.objects.update(refreshed_at=F("refreshed_at") - age)
+    runs = list(SyncRun.objects.exclude(subscription_digests={}))
+    for run in runs:
+        for digest in run.subscription_digests.values():
+            compared_at = datetime.datetime.fromisoformat(digest["compared_at"])
+            digest["compared_at"] = (compared_at - age).isoformat()
+    SyncRun.objects.bulk_update(runs, ["subscription_digests"])
+    connection.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=2000)
@@ -149,7 +171,10 @@ def main() -> None:
 
     print("First full sync:")
     _sync_everything(env, args.workers)
-    print("Resync with nothing changed:")
+    print("Resync with nothing changed (each subscription confirmed by its listings' digest):")
+    _sync_everything(env, args.workers)
+    print("Resync with nothing changed, full comparison (due hourly, or after another sync):")
+    _make_full_comparison_due()
     _sync_everything(env, args.workers)
     throttled = sum(1 for r in emulator.state.requests_log if r.get("status") == 429)
     print(f"429 answers from the emulator: {throttled}")
