@@ -6,8 +6,6 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from accounts.models import Tenant
-from deployments.models import ManagedApplication
 from jit.models import AuditEvent, State
 from jit.services import EligibleRole
 from portal.azure.records import JitApprover, JitPolicy
@@ -16,14 +14,14 @@ DURATION_CHOICES = [(h, f"{h} hour{'s' if h > 1 else ''}") for h in (1, 2, 4, 8,
 
 
 class RequestListForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False)
-    state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
-    requester = forms.CharField(required=False, max_length=100)
+    """Filters of the requests list. Customers are searched by name (or Entra tenant id), not
+    picked from a menu: a publisher may have thousands."""
 
-    def __init__(self, *args: Any, customers: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["customer"].queryset = customers  # type: ignore[attr-defined]
-        self.fields["customer"].empty_label = "Any customer"  # type: ignore[attr-defined]
+    customer = forms.CharField(label="Customer", required=False, max_length=200)
+    state = forms.ChoiceField(
+        label="State", choices=[("", "Any state"), *State.choices], required=False
+    )
+    requester = forms.CharField(label="Requester", required=False, max_length=100)
 
 
 class ElevationForm(forms.Form):
@@ -173,17 +171,10 @@ class PolicyForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    application = forms.ModelChoiceField(
-        queryset=ManagedApplication.objects.none(), required=False, empty_label="Any application"
-    )
-    tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.none(), required=False, empty_label="Any customer"
-    )
-    action = forms.ChoiceField(
-        choices=[("", "Any event"), *AuditEvent.Action.choices], required=False
-    )
+    """Filters of the audit trail; applications and customers are searched by name."""
 
-    def __init__(self, *args: Any, applications: Any, tenants: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["application"].queryset = applications  # type: ignore[attr-defined]
-        self.fields["tenant"].queryset = tenants  # type: ignore[attr-defined]
+    tenant = forms.CharField(label="Customer", required=False, max_length=200)
+    application = forms.CharField(label="Application", required=False, max_length=100)
+    action = forms.ChoiceField(
+        label="Event", choices=[("", "Any event"), *AuditEvent.Action.choices], required=False
+    )

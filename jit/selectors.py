@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -24,6 +26,33 @@ def requestable_apps(user: User) -> QuerySet[ManagedApplication]:
     )
 
 
+def requestable_menu(user: User, limit: int) -> list[ManagedApplication]:
+    """The requestable apps for a menu, by customer and name, or `limit + 1` of them in no
+    particular order when there are more than `limit` (too many for a menu).
+
+    Read unsorted, with the publisher tenants' ids written into the query, so the database stops
+    after `limit + 1` rows however large the fleet."""
+    publishers = list(scoping.publisher_tenants_of(user).values_list("pk", flat=True))
+    if not publishers:
+        return []
+    apps = requestable_apps(user).filter(offer__publisher_tenant__in=publishers).order_by()
+    apps = list(apps[: limit + 1])
+    if len(apps) > limit:
+        return apps
+    return sorted(apps, key=lambda app: (str(app.customer_tenant).lower(), app.name.lower()))
+
+
+def customer_named(text: str, prefix: str = "") -> Q:
+    """Customer tenants whose name contains `text` (any case), or whose Entra tenant id it is.
+
+    `prefix` leads from the filtered model to the tenant, e.g. "application__customer_tenant__".
+    """
+    matches = Q(**{f"{prefix}display_name__icontains": text})
+    with contextlib.suppress(ValueError):
+        matches |= Q(**{f"{prefix}entra_tenant_id": uuid.UUID(text)})
+    return matches
+
+
 def policy_apps(user: User) -> QuerySet[ManagedApplication]:
     """Apps whose JIT policy the person may read: the customer's side only."""
     return ManagedApplication.objects.filter(
@@ -32,13 +61,14 @@ def policy_apps(user: User) -> QuerySet[ManagedApplication]:
 
 
 def request_rows(
-    user: User, *, customer: Any = None, state: str = "", requester: str = ""
+    user: User, *, customer: str = "", state: str = "", requester: str = ""
 ) -> QuerySet[JitRequest]:
+    """The requests the person may see, newest first; `customer` is searched by name."""
     rows = JitRequest.objects.visible_to(user).select_related(
         "application", "application__customer_tenant"
     )
-    if customer is not None:
-        rows = rows.filter(application__customer_tenant=customer)
+    if customer:
+        rows = rows.filter(customer_named(customer, "application__customer_tenant__"))
     if state:
         rows = rows.filter(state=state)
     if requester:
@@ -104,32 +134,20 @@ def approver_candidates(app: ManagedApplication) -> list[JitApprover]:
 
 
 def audit_rows(
-    user: User, *, application: Any = None, tenant: Any = None, action: str = ""
+    user: User, *, application: str = "", tenant: str = "", action: str = ""
 ) -> QuerySet[AuditEvent]:
+    """The audit events the person may see, newest first; application and customer are searched
+    by name."""
     rows = AuditEvent.objects.visible_to(user).select_related(
         "tenant", "application", "jit_request"
     )
-    if application is not None:
-        rows = rows.filter(application=application)
-    if tenant is not None:
-        rows = rows.filter(tenant=tenant)
+    if application:
+        rows = rows.filter(application__name__icontains=application)
+    if tenant:
+        rows = rows.filter(customer_named(tenant, "tenant__"))
     if action:
         rows = rows.filter(action=action)
     return rows
-
-
-def audit_scope(user: User) -> tuple[QuerySet[ManagedApplication], Any]:
-    """The applications and customer tenants the audit filters offer."""
-    apps = ManagedApplication.objects.visible_to(user).filter(
-        Q(jit_enabled=True) | Q(jit_audit_events__isnull=False)
-    )
-    apps = ManagedApplication.objects.filter(pk__in=apps.values("pk")).select_related(
-        "customer_tenant"
-    )
-    from accounts.models import Tenant
-
-    tenants = Tenant.objects.filter(pk__in=apps.values("customer_tenant")).order_by("display_name")
-    return apps.order_by("name"), tenants
 
 
 def inbox_count(user: User) -> int:

@@ -58,11 +58,11 @@ def _status(
 @portal_access_required
 @require_GET
 def requests(request: AuthedRequest) -> HttpResponse:
-    form = RequestListForm(request.GET, customers=selectors.audit_scope(request.user)[1])
+    form = RequestListForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     rows = selectors.request_rows(
         request.user,
-        customer=filters.get("customer"),
+        customer=filters.get("customer", ""),
         state=filters.get("state", ""),
         requester=filters.get("requester", ""),
     )
@@ -73,7 +73,7 @@ def requests(request: AuthedRequest) -> HttpResponse:
             "application", "application__customer_tenant"
         ),
         # A menu of apps only while it stays short; a large fleet is reached through Customers.
-        "requestable": list(selectors.requestable_apps(request.user)[: MENU_LIMIT + 1]),
+        "requestable": selectors.requestable_menu(request.user, MENU_LIMIT),
         "menu_limit": MENU_LIMIT,
         "policy_apps": selectors.policy_apps(request.user).filter(jit_enabled=True),
     }
@@ -239,9 +239,13 @@ def audit(request: AuthedRequest) -> HttpResponse:
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request, "jit/audit_list.html", {"form": form, "page": page, "query": query.urlencode()}
-    )
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "filtered": form.is_valid() and any(form.cleaned_data.values()),
+    }
+    return render(request, "jit/audit_list.html", context)
 
 
 @portal_access_required
@@ -286,13 +290,12 @@ def _csv_safe(value: str) -> str:
 
 
 def _audit_rows(request: AuthedRequest) -> tuple[AuditFilterForm, Any]:
-    applications, tenants = selectors.audit_scope(request.user)
-    form = AuditFilterForm(request.GET, applications=applications, tenants=tenants)
+    form = AuditFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     rows = selectors.audit_rows(
         request.user,
-        application=filters.get("application"),
-        tenant=filters.get("tenant"),
+        application=filters.get("application", ""),
+        tenant=filters.get("tenant", ""),
         action=filters.get("action", ""),
     )
     return form, rows

@@ -50,6 +50,7 @@ def test_main_pages_have_no_serious_accessibility_violations(demo, variant):
         ("requests", "/jit/"),
         ("request", f"/jit/requests/{pending.pk}/"),
         ("catalog", "/apps/catalog/"),
+        ("audit", "/jit/audit/"),
         ("profile", "/accounts/profile/"),
     ]:
         page.goto(path)
@@ -61,3 +62,5 @@ def test_main_pages_have_no_serious_accessibility_violations(demo, variant):
     _check(page, name, "customers")
     page.goto(f"/apps/customers/{pending.application.customer_tenant_id}/")
     _check(page, name, "customer")
+    page.goto("/jit/?customer=Fabrikam")
+    _check(page, name, "publisher-requests")

@@ -75,3 +75,24 @@ def test_publisher_cancels_a_pending_request(demo, page):
         application__name="fabrikam-monitoring", requested_by__isnull=False
     )
     assert jit.state == State.CANCELED
+
+
+def test_publisher_follows_a_customers_pending_requests_and_searches_another(demo, page):
+    sign_in(page, "Pat Patel")
+    page.goto("/apps/customers/")
+    row = page.locator("#customer_list tr", has_text="Fabrikam")
+    row.get_by_role("link", name="1", exact=True).click()  # the JIT pending badge
+    expect(page.get_by_role("heading", name="Just-in-time requests")).to_be_visible()
+    expect(page.get_by_label("Customer")).to_have_value("Fabrikam")
+    expect(page.get_by_label("State")).to_have_value("Pending")
+    requests = page.get_by_role("table")
+    expect(requests.get_by_role("link", name="jitpend1")).to_be_visible()
+    expect(requests).not_to_contain_text("Northwind")
+    screenshot(page, "publisher-requests-of-a-customer")
+
+    page.get_by_label("Customer").fill("northwind")
+    page.get_by_label("State").select_option(label="Any state")
+    page.get_by_role("button", name="Filter").click()
+    expect(requests).to_contain_text("Northwind Traders")
+    expect(requests).not_to_contain_text("Fabrikam")
+    expect(page.get_by_label("Customer")).to_have_value("northwind")

@@ -1,6 +1,7 @@
 """JIT pages: who sees what, who may do what; another tenant's request is a 404."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -89,6 +90,43 @@ def test_requests_filter_by_state(client, pat, pending, active):
     response = as_(client, pat).get(reverse("jit:requests"), {"state": "Approved"})
     assert active.name in response.text
     assert pending.name not in response.text
+
+
+def test_requests_filter_by_customer_name_or_tenant_id(
+    client, pat, pending, northwind_monitoring, fabrikam, northwind
+):
+    other = make_request(northwind_monitoring, pat, name="jitnw1")
+    client = as_(client, pat)
+    for search in ("fabri", "FABRIKAM", str(fabrikam.entra_tenant_id)):
+        page = client.get(reverse("jit:requests"), {"customer": search}).content.decode()
+        assert pending.name in page and other.name not in page, search
+    page = client.get(reverse("jit:requests"), {"customer": "Northwind"}).content.decode()
+    assert other.name in page and pending.name not in page
+    assert 'value="Northwind"' in page  # the search box keeps what was typed
+
+
+def test_requests_filter_offers_a_search_box_not_a_menu_of_customers(client, pat, pending):
+    page = as_(client, pat).get(reverse("jit:requests")).content.decode()
+    assert '<input type="search" name="customer" id="id_customer"' in page
+    assert '<select name="customer"' not in page
+    assert '<label class="form-label small" for="id_customer">Customer</label>' in page
+
+
+def test_requests_pages_keep_the_customer_filter(client, pat, monitoring):
+    for n in range(26):
+        make_request(monitoring, pat, name=f"jitcu{n}", state=State.DENIED)
+    page = as_(client, pat).get(reverse("jit:requests"), {"customer": "Fabrikam"}).content.decode()
+    assert "customer=Fabrikam&amp;page=2" in page
+
+
+def test_pending_badges_link_to_the_customers_pending_requests(client, pat, pending, fabrikam):
+    client = as_(client, pat)
+    customers = client.get(reverse("deployments:customers")).content.decode()
+    link = f"{reverse('jit:requests')}?customer=Fabrikam&amp;state=Pending"
+    assert link in customers
+    page = client.get(link.replace("&amp;", "&")).content.decode()
+    assert pending.name in page
+    assert "No request matches these filters." not in page
 
 
 def test_requests_need_sign_in(client):
@@ -361,9 +399,20 @@ def test_customer_reads_the_audit_trail(client, bob, pending):
     assert pending.name in response.text
 
 
-def test_audit_filters_by_application(client, alice, pending, backup):
-    response = as_(client, alice).get(reverse("jit:audit"), {"application": backup.pk})
+def test_audit_filters_by_application_name(client, alice, pending, backup):
+    response = as_(client, alice).get(reverse("jit:audit"), {"application": "backup"})
     assert pending.name not in response.text
+    assert "No event matches these filters." in response.text
+    response = as_(client, alice).get(reverse("jit:audit"), {"application": "Monitoring"})
+    assert pending.name in response.text
+
+
+def test_audit_filters_by_customer_name(client, pat, pending, northwind_monitoring):
+    other = make_request(northwind_monitoring, pat, name="jitnw2")
+    response = as_(client, pat).get(reverse("jit:audit"), {"tenant": "northwind"})
+    assert other.name in response.text and pending.name not in response.text
+    assert '<input type="search" name="tenant" id="id_tenant"' in response.text
+    assert '<select name="tenant"' not in response.text
 
 
 def test_other_tenant_reads_none_of_the_audit_trail(client, charlie, pending):
@@ -400,6 +449,15 @@ def test_an_empty_requests_list_says_what_comes_next(client, pat, bob, monitorin
     assert "Request elevation" in page
     page = as_(client, bob).get(reverse("jit:requests"), {"state": "Denied"}).content.decode()
     assert "No request matches these filters." in page
+
+
+def test_the_request_menu_lists_apps_by_customer_then_name(
+    client, pat, monitoring, backup, northwind_monitoring
+):
+    page = as_(client, pat).get(reverse("jit:requests")).content.decode()
+    menu = page.split('<ul class="dropdown-menu dropdown-menu-end">', 1)[1].split("</ul>", 1)[0]
+    names = re.findall(r'class="dropdown-item"[^>]*>([^<]+) <', menu)
+    assert names == ["fabrikam-backup", "fabrikam-monitoring", "northwind-monitoring"]
 
 
 def test_a_large_fleet_is_reached_through_customers_not_a_menu_of_every_app(client, pat, northwind):
