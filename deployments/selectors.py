@@ -317,9 +317,9 @@ def publisher_apps(user: Person) -> QuerySet[ManagedApplication]:
 
 
 def publisher_offers(user: Person) -> QuerySet[Offer]:
-    return Offer.objects.visible_to(user).filter(
-        publisher_tenant__in=scoping.publisher_tenants_of(user)
-    )
+    """The offers of the person's publisher tenants. Offer.visible_to shows a publisher all of
+    these; its join over every installation (for customers' offers) is not needed here."""
+    return Offer.objects.filter(publisher_tenant__in=scoping.publisher_tenants_of(user))
 
 
 def _app_filter(prefix: str, *, offer: Offer | None, plan: str, state: str) -> Q:
@@ -365,16 +365,15 @@ def customer_rows(
     state: str = "",
     sort: str = "name",
 ) -> QuerySet[Tenant]:
-    """The publisher's customer tenants with their application counts by state and last sync.
+    """The publisher's customer tenants in the chosen order, with their last sync and pending
+    JIT requests. `publisher_ids`: the viewer's publisher tenants.
 
-    With a filter, only customers with a matching application are listed and the counts cover
-    matching applications only. Every figure is a subquery on the tenant rather than a join with
-    GROUP BY: sorted by name and limited to a page, PostgreSQL then computes them for the page's
-    rows only, however many customers there are. `publisher_ids`: the viewer's publisher tenants.
+    With a filter, only customers with a matching application are listed. Per-tenant figures are
+    subqueries that PostgreSQL computes for the page's rows only; sorted by name (the default) it
+    reads the tenants in the order of their name index and stops at the page, however many
+    customers there are. The application counts by state of the shown page come from
+    `with_app_counts`; only the one a sort needs is computed here, for every customer.
     """
-    mine = ManagedApplication.objects.filter(
-        customer_tenant=OuterRef("pk"), offer__publisher_tenant__in=publisher_ids
-    ).filter(_app_filter("", offer=offer, plan=plan, state=state))
     tenants = Tenant.objects.filter(
         pk__in=ManagedApplication.objects.filter(offer__publisher_tenant__in=publisher_ids).values(
             "customer_tenant"
@@ -387,19 +386,19 @@ def customer_rows(
             offer__publisher_tenant__in=publisher_ids
         ).filter(_app_filter("", offer=offer, plan=plan, state=state))
         tenants = tenants.filter(pk__in=matching.values("customer_tenant"))
-
-    def count(apps: QuerySet[ManagedApplication]) -> Coalesce:
+    if sort not in CUSTOMER_SORTS:
+        sort = "name"
+    if sort in ("apps", "-apps", "failed"):
+        apps = ManagedApplication.objects.filter(
+            customer_tenant=OuterRef("pk"), offer__publisher_tenant__in=publisher_ids
+        ).filter(_app_filter("", offer=offer, plan=plan, state=state))
+        if sort == "failed":
+            apps = apps.filter(provisioning_state__in=FAILED_STATES)
         per_tenant = apps.order_by().values("customer_tenant").annotate(n=Count("pk")).values("n")
-        return Coalesce(Subquery(per_tenant), Value(0))
-
-    settled = SUCCEEDED_STATES + FAILED_STATES + REMOVING_STATES
+        key = "failed_count" if sort == "failed" else "app_count"
+        tenants = tenants.annotate(**{key: Coalesce(Subquery(per_tenant), Value(0))})
     return tenants.annotate(
         name_lower=Lower("display_name"),
-        app_count=count(mine),
-        succeeded_count=count(mine.filter(provisioning_state__in=SUCCEEDED_STATES)),
-        failed_count=count(mine.filter(provisioning_state__in=FAILED_STATES)),
-        removing_count=count(mine.filter(provisioning_state__in=REMOVING_STATES)),
-        in_progress_count=count(mine.exclude(provisioning_state__in=settled)),
         pending_requests=Coalesce(
             Subquery(
                 JitRequest.objects.filter(
@@ -421,13 +420,51 @@ def customer_rows(
             default=Value(False),
             output_field=BooleanField(),
         ),
-    ).order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"]))
+    ).order_by(*CUSTOMER_SORTS[sort])
 
 
-def plans_of(user: Person) -> list[str]:
-    return sorted(
-        {p for p in publisher_offers(user).values_list("plan", flat=True) if p}, key=str.lower
+APP_COUNTS = ("app_count", "succeeded_count", "in_progress_count", "failed_count", "removing_count")
+
+
+def with_app_counts(
+    tenants: list[Tenant],
+    publisher_ids: list[int],
+    *,
+    offer: Offer | None = None,
+    plan: str = "",
+    state: str = "",
+) -> list[Tenant]:
+    """The given tenants (a page of `customer_rows`) with `app_count`, `succeeded_count`,
+    `in_progress_count`, `failed_count` and `removing_count` set, from one grouped query over
+    their applications of the publisher's offers. With a filter, the counts cover matching
+    applications only."""
+    settled = SUCCEEDED_STATES + FAILED_STATES + REMOVING_STATES
+    counts = (
+        ManagedApplication.objects.filter(
+            customer_tenant__in=[t.pk for t in tenants], offer__publisher_tenant__in=publisher_ids
+        )
+        .filter(_app_filter("", offer=offer, plan=plan, state=state))
+        .order_by()
+        .values("customer_tenant")
+        .annotate(
+            app_count=Count("pk"),
+            succeeded_count=Count("pk", filter=Q(provisioning_state__in=SUCCEEDED_STATES)),
+            in_progress_count=Count("pk", filter=~Q(provisioning_state__in=settled)),
+            failed_count=Count("pk", filter=Q(provisioning_state__in=FAILED_STATES)),
+            removing_count=Count("pk", filter=Q(provisioning_state__in=REMOVING_STATES)),
+        )
     )
+    by_tenant = {row.pop("customer_tenant"): row for row in counts}
+    for tenant in tenants:
+        figures = by_tenant.get(tenant.pk, {})
+        for name in APP_COUNTS:
+            setattr(tenant, name, figures.get(name, 0))
+    return tenants
+
+
+def plans_of(offers: list[Offer]) -> list[str]:
+    """The distinct plan names of some offers, for a filter menu."""
+    return sorted({offer.plan for offer in offers if offer.plan}, key=str.lower)
 
 
 def fleet_rows(user: Person) -> QuerySet[Offer]:
@@ -452,20 +489,37 @@ def fleet_rows(user: Person) -> QuerySet[Offer]:
 
 
 def catalog_rows(user: Person) -> QuerySet[Offer]:
-    """Offers the person may see, with how many of their visible applications run each."""
-    installs = (
-        ManagedApplication.objects.visible_to(user)
-        .present()
-        .filter(offer=OuterRef("pk"))
-        .order_by()
-        .values("offer")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    """Offers the person may see, with how many of their visible applications run each.
+
+    A person sees every application of their own publisher tenants' offers and, of other offers,
+    the applications in their customer tenants (ManagedApplication.visible_to). So the count is
+    taken one way or the other per offer, each an index lookup, rather than testing both
+    conditions on every installation of every offer.
+    """
+
+    def installs(apps: QuerySet[ManagedApplication]) -> Coalesce:
+        per_offer = (
+            apps.present()
+            .filter(offer=OuterRef("pk"))
+            .order_by()
+            .values("offer")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(per_offer), Value(0))
+
     return (
-        Offer.objects.filter(pk__in=Offer.objects.visible_to(user).values("pk"))
+        Offer.objects.filter(Exists(Offer.objects.visible_to(user).filter(pk=OuterRef("pk"))))
         .select_related("publisher_tenant")
-        .annotate(install_count=Coalesce(Subquery(installs), Value(0)))
+        .annotate(
+            install_count=Case(
+                When(
+                    publisher_tenant__in=scoping.publisher_tenants_of(user),
+                    then=installs(ManagedApplication.objects.all()),
+                ),
+                default=installs(customer_apps(user)),
+            )
+        )
         .order_by("display_name", "plan", "version")
     )
 

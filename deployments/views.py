@@ -97,17 +97,24 @@ def customers(request: AuthedRequest) -> HttpResponse:
     publisher_ids = list(scoping.publisher_tenants_of(request.user).values_list("pk", flat=True))
     if not publisher_ids:
         raise Http404("Customers lists the customers of a publisher's offers.")
-    form = CustomerListForm(
-        request.GET,
-        offers=selectors.publisher_offers(request.user),
-        plans=selectors.plans_of(request.user),
+    offers = selectors.publisher_offers(request.user)
+    menu = list(offers)  # the form checks a chosen offer against `offers`; the page lists `menu`
+    form = CustomerListForm(request.GET, offers=offers, plans=selectors.plans_of(menu))
+    filters = form.filters()
+    page = _page(request, selectors.customer_rows(publisher_ids, **filters))
+    page.object_list = selectors.with_app_counts(
+        list(page.object_list),
+        publisher_ids,
+        offer=filters["offer"],
+        plan=filters["plan"],
+        state=filters["state"],
     )
-    rows = selectors.customer_rows(publisher_ids, **form.filters())
     context = {
         "form": form,
         "sort": form.value("sort") or "name",
-        "page": _page(request, rows),
+        "page": page,
         "purchases": selectors.recent_purchases(request.user),
+        "offers": menu,
     }
     return render(request, _pick(request, "customer_list", "customer_list"), context)
 

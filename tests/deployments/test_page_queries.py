@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Side
+from jit.models import AuditEvent
 from tests.conftest import make_tenant
 from tests.deployments.conftest import make_app, make_jit_request, make_offer, make_run
 
@@ -30,7 +31,13 @@ def add_rows(n, *, fabrikam, contoso, start):
             authorizations=[{"principalId": "p", "roleDefinitionId": "r"}],
         )
         app = make_app(fabrikam, offer, f"fab-{i}", sub=str(uuid.uuid4()), jit_enabled=bool(i % 2))
-        make_jit_request(app)
+        jit = make_jit_request(app)
+        AuditEvent.objects.create(
+            action=AuditEvent.Action.REQUESTED,
+            tenant=fabrikam,
+            application=app,
+            jit_request=jit,
+        )
         customer = make_tenant(uuid.uuid4(), f"Customer {i}", Side.CUSTOMER)
         make_app(
             customer,
@@ -43,25 +50,32 @@ def add_rows(n, *, fabrikam, contoso, start):
 
 
 @pytest.mark.parametrize(
-    ("person", "url_name"),
+    ("person", "url_name", "query"),
     [
-        ("alice", "deployments:my_apps"),
-        ("alice", "deployments:catalog"),
-        ("pat", "deployments:customers"),
-        ("pat", "deployments:fleet"),
-        ("pat", "deployments:catalog"),
-        ("pat", "customer_detail"),
+        ("alice", "deployments:my_apps", ""),
+        ("alice", "deployments:catalog", ""),
+        ("pat", "deployments:customers", ""),
+        ("pat", "deployments:customers", "?sort=apps&state=failed&plan=jit-plan"),
+        ("pat", "deployments:customers", "?sort=failed&q=customer"),
+        ("pat", "deployments:fleet", ""),
+        ("pat", "deployments:catalog", ""),
+        ("pat", "customer_detail", ""),
+        ("pat", "jit:requests", ""),
+        ("pat", "jit:requests", "?customer=fabrikam&state=Pending"),
+        ("alice", "jit:requests", ""),
+        ("pat", "jit:audit", "?tenant=fabrikam&application=fab"),
+        ("alice", "jit:audit", ""),
     ],
 )
 def test_list_pages_use_the_same_number_of_queries_for_n_and_3n_rows(
-    request, client, fabrikam, contoso, person, url_name
+    request, client, fabrikam, contoso, person, url_name, query
 ):
     client.force_login(request.getfixturevalue(person))
     make_run(fabrikam)
     if url_name == "customer_detail":
         url = reverse("deployments:customer_detail", args=[fabrikam.pk])
     else:
-        url = reverse(url_name)
+        url = reverse(url_name) + query
     add_rows(N, fabrikam=fabrikam, contoso=contoso, start=0)
     few = queries_for(client, url)
     add_rows(2 * N, fabrikam=fabrikam, contoso=contoso, start=N)

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Side
 from deployments.models import Offer, SyncRun
@@ -246,6 +247,30 @@ def test_customers_lists_each_customer_with_app_counts_by_state_and_last_sync(
     assert "5\xa0minutes ago" in fabrikam_row
     assert "Northwind Traders" in page
     assert "never synced" in page  # Northwind
+
+
+def test_customers_counts_cover_the_filtered_apps_and_sort_by_them(
+    client, pat, fabrikam, northwind, offer, fabrikam_app, northwind_app
+):
+    make_app(fabrikam, offer, "broken-1", state="Failed")
+    make_app(fabrikam, offer, "broken-2", state="Canceled")
+    make_app(northwind, offer, "nw-broken", state="Failed", sub=str(uuid.uuid4()))
+    make_app(northwind, offer, "nw-2", sub=str(uuid.uuid4()))
+    make_app(northwind, offer, "nw-3", sub=str(uuid.uuid4()))
+    make_app(northwind, offer, "gone", sub=str(uuid.uuid4()), vanished_at=timezone.now())
+    client.force_login(pat)
+    url = reverse("deployments:customers")
+
+    page = page_of(client.get(url, {"sort": "apps"}))
+    assert page.index("Northwind Traders") < page.index(">Fabrikam<")  # 4 apps, then 3
+    assert '<div class="cell">4</div>' in row_of(page, "Northwind Traders")  # not the vanished
+    page = page_of(client.get(url, {"sort": "failed"}))
+    assert page.index(">Fabrikam<") < page.index("Northwind Traders")  # 2 failed, then 1
+
+    fabrikam_row = row_of(page_of(client.get(url, {"state": "failed"})), ">Fabrikam<")
+    assert '<div class="cell">2</div>' in fabrikam_row  # the two failed apps only
+    assert 'text-bg-danger">2<' in fabrikam_row
+    assert "text-bg-success" not in fabrikam_row
 
 
 def test_customers_filter_by_offer_plan_state_and_search(
