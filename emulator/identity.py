@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import html
 import secrets
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
 MULTI_TENANT = {"organizations", "common"}
 CODE_LIFETIME = 600
 REFRESH_LIFETIME = 90 * 24 * 3600
+VERIFIED_TOKENS_KEPT = 4096  # verified access tokens remembered (each client resends its own)
 P2_SKU = {
     "skuId": "84a661c4-e949-4bd2-a560-ed7766fcaf2b",
     "skuPartNumber": "AAD_PREMIUM_P2",
@@ -54,6 +56,11 @@ P1_SKU = {
         },
     ],
 }
+
+
+def _times_hold(claims: dict[str, Any], now: float) -> bool:
+    """The checks jwt.decode makes on a token's times (no leeway): issued, valid and unexpired."""
+    return claims["iat"] <= now and claims.get("nbf", claims["iat"]) <= now < claims["exp"]
 
 
 class OAuthError(Exception):
@@ -140,6 +147,9 @@ class Identity:
         self.kid = hashlib.sha256(str(public.n).encode()).hexdigest()[:32]
         self.https_base = ""
         self.http_base = ""
+        # (token, audiences) -> claims of tokens whose signature and claims checked out
+        self._verified: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+        self._verified_lock = threading.Lock()
 
     # Tokens ------------------------------------------------------------------------------------
 
@@ -212,17 +222,36 @@ class Identity:
         return self.sign(claims)
 
     def verify(self, token: str, audiences: list[str]) -> dict[str, Any]:
-        """Decode a token this emulator issued; raises jwt.InvalidTokenError otherwise."""
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            self.key.public_key(),
-            algorithms=["RS256"],
-            audience=audiences,
-            options={"require": ["exp", "iat", "tid", "oid"], "verify_iss": False},
-        )
+        """Decode a token this emulator issued; raises jwt.InvalidTokenError otherwise.
+
+        A client sends the same token with every call until it expires, and checking the RSA
+        signature is most of an ARM call's work, so a token that passed is remembered by its exact
+        text and the audiences asked for. While its times still hold it is not decoded again;
+        once they do not, it is, and fails as it would have. Revocation is checked every time.
+        """
+        key = (token, tuple(audiences))
+        claims = self._verified.get(key)
+        if claims is None or not _times_hold(claims, time.time()):
+            claims = jwt.decode(
+                token,
+                self.key.public_key(),
+                algorithms=["RS256"],
+                audience=audiences,
+                options={"require": ["exp", "iat", "tid", "oid"], "verify_iss": False},
+            )
+            self._remember(key, claims)
         if claims["iat"] < self.state.tokens_not_before:
             raise jwt.ExpiredSignatureError("token revoked by the emulator control API")
-        return claims
+        return dict(claims)
+
+    def _remember(self, key: tuple[str, tuple[str, ...]], claims: dict[str, Any]) -> None:
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                # Make room in one sweep: drop expired tokens, then the older half of the rest.
+                now = time.time()
+                live = [(k, c) for k, c in self._verified.items() if _times_hold(c, now)]
+                self._verified = dict(live[-(VERIFIED_TOKENS_KEPT // 2) :])
+            self._verified[key] = claims
 
     def jwks(self) -> dict[str, Any]:
         numbers = self.key.public_key().public_numbers()

@@ -287,6 +287,7 @@ def test_missing_or_revoked_token_is_401(emulator):
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "AuthenticationFailed"
     client = client_for(emulator, ids.ALICE)
+    client.role_definitions.get(f"/subscriptions/{ids.FABRIKAM_SUB}", ids.OWNER)
     emulator.state.tokens_not_before = __import__("time").time() + 1
     with pytest.raises(ClientAuthenticationError) as error:
         client.role_definitions.get(f"/subscriptions/{ids.FABRIKAM_SUB}", ids.OWNER)

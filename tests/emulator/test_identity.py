@@ -1,6 +1,7 @@
 import base64
 import hashlib
 import re
+import time
 import urllib.parse
 
 import jwt
@@ -9,6 +10,8 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import OnBehalfOfCredential
 
+from emulator import identity as identity_module
+from emulator.server import ARM_AUDIENCES
 from tests.emulator import ids
 from tests.emulator.helpers import app_credential
 
@@ -365,3 +368,39 @@ def test_admin_consent_creates_the_service_principal(emulator):
         ).status_code
         == 200
     )
+
+
+def test_a_verified_token_is_not_decoded_again_until_it_expires(emulator, monkeypatch):
+    decoded = []
+    decode = jwt.decode
+    monkeypatch.setattr(
+        jwt, "decode", lambda token, *a, **kw: decoded.append(token) or decode(token, *a, **kw)
+    )
+    token = emulator.token_for(ids.ALICE, lifetime=2)
+    claims = emulator.identity.verify(token, ARM_AUDIENCES)
+    claims["oid"] = "changed by the caller"
+    assert emulator.identity.verify(token, ARM_AUDIENCES)["oid"] == ids.ALICE
+    assert len(decoded) == 1
+    with pytest.raises(jwt.InvalidAudienceError):  # other audiences are checked on their own
+        emulator.identity.verify(token, [identity_module.GRAPH_RESOURCE])
+    time.sleep(max(0.0, claims["exp"] - time.time()))
+    with pytest.raises(jwt.ExpiredSignatureError):
+        emulator.identity.verify(token, ARM_AUDIENCES)
+    assert len(decoded) == 3
+
+
+def test_a_verified_token_is_still_rejected_after_revocation(emulator):
+    token = emulator.token_for(ids.ALICE)
+    emulator.identity.verify(token, ARM_AUDIENCES)
+    emulator.state.tokens_not_before = time.time() + 1
+    with pytest.raises(jwt.ExpiredSignatureError):
+        emulator.identity.verify(token, ARM_AUDIENCES)
+
+
+def test_remembered_tokens_are_bounded(emulator, monkeypatch):
+    monkeypatch.setattr(identity_module, "VERIFIED_TOKENS_KEPT", 4)
+    monkeypatch.setattr(emulator.identity, "_verified", {})
+    tokens = [emulator.token_for(ids.ALICE) for _ in range(5)]
+    for token in tokens:
+        emulator.identity.verify(token, ARM_AUDIENCES)
+    assert [key[0] for key in emulator.identity._verified] == tokens[2:]
