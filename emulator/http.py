@@ -37,8 +37,12 @@ class ArmError(Exception):
         return {"error": error}
 
 
+# json.dumps' output, without the per-call check for reference cycles (bodies are plain trees).
+JSON_ENCODER = json.JSONEncoder(check_circular=False)
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = "" if body is None else json.dumps(body)
+    text = "" if body is None else JSON_ENCODER.encode(body)
     response = Response(text, status=status, mimetype="application/json")
     for key, value in (headers or {}).items():
         response.headers[key] = value

@@ -30,6 +30,8 @@ from emulator.webhooks import WebhookSender
 
 ROUTES: list[Route] = [*solutions.routes(), *authorization.routes(), *resources.routes()]
 TENANT_PATH = re.compile(r"^/(?P<tenant>[^/]+)/(?P<rest>.+)$")
+SUBSCRIPTION_PATH = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+SLASHES = re.compile(r"/+")
 ARM_AUDIENCES = [*ARM_ALIASES, *(a + "/" for a in ARM_ALIASES)]
 LOG_LIMIT = 50_000
 
@@ -53,7 +55,7 @@ class EmulatorApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         started = time.monotonic()
-        path = re.sub(r"/+", "/", request.path)
+        path = SLASHES.sub("/", request.path)
         if path.startswith("/_emulator"):
             response = control.handle(self.server, request, path)
             return response(environ, start_response)
@@ -247,7 +249,7 @@ class EmulatorApp:
         query = {k.lower(): v for k, v in request.args.items()}
         version = check_api_version(route.family, query)
         kind = "writes" if route.write else "reads"
-        sub = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
+        sub = SUBSCRIPTION_PATH.match(path)
         verdict = self.server.throttle.take(
             sub.group(1).lower() if sub else principal.tenant_id, principal.oid, kind
         )

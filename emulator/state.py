@@ -1,6 +1,7 @@
 """In-memory state of the emulated cloud. Every read or write happens under `State.lock`."""
 
 import datetime as dt
+import functools
 import heapq
 import threading
 import uuid
@@ -26,6 +27,7 @@ def subscription_of(scope: str) -> str:
     return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
 
 
+@functools.lru_cache(maxsize=65_536)  # authorization checks derive the same ids on every call
 def stable_id(*parts: str) -> str:
     """A GUID derived from its inputs, so derived objects (deny assignments, grants) keep their id."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(p.lower() for p in parts)))

@@ -40,7 +40,9 @@ class Throttle:
             return Verdict(True, int(burst) - 1, 0)
         now = time.monotonic()
         with self.lock:
-            bucket = self.buckets.setdefault((scope, principal, kind), Bucket(burst, now))
+            bucket = self.buckets.get((scope, principal, kind))
+            if bucket is None:
+                bucket = self.buckets[(scope, principal, kind)] = Bucket(burst, now)
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
             if bucket.tokens < 1:
