@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
     Exists,
@@ -415,11 +414,6 @@ def customer_rows(
         ),
         last_success_at=_last_success("pk"),
         latest_run_state=_latest_run("pk", "state"),
-        is_stale_sync=Case(
-            When(last_success_at__lt=timezone.now() - STALE_AFTER, then=Value(True)),
-            default=Value(False),
-            output_field=BooleanField(),
-        ),
     ).order_by(*CUSTOMER_SORTS[sort])
 
 
@@ -436,8 +430,8 @@ def with_app_counts(
 ) -> list[Tenant]:
     """The given tenants (a page of `customer_rows`) with `app_count`, `succeeded_count`,
     `in_progress_count`, `failed_count` and `removing_count` set, from one grouped query over
-    their applications of the publisher's offers. With a filter, the counts cover matching
-    applications only."""
+    their applications of the publisher's offers, and `is_stale_sync`. With a filter, the counts
+    cover matching applications only."""
     settled = SUCCEEDED_STATES + FAILED_STATES + REMOVING_STATES
     counts = (
         ManagedApplication.objects.filter(
@@ -455,10 +449,13 @@ def with_app_counts(
         )
     )
     by_tenant = {row.pop("customer_tenant"): row for row in counts}
+    stale_before = timezone.now() - STALE_AFTER
     for tenant in tenants:
         figures = by_tenant.get(tenant.pk, {})
         for name in APP_COUNTS:
             setattr(tenant, name, figures.get(name, 0))
+        last = tenant.last_success_at  # type: ignore[attr-defined]
+        tenant.is_stale_sync = last is not None and last < stale_before  # type: ignore[attr-defined]
     return tenants
 
 

@@ -273,6 +273,20 @@ def test_customers_counts_cover_the_filtered_apps_and_sort_by_them(
     assert "text-bg-success" not in fabrikam_row
 
 
+def test_customers_flags_a_mirror_out_of_date_and_a_failed_sync(
+    client, pat, fabrikam, northwind, fabrikam_app, northwind_app
+):
+    make_run(fabrikam, ago=dt.timedelta(minutes=45))
+    make_run(northwind)
+    make_run(northwind, SyncRun.State.FAILED, ago=dt.timedelta(minutes=1))
+    client.force_login(pat)
+    page = page_of(client.get(reverse("deployments:customers")))
+    fabrikam_row = row_of(page, ">Fabrikam<")
+    assert "Out of date" in fabrikam_row and "45\xa0minutes ago" in fabrikam_row
+    northwind_row = row_of(page, "Northwind Traders")
+    assert "Sync failed" in northwind_row and "Out of date" not in northwind_row
+
+
 def test_customers_filter_by_offer_plan_state_and_search(
     client, pat, contoso, northwind, fabrikam_app, northwind_app
 ):
