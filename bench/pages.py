@@ -1,6 +1,7 @@
 """Server time and SQL queries of the main list pages over a large mirror.
 
     uv run python bench/pages.py --tenants 2000 --apps-per-tenant 5
+    uv run python bench/pages.py --runs-per-tenant 500    # with five days of sync history
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench uv run python bench/pages.py
 
 Fills a scratch database with tenants, offers, applications and sync runs through the ORM and
@@ -38,7 +39,7 @@ PAGES = {
 }
 
 
-def build(tenants: int, apps_per_tenant: int) -> tuple[object, object]:
+def build(tenants: int, apps_per_tenant: int, runs_per_tenant: int) -> tuple[object, object]:
     from django.db import connection
     from django.utils import timezone
 
@@ -90,14 +91,21 @@ def build(tenants: int, apps_per_tenant: int) -> tuple[object, object]:
                 )
             )
     ManagedApplication.objects.bulk_create(apps, batch_size=2000)
+    # The latest sync of each tenant, after `runs_per_tenant - 1` older ones 15 minutes apart (the
+    # beat schedule): a few days of history shows what the pages' "last sync" lookups cost.
     SyncRun.objects.bulk_create(
-        SyncRun(
-            tenant=tenant,
-            state=SyncRun.State.SUCCEEDED,
-            started_at=now - timedelta(minutes=3),
-            finished_at=now - timedelta(minutes=2),
-        )
-        for tenant in customers
+        (
+            SyncRun(
+                tenant=tenant,
+                state=SyncRun.State.SUCCEEDED,
+                queued_at=now - timedelta(minutes=3 + 15 * age),
+                started_at=now - timedelta(minutes=3 + 15 * age),
+                finished_at=now - timedelta(minutes=2 + 15 * age),
+            )
+            for tenant in customers
+            for age in range(runs_per_tenant)
+        ),
+        batch_size=5000,
     )
     with connection.cursor() as cursor:
         # Planner statistics, as autovacuum keeps them on a live database after a bulk load.
@@ -128,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=2000)
     parser.add_argument("--apps-per-tenant", type=int, default=5)
+    parser.add_argument("--runs-per-tenant", type=int, default=1, help="sync history per tenant")
     parser.add_argument("--repeat", type=int, default=40)
     args = parser.parse_args()
 
@@ -150,7 +159,7 @@ def main() -> None:
     setup_test_environment()
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    pat, alice = build(args.tenants, args.apps_per_tenant)
+    pat, alice = build(args.tenants, args.apps_per_tenant, args.runs_per_tenant)
     print(
         f"{args.tenants} tenants x {args.apps_per_tenant} apps built in "
         f"{time.perf_counter() - started:.1f} s"
