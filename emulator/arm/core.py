@@ -81,14 +81,22 @@ class Route:
     write: bool = False
 
 
-def route(methods: str, pattern: str, handler: Handler, family: str) -> Route:
+def route(
+    methods: str, pattern: str, handler: Handler, family: str, *, regex_tail: str = ""
+) -> Route:
+    """A route for `pattern`: `{name}` matches one path segment, `{scope}` any ARM scope, and
+    the rest literally (the dot in `Microsoft.Solutions` is a dot); `regex_tail` is a regular
+    expression for what follows."""
     verbs = tuple(methods.split())
-    regex = re.compile(
-        "^"
-        + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.replace("{scope}", "(?P<scope>.*?)"))
-        + "$",
-        re.IGNORECASE,
-    )
+    parts = []
+    for part in re.split(r"(\{\w+\})", pattern):
+        if part == "{scope}":
+            parts.append("(?P<scope>.*?)")
+        elif part.startswith("{") and part.endswith("}"):
+            parts.append(f"(?P<{part[1:-1]}>[^/]+)")
+        else:
+            parts.append(re.escape(part))
+    regex = re.compile("^" + "".join(parts) + regex_tail + "$", re.IGNORECASE)
     return Route(verbs, regex, handler, family, write=not set(verbs) <= {"GET", "HEAD"})
 
 

@@ -309,8 +309,9 @@ def routes() -> list[Route]:
         route("GET", RG + "/resources", list_resources, r),
         route(
             "GET PUT PATCH DELETE POST",
-            RG + r"/providers/(?P<rest>(?!Microsoft\.(?:Authorization|Solutions)/).+)",
+            RG + "/providers/",
             generic_resource,
             "any",
+            regex_tail=r"(?P<rest>(?!Microsoft\.(?:Authorization|Solutions)/).+)",
         ),
     ]

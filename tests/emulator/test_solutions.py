@@ -384,3 +384,19 @@ def test_future_start_grants_access_only_from_the_start_time(emulator):
     emulator.advance_clock(dt.timedelta(hours=1))
     assert grants() == []
     assert client.jit_requests.get("rg-backup", "jitlater").jit_request_state == "Expired"
+
+
+def test_route_templates_match_their_dots_literally(emulator):
+    headers = {"Authorization": f"Bearer {emulator.token_for(ids.ALICE)}"}
+
+    def get(provider):
+        return requests.get(
+            f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/providers/{provider}/applications",
+            params={"api-version": "2023-12-01-preview"},
+            headers=headers,
+            verify=emulator.ca_bundle,
+            timeout=5,
+        )
+
+    assert get("Microsoft.Solutions").status_code == 200
+    assert get("MicrosoftXSolutions").status_code == 404
