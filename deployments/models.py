@@ -232,6 +232,17 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering: ClassVar = ["-queued_at"]
+        indexes: ClassVar = [
+            # A tenant's last successful sync, and its latest run: looked up for every row of
+            # the list pages.
+            models.Index(
+                fields=["tenant", "state", "-finished_at"], name="syncrun_last_success_idx"
+            ),
+            models.Index(
+                fields=["tenant", "application_arm_id", "-queued_at", "-id"],
+                name="syncrun_latest_idx",
+            ),
+        ]
         constraints: ClassVar = [
             # At most one unfinished whole-tenant sync per tenant: the claim that keeps two
             # workers from syncing the same tenant at once.

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -233,6 +234,27 @@ def sync_all_tenants() -> list[SyncRun]:
     )
     tenants = Tenant.objects.filter(side=Side.CUSTOMER, state=Tenant.State.ALLOWED)
     return [queue_tenant_sync(tenant=tenant) for tenant in tenants]
+
+
+def prune_sync_runs() -> int:
+    """Delete finished runs older than SYNC_RUN_RETENTION_DAYS, except each tenant's last
+    successful one (pages show when a tenant was last synced). Returns how many were deleted."""
+    cutoff = timezone.now() - dt.timedelta(days=settings.SYNC_RUN_RETENTION_DAYS)
+    last_successes = (
+        Tenant.objects.annotate(
+            run=models.Subquery(
+                SyncRun.objects.filter(tenant=models.OuterRef("pk"), state=SyncRun.State.SUCCEEDED)
+                .order_by("-finished_at")
+                .values("pk")[:1]
+            )
+        )
+        .filter(run__isnull=False)  # NOT IN with a NULL would keep everything
+        .values("run")
+    )
+    deleted, _ = (
+        SyncRun.objects.filter(finished_at__lt=cutoff).exclude(pk__in=last_successes).delete()
+    )
+    return deleted
 
 
 # --- Mirroring --------------------------------------------------------------------------------------

@@ -26,3 +26,9 @@ def sync_application(self: Any, run_id: int) -> None:
 def sync_all_tenants() -> int:
     """The periodic fan-out: one sync per allowed customer tenant. Returns how many were queued."""
     return len(sync.sync_all_tenants())
+
+
+@shared_task(name="deployments.prune_sync_runs")
+def prune_sync_runs() -> int:
+    """Delete old finished sync runs. Returns how many were deleted."""
+    return sync.prune_sync_runs()

@@ -221,6 +221,8 @@ PERMISSIONS_MAX_JIT_HOURS = env_int("PERMISSIONS_MAX_JIT_HOURS", 8, minimum=1)
 PERMISSIONS_PRINCIPAL_NAMES = parse_name_map(
     "PERMISSIONS_PRINCIPAL_NAMES", env_str("PERMISSIONS_PRINCIPAL_NAMES", _default_principal_names)
 )
+# Finished sync runs are kept this many days (each tenant's last successful one always).
+SYNC_RUN_RETENTION_DAYS = env_int("SYNC_RUN_RETENTION_DAYS", 14, minimum=1)
 # Seconds between polls of ARM long-running operations (ARM's Retry-After wins when it is sent).
 ARM_POLLING_INTERVAL = env_int("ARM_POLLING_INTERVAL", 5, minimum=0)
 if AZURE_CLOUD == "public" and not (

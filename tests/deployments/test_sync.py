@@ -1,15 +1,19 @@
 """The ARM mirror, through the real gateway and SDK against the emulator over HTTPS."""
 
+import datetime as dt
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Tenant
-from deployments import sync
+from deployments import sync, tasks
 from deployments.models import ManagedApplication, ManagedResource, Offer, Subscription, SyncRun
 from deployments.services import queue_tenant_sync
 from deployments.tasks import sync_tenant
-from tests.deployments.conftest import pretend_the_sync_memory_aged
+from tests.conftest import make_tenant
+from tests.deployments.conftest import make_run, pretend_the_sync_memory_aged
 
 FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 TAILSPIN = "a2d9358c-f752-4d74-8279-47053b42bc40"
@@ -257,3 +261,23 @@ def test_runs_whose_worker_vanished_are_closed_and_replaced(
     stuck.refresh_from_db()
     assert stuck.state == SyncRun.State.FAILED
     assert fresh.pk != stuck.pk and fresh.state == SyncRun.State.QUEUED
+
+
+def test_old_runs_are_pruned_but_each_tenants_last_success_is_kept(fabrikam, northwind, settings):
+    settings.SYNC_RUN_RETENTION_DAYS = 14
+    old, older = dt.timedelta(days=20), dt.timedelta(days=30)
+    fabrikam_last_success = make_run(fabrikam, ago=older)
+    fabrikam_old_failure = make_run(fabrikam, SyncRun.State.FAILED, ago=old)
+    fabrikam_older_success = make_run(fabrikam, ago=older + dt.timedelta(days=1))
+    northwind_recent = make_run(northwind, ago=dt.timedelta(days=2))
+    northwind_old_success = make_run(northwind, ago=old)
+    never_succeeded = make_tenant(uuid.uuid4(), "Adatum", "customer")
+    adatum_old_failure = make_run(never_succeeded, SyncRun.State.FAILED, ago=old)
+    queued = make_run(never_succeeded, SyncRun.State.QUEUED, ago=old)  # not finished: kept
+
+    assert tasks.prune_sync_runs() == 4
+
+    assert set(SyncRun.objects.all()) == {fabrikam_last_success, northwind_recent, queued}
+    for gone in (fabrikam_old_failure, fabrikam_older_success, northwind_old_success):
+        assert not SyncRun.objects.filter(pk=gone.pk).exists()
+    assert not SyncRun.objects.filter(pk=adatum_old_failure.pk).exists()
