@@ -98,6 +98,9 @@ class SyncCache:
     jit_requests: dict[str, list[JitRequestRecord]] = field(default_factory=dict)
     snapshots: dict[int, PermissionSnapshot] = field(default_factory=dict)
     elevations: dict[int, dict[str, Elevation]] = field(default_factory=dict)
+    # Rows first seen by this sync, inserted together by `write_new_rows`.
+    new_snapshots: list[PermissionSnapshot] = field(default_factory=list)
+    new_elevations: list[Elevation] = field(default_factory=list)
 
 
 def load_stored_rows(cache: SyncCache, applications: QuerySet[ManagedApplication]) -> None:
@@ -109,6 +112,13 @@ def load_stored_rows(cache: SyncCache, applications: QuerySet[ManagedApplication
     cache.elevations = defaultdict(dict)
     for elevation in Elevation.objects.filter(application__in=applications):
         cache.elevations[elevation.application_id][elevation.arm_id.lower()] = elevation
+
+
+def write_new_rows(cache: SyncCache) -> None:
+    """Insert the snapshots and elevations the sync saw for the first time, one query each."""
+    PermissionSnapshot.objects.bulk_create(cache.new_snapshots)
+    Elevation.objects.bulk_create(cache.new_elevations)
+    cache.new_snapshots, cache.new_elevations = [], []
 
 
 def send_unsent_change_mails(tenant: Tenant) -> None:
@@ -128,7 +138,17 @@ def mirror_permissions(
     cache = context.permissions
     roles = _roles(context, {a.role_definition_id for a in record.authorizations})
     state = build_state(record, deny, roles)
-    event = _record_snapshot(app, cache.snapshots.get(app.pk), state, now=context.now)
+    snapshot = cache.snapshots.get(app.pk)
+    if snapshot is None:
+        # The first look is the baseline, not a change.
+        cache.new_snapshots.append(
+            PermissionSnapshot(
+                application=app, state=state, first_seen_at=context.now, changed_at=context.now
+            )
+        )
+        event = None
+    else:
+        event = _record_snapshot(app, snapshot, state, now=context.now)
     _mirror_elevations(context, app, record)
     return event
 
@@ -276,17 +296,11 @@ def build_state(
 
 def _record_snapshot(
     app: ManagedApplication,
-    snapshot: PermissionSnapshot | None,
+    snapshot: PermissionSnapshot,
     state: dict[str, Any],
     *,
     now: dt.datetime,
 ) -> PermissionChangeEvent | None:
-    if snapshot is None:
-        # The first look is the baseline, not a change.
-        PermissionSnapshot.objects.create(
-            application=app, state=state, first_seen_at=now, changed_at=now
-        )
-        return None
     if snapshot.state == state:
         return None
     before = snapshot.state
@@ -346,7 +360,8 @@ def _mirror_elevations(
             }
             row = existing.get(request.id.lower())
             if row is None:
-                Elevation.objects.create(application=app, arm_id=request.id, **values)
+                elevation = Elevation(application=app, arm_id=request.id, **values)
+                context.permissions.new_elevations.append(elevation)
             elif any(getattr(row, name) != value for name, value in values.items()):
                 Elevation.objects.filter(pk=row.pk).update(**values)
 

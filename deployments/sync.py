@@ -304,6 +304,7 @@ def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
     for record in records:
         seen_apps.add(record.id.lower())
         _mirror_application(context, record, existing_apps.get(record.id.lower()))
+    permissions.write_new_rows(context.permissions)
     for key, app in existing_apps.items():
         listed = key in seen_apps or app.subscription_id.lower() in unchanged
         if not listed and app.vanished_at is None:
@@ -380,6 +381,7 @@ def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:
     )
     _load_stored_rows(context, stored, [record])
     _mirror_application(context, record, existing)
+    permissions.write_new_rows(context.permissions)
 
 
 def _load_stored_rows(
@@ -465,9 +467,12 @@ def _mirror_application(
         "outputs": dict(record.outputs),
         "vanished_at": None,
     }
-    outcome = upsert(ManagedApplication, existing, {"arm_id": record.id}, values)
-    context.tally.count(outcome)
-    app = existing or ManagedApplication.objects.get(arm_id=record.id)
+    if existing is None:
+        app = ManagedApplication.objects.create(arm_id=record.id, **values)
+        context.tally.created += 1
+    else:
+        app = existing
+        context.tally.count(upsert(ManagedApplication, existing, {"arm_id": record.id}, values))
     permissions.mirror_permissions(context, app, record, deny)
     if record.managed_resource_group_id:
         _mirror_resources(context, app)
