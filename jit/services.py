@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from accounts.tokens import SignInRequired, TokenServiceUnavailable, arm_access_token
 from deployments.models import ManagedApplication
+from deployments.permissions import fallback_name, principal_names
 from jit.models import (
     TIMEOUT_WARNING_BEFORE,
     AuditEvent,
@@ -738,13 +739,21 @@ def _adopt(app: ManagedApplication, record: JitRequestRecord) -> JitRequest:
                 AuditEvent.Action.REQUESTED,
                 application=app,
                 jit_request=jit,
-                actor_name=jit.requester_name or oid or "Azure",
+                actor_name=jit.requester_name or _principal_label(oid),
                 reason=jit.justification,
                 after={"state": state, "role": jit.role_name},
                 at=jit.created_at,
             )
             _grant_bookkeeping(jit, record, now)
     return jit
+
+
+def _principal_label(object_id: str) -> str:
+    """Who made a request the portal did not see being made: a name if any is known."""
+    if not object_id:
+        return "Azure"
+    known = principal_names([object_id])
+    return known.get(object_id.lower()) or fallback_name(object_id)
 
 
 def jit_timeout_warnings_send(*, now: dt.datetime | None = None) -> int:

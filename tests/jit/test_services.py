@@ -456,6 +456,23 @@ def test_reconcile_adopts_requests_made_outside_the_portal(azure, fabrikam, moni
     assert active.grant_started_at is not None
     services.jit_requests_reconcile(tenant=fabrikam)  # twice: nothing new
     assert AuditEvent.objects.filter(action=AuditEvent.Action.REQUESTED).count() == 6
+    # Nobody has signed in yet: requesters are named as well as the portal can, never a bare id.
+    actors = set(
+        AuditEvent.objects.filter(action=AuditEvent.Action.REQUESTED).values_list(
+            "actor_name", flat=True
+        )
+    )
+    assert all(name.startswith("A principal of the publisher (object id ") for name in actors)
+
+
+def test_requests_made_outside_the_portal_name_a_requester_who_signed_in(
+    azure, fabrikam, monitoring, backup, pat
+):
+    services.jit_requests_reconcile(tenant=fabrikam)
+    requested = AuditEvent.objects.filter(
+        action=AuditEvent.Action.REQUESTED, jit_request__name="jitpend1"
+    ).get()
+    assert requested.actor_name == str(pat)
 
 
 def test_timeout_by_the_emulator_clock(
