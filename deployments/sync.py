@@ -36,12 +36,12 @@ from portal.azure import (
     AzureError,
     AzureGateway,
     Forbidden,
+    Listing,
     NotFound,
     Throttled,
     Transient,
     tenant_gateway,
 )
-from portal.azure.gateway import Listing
 from portal.azure.records import (
     ApplicationDefinitionRecord,
     DenyAssignmentRecord,

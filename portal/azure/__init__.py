@@ -19,6 +19,7 @@ from portal.azure.errors import (
 )
 from portal.azure.gateway import (
     AzureGateway,
+    Listing,
     SdkAzureGateway,
     gateway_for_token,
     publisher_gateway,
@@ -32,6 +33,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "Listing",
     "NotFound",
     "OperationFailed",
     "SdkAzureGateway",

@@ -408,3 +408,22 @@ def test_subscription_resources_leave_out_groups_the_caller_cannot_read(emulator
         seen = {r.id.lower() for r in publisher.list_subscription_resources(FABRIKAM_SUB)}
     assert seen, "the publisher reads the managed resource groups of its apps"
     assert all("/resourcegroups/mrg-" in rid for rid in seen)
+
+
+def test_a_listing_keeps_every_page_and_its_digest_follows_the_content(emulator, fabrikam_app):
+    first = fabrikam_app.read_managed_apps(FABRIKAM_SUB)
+    emulator.state.page_size = 2  # the same five applications, in three pages
+    paged = fabrikam_app.read_managed_apps(FABRIKAM_SUB)
+    assert len(paged.items) == len(first.items) == 5
+    assert paged.digest == first.digest
+    assert [r.id for r in paged.records()] == [r.id for r in first.records()]
+
+    monitoring = emulator.state.applications[MONITORING.lower()]
+    monitoring.jit_access_policy = {
+        **monitoring.jit_access_policy,
+        "jitApprovalMode": "AutoApprove",
+    }
+    changed = fabrikam_app.read_managed_apps(FABRIKAM_SUB)
+    assert changed.digest != first.digest
+    record = next(r for r in changed.records() if r.id.lower() == MONITORING.lower())
+    assert record.jit_policy.approval_mode == "AutoApprove"
