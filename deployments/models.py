@@ -242,6 +242,8 @@ class SyncRun(models.Model):
                 fields=["tenant", "application_arm_id", "-queued_at", "-id"],
                 name="syncrun_latest_idx",
             ),
+            # The tenant's previous run of any kind, whose digests a sync compares with.
+            models.Index(fields=["tenant", "-started_at"], name="syncrun_previous_idx"),
         ]
         constraints: ClassVar = [
             # At most one unfinished whole-tenant sync per tenant: the claim that keeps two
