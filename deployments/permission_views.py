@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts import scoping
 from accounts.decorators import portal_access_required
-from accounts.models import Tenant
 from deployments import permissions
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
+from jit.selectors import customer_named
 
 
 @portal_access_required
@@ -32,22 +33,46 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "permissions/offer_permissions.html", context)
 
 
+class ChangesFilterForm(forms.Form):
+    """Filter of the changes feed. The customer is searched by name (or Entra tenant id), not
+    picked from a menu: a publisher may have thousands. `tenant` is the parameter the earlier
+    menu used, so old links still open the feed; a number in it is now searched as text."""
+
+    tenant = forms.CharField(label="Customer", required=False, max_length=200)
+
+
 @portal_access_required
 def changes(request: HttpRequest) -> HttpResponse:
     events = PermissionChangeEvent.objects.visible_to(request.user).select_related(
         "application", "customer_tenant"
     )
-    tenants = Tenant.objects.filter(
-        applications__in=ManagedApplication.objects.visible_to(request.user)
-    ).distinct()
-    chosen = request.GET.get("tenant", "")
-    if chosen.isdigit():
-        events = events.filter(customer_tenant_id=int(chosen))
+    form = ChangesFilterForm(request.GET)
+    text = form.cleaned_data["tenant"] if form.is_valid() else ""
+    if text:
+        events = events.filter(customer_named(text, "customer_tenant__"))
+    # Whether the person sees more than one tenant: at most two rows read, whatever the fleet.
+    several = (
+        len(
+            ManagedApplication.objects.visible_to(request.user)
+            .order_by()
+            .values("customer_tenant")
+            .distinct()[:2]
+        )
+        > 1
+    )
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "permissions/changes.html",
-        {"page": page, "tenants": tenants, "chosen": chosen},
+        {
+            "page": page,
+            "form": form,
+            "several": several,
+            "filtered": bool(text),
+            "query": query.urlencode(),
+        },
     )
 
 

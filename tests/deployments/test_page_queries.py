@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Side
+from deployments.models import PermissionChangeEvent
 from jit.models import AuditEvent
 from tests.conftest import make_tenant
 from tests.deployments.conftest import make_app, make_jit_request, make_offer, make_run
@@ -23,7 +24,8 @@ def queries_for(client, url):
 
 
 def add_rows(n, *, fabrikam, contoso, start):
-    """n more Fabrikam apps, n more customer tenants of Contoso and n more offer versions."""
+    """n more Fabrikam apps, n more customer tenants of Contoso and n more offer versions, each
+    app with a permission change."""
     for i in range(start, start + n):
         offer = make_offer(
             contoso,
@@ -39,7 +41,7 @@ def add_rows(n, *, fabrikam, contoso, start):
             jit_request=jit,
         )
         customer = make_tenant(uuid.uuid4(), f"Customer {i}", Side.CUSTOMER)
-        make_app(
+        other = make_app(
             customer,
             offer,
             f"cust-{i}",
@@ -47,6 +49,15 @@ def add_rows(n, *, fabrikam, contoso, start):
             state="Failed" if i % 3 else "Succeeded",
         )
         make_run(customer)
+        for changed in (app, other):
+            PermissionChangeEvent.objects.create(
+                application=changed,
+                customer_tenant=changed.customer_tenant,
+                aspects=["lockLevel"],
+                lines=["The lock is now read-only."],
+                before={"lockLevel": "None"},
+                after={"lockLevel": "ReadOnly"},
+            )
 
 
 @pytest.mark.parametrize(
@@ -65,6 +76,10 @@ def add_rows(n, *, fabrikam, contoso, start):
         ("alice", "jit:requests", ""),
         ("pat", "jit:audit", "?tenant=fabrikam&application=fab"),
         ("alice", "jit:audit", ""),
+        ("pat", "permissions:changes", ""),
+        ("pat", "permissions:changes", "?tenant=customer"),
+        ("pat", "permissions:changes", f"?tenant={uuid.UUID(int=7)}"),
+        ("alice", "permissions:changes", ""),
     ],
 )
 def test_list_pages_use_the_same_number_of_queries_for_n_and_3n_rows(

@@ -64,3 +64,5 @@ def test_main_pages_have_no_serious_accessibility_violations(demo, variant):
     _check(page, name, "customer")
     page.goto("/jit/?customer=Fabrikam")
     _check(page, name, "publisher-requests")
+    page.goto("/permissions/changes/?tenant=Fabrikam")
+    _check(page, name, "publisher-changes")

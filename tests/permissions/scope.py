@@ -23,5 +23,6 @@ SCOPE_TESTS = {
     "permissions:changes": [
         V + "test_changes_feed_lists_only_your_tenants_changes",
         V + "test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant",
+        V + "test_changes_search_never_reaches_another_tenants_changes",
     ],
 }

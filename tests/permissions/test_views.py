@@ -5,7 +5,7 @@ import html
 import pytest
 from django.urls import reverse
 
-from deployments.models import Offer, PermissionChangeEvent
+from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -135,16 +135,128 @@ def test_changes_feed_lists_only_your_tenants_changes(
     assert "No changes seen" in text
 
 
-def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
-    azure, client, synced, resync, pat, fabrikam
-):
+def _northwind_change(northwind, offer):
+    """A change in a Northwind application of the same Contoso offer."""
+    app = ManagedApplication.objects.create(
+        arm_id="/subscriptions/5f1c3d2e-0000-4000-8000-000000000001/resourceGroups/rg-nw"
+        "/providers/Microsoft.Solutions/applications/northwind-sql",
+        customer_tenant=northwind,
+        offer=offer,
+        subscription_id="5f1c3d2e-0000-4000-8000-000000000001",
+        resource_group="rg-nw",
+        name="northwind-sql",
+        location="westeurope",
+        provisioning_state="Succeeded",
+        managed_resource_group_id="/subscriptions/5f1c3d2e-0000-4000-8000-000000000001"
+        "/resourceGroups/mrg-northwind-sql",
+    )
+    return PermissionChangeEvent.objects.create(
+        application=app,
+        customer_tenant=northwind,
+        aspects=["lockLevel"],
+        lines=["Northwind's lock is now read-only."],
+        before={"lockLevel": "None"},
+        after={"lockLevel": "ReadOnly"},
+    )
+
+
+@pytest.fixture
+def two_customers_changed(azure, synced, resync, northwind):
+    """A Fabrikam change found by the sync and a Northwind change, both of Contoso offers."""
     source = azure.state.applications[synced["fabrikam-sql"].arm_id.lower()]
     source.lock_level = "ReadOnly"
     resync()
-    text = _page(client, pat, "permissions:changes", query=f"?tenant={fabrikam.pk}")
-    assert "fabrikam-sql" in text.content.decode()
-    text = _page(client, pat, "permissions:changes", query="?tenant=999999")
-    assert "fabrikam-sql" not in text.content.decode()
+    _northwind_change(northwind, synced["fabrikam-sql"].offer)
+    assert PermissionChangeEvent.objects.count() == 2
+
+
+def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
+    client, two_customers_changed, pat
+):
+    text = html.unescape(_page(client, pat, "permissions:changes").content.decode())
+    assert "fabrikam-sql" in text and "northwind-sql" in text
+    assert "<select" not in text  # a search box, not a menu of every customer tenant
+    assert 'type="search" name="tenant"' in text
+
+    # By name, any case, any part of it; the box keeps what was typed.
+    text = _page(client, pat, "permissions:changes", query="?tenant=BRIK").content.decode()
+    assert "fabrikam-sql" in text and "northwind-sql" not in text
+    assert 'value="BRIK"' in text
+    text = _page(client, pat, "permissions:changes", query="?tenant=trader").content.decode()
+    assert "northwind-sql" in text and "fabrikam-sql" not in text
+
+
+def test_changes_are_searched_by_exact_entra_tenant_id(
+    client, two_customers_changed, pat, fabrikam
+):
+    tenant_id = str(fabrikam.entra_tenant_id)
+    text = _page(
+        client, pat, "permissions:changes", query=f"?tenant={tenant_id.upper()}"
+    ).content.decode()
+    assert "fabrikam-sql" in text and "northwind-sql" not in text
+    assert f'value="{tenant_id.upper()}"' in text
+    # Part of an id is neither a name nor an id.
+    text = _page(
+        client, pat, "permissions:changes", query=f"?tenant={tenant_id[:8]}"
+    ).content.decode()
+    assert "fabrikam-sql" not in text and "No change matches these filters" in text
+
+
+def test_changes_search_never_reaches_another_tenants_changes(
+    client, two_customers_changed, charlie, fabrikam
+):
+    for search in ("Fabrikam", str(fabrikam.entra_tenant_id), ""):
+        text = _page(
+            client, charlie, "permissions:changes", query=f"?tenant={search}"
+        ).content.decode()
+        assert "fabrikam-sql" not in text
+        assert "northwind-sql" in text if not search else "northwind-sql" not in text
+
+
+def test_nothing_matching_says_so_with_a_way_back(client, two_customers_changed, pat):
+    text = _page(client, pat, "permissions:changes", query="?tenant=Tailspin").content.decode()
+    assert "No change matches these filters." in text
+    assert f'<a href="{reverse("permissions:changes")}">Show every change</a>' in text
+    assert 'value="Tailspin"' in text
+
+
+def test_old_links_with_a_tenant_number_search_it_as_text(
+    client, two_customers_changed, pat, fabrikam
+):
+    """The filter used to take a tenant's database id; a number is now searched like any text,
+    so an old link opens the page and matches only tenants whose name holds that number."""
+    text = _page(
+        client, pat, "permissions:changes", query=f"?tenant={fabrikam.pk}"
+    ).content.decode()
+    assert "fabrikam-sql" not in text and "northwind-sql" not in text
+    assert "No change matches these filters." in text
+    assert f'value="{fabrikam.pk}"' in text
+    fabrikam.display_name = f"Fabrikam {fabrikam.pk}"
+    fabrikam.save()
+    text = _page(
+        client, pat, "permissions:changes", query=f"?tenant={fabrikam.pk}"
+    ).content.decode()
+    assert "fabrikam-sql" in text and "northwind-sql" not in text
+
+
+def test_pages_of_changes_keep_the_search(client, synced, pat, fabrikam):
+    app = synced["fabrikam-sql"]
+    PermissionChangeEvent.objects.bulk_create(
+        PermissionChangeEvent(
+            application=app, customer_tenant=fabrikam, aspects=["lockLevel"], lines=[f"#{i}"]
+        )
+        for i in range(51)
+    )
+    text = _page(client, pat, "permissions:changes", query="?tenant=fab").content.decode()
+    assert "?tenant=fab&amp;page=2" in text
+    text = _page(client, pat, "permissions:changes", query="?tenant=fab&page=2").content.decode()
+    assert "?tenant=fab&amp;page=1" in text and 'value="fab"' in text
+
+
+def test_one_tenants_people_get_no_search_box(client, two_customers_changed, alice):
+    text = _page(client, alice, "permissions:changes").content.decode()
+    assert "fabrikam-sql" in text and "northwind-sql" not in text
+    assert 'name="tenant"' not in text
 
 
 def test_timeline_shows_standing_access_since_install_and_each_elevation(client, synced, alice):
