@@ -7,9 +7,11 @@ across a multi-valued join would match different rows and widen access.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Membership, Role, Side, Tenant
 
@@ -54,3 +56,15 @@ def has_access(user: User | AnonymousUser) -> bool:
     if not user.is_authenticated:
         return False
     return Membership.objects.usable().filter(user=user).exists()
+
+
+def tenant_named(text: str, prefix: str = "") -> Q:
+    """Tenants whose name contains `text` (any case), or whose Entra tenant id it is: the search
+    boxes that filter lists by customer.
+
+    `prefix` leads from the filtered model to the tenant, e.g. "application__customer_tenant__".
+    """
+    matches = Q(**{f"{prefix}display_name__icontains": text})
+    with contextlib.suppress(ValueError):
+        matches |= Q(**{f"{prefix}entra_tenant_id": uuid.UUID(text)})
+    return matches

@@ -11,7 +11,6 @@ from accounts import scoping
 from accounts.decorators import portal_access_required
 from deployments import permissions
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
-from jit.selectors import customer_named
 
 
 @portal_access_required
@@ -49,7 +48,7 @@ def changes(request: HttpRequest) -> HttpResponse:
     form = ChangesFilterForm(request.GET)
     text = form.cleaned_data["tenant"] if form.is_valid() else ""
     if text:
-        events = events.filter(customer_named(text, "customer_tenant__"))
+        events = events.filter(scoping.tenant_named(text, "customer_tenant__"))
     # Whether the person sees more than one tenant: at most two rows read, whatever the fleet.
     several = (
         len(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import scoping
@@ -42,17 +40,6 @@ def requestable_menu(user: User, limit: int) -> list[ManagedApplication]:
     return sorted(apps, key=lambda app: (str(app.customer_tenant).lower(), app.name.lower()))
 
 
-def customer_named(text: str, prefix: str = "") -> Q:
-    """Customer tenants whose name contains `text` (any case), or whose Entra tenant id it is.
-
-    `prefix` leads from the filtered model to the tenant, e.g. "application__customer_tenant__".
-    """
-    matches = Q(**{f"{prefix}display_name__icontains": text})
-    with contextlib.suppress(ValueError):
-        matches |= Q(**{f"{prefix}entra_tenant_id": uuid.UUID(text)})
-    return matches
-
-
 def policy_apps(user: User) -> QuerySet[ManagedApplication]:
     """Apps whose JIT policy the person may read: the customer's side only."""
     return ManagedApplication.objects.filter(
@@ -68,7 +55,7 @@ def request_rows(
         "application", "application__customer_tenant"
     )
     if customer:
-        rows = rows.filter(customer_named(customer, "application__customer_tenant__"))
+        rows = rows.filter(scoping.tenant_named(customer, "application__customer_tenant__"))
     if state:
         rows = rows.filter(state=state)
     if requester:
@@ -144,7 +131,7 @@ def audit_rows(
     if application:
         rows = rows.filter(application__name__icontains=application)
     if tenant:
-        rows = rows.filter(customer_named(tenant, "tenant__"))
+        rows = rows.filter(scoping.tenant_named(tenant, "tenant__"))
     if action:
         rows = rows.filter(action=action)
     return rows
