@@ -88,7 +88,10 @@ class EmulatorApp:
             "status": None,
         }
         with self.state.lock:
-            entry["seq"] = len(self.state.requests_log)
+            # Numbered by a counter, not the log's length: `requests?since=N` stays right after
+            # the oldest entries are dropped.
+            entry["seq"] = self.state.requests_logged
+            self.state.requests_logged += 1
             self.state.requests_log.append(entry)
             if len(self.state.requests_log) > LOG_LIMIT:
                 del self.state.requests_log[: LOG_LIMIT // 10]

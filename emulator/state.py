@@ -384,6 +384,7 @@ class State:
         self.operations: dict[str, Operation] = {}
         self.webhooks: list[WebhookDelivery] = []
         self.requests_log: list[dict[str, Any]] = []
+        self.requests_logged = 0
         self.auth_codes: dict[str, dict[str, Any]] = {}
         self.refresh_tokens: dict[str, dict[str, Any]] = {}
         self.tokens_not_before: float = 0.0  # tokens issued before this epoch time are rejected

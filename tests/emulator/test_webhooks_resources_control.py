@@ -74,7 +74,13 @@ def test_notifications_are_retried_on_5xx(emulator):
         assert events[0] == ("DELETE", "Deleting")  # answered 500
         assert sorted(events[1:]) == [("DELETE", "Deleted"), ("DELETE", "Deleting")]
         assert "applicationDefinitionId" in receiver.calls[0][2]
-        deliveries = {d.payload["provisioningState"]: d for d in emulator.state.webhooks}
+        # The receiver has answered; the emulator records the outcome just after.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            deliveries = {d.payload["provisioningState"]: d for d in emulator.state.webhooks}
+            if deliveries["Deleting"].status == "delivered":
+                break
+            time.sleep(0.05)
         assert deliveries["Deleting"].attempts == 2
         assert deliveries["Deleting"].status == "delivered"
     finally:
@@ -263,3 +269,15 @@ def test_settings_point_notifications_at_one_url(emulator):
     finally:
         emulator.set_notification_url(None)
         receiver.close()
+
+
+def test_request_numbers_keep_growing_after_the_log_is_trimmed(emulator, monkeypatch):
+    monkeypatch.setattr("emulator.server.LOG_LIMIT", 10)
+    for _ in range(15):  # unauthenticated ARM calls: answered 401, and logged
+        requests.get(f"{emulator.https_url}/subscriptions", verify=emulator.ca_bundle, timeout=5)
+    numbers = [entry["seq"] for entry in emulator.state.requests_log]
+    assert len(numbers) <= 10
+    assert numbers == sorted(set(numbers))
+    newest = numbers[-1]
+    listed = control(emulator, "GET", f"/requests?since={newest}")["requests"]
+    assert [entry["seq"] for entry in listed] == [newest]
