@@ -105,6 +105,11 @@ class ManagedApplicationQuerySet(models.QuerySet["ManagedApplication"]):
         """Applications ARM still lists."""
         return self.filter(vanished_at__isnull=True)
 
+    def span_several_tenants(self) -> bool:
+        """Whether these applications belong to more than one customer tenant (reads two rows
+        at most, whatever the fleet)."""
+        return len(self.order_by().values("customer_tenant").distinct()[:2]) > 1
+
 
 class ManagedApplication(models.Model):
     """A customer's instance of an offer, deployed into a managed resource group."""

@@ -49,28 +49,15 @@ def changes(request: HttpRequest) -> HttpResponse:
     text = form.cleaned_data["tenant"] if form.is_valid() else ""
     if text:
         events = events.filter(scoping.tenant_named(text, "customer_tenant__"))
-    # Whether the person sees more than one tenant: at most two rows read, whatever the fleet.
-    several = (
-        len(
-            ManagedApplication.objects.visible_to(request.user)
-            .order_by()
-            .values("customer_tenant")
-            .distinct()[:2]
-        )
-        > 1
-    )
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "permissions/changes.html",
         {
             "page": page,
             "form": form,
-            "several": several,
+            "several": ManagedApplication.objects.visible_to(request.user).span_several_tenants(),
             "filtered": bool(text),
-            "query": query.urlencode(),
         },
     )
 
