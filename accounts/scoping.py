@@ -60,10 +60,13 @@ def has_access(user: User | AnonymousUser) -> bool:
 
 def tenant_named(text: str, prefix: str = "") -> Q:
     """Tenants whose name contains `text` (any case), or whose Entra tenant id it is: the search
-    boxes that filter lists by customer.
+    boxes that filter lists by customer. A name in double quotes matches that whole name only,
+    so links to one customer's rows ("Contoso") leave out "Contoso Ltd".
 
     `prefix` leads from the filtered model to the tenant, e.g. "application__customer_tenant__".
     """
+    if len(text) > 2 and text.startswith('"') and text.endswith('"'):
+        return Q(**{f"{prefix}display_name__iexact": text[1:-1]})
     matches = Q(**{f"{prefix}display_name__icontains": text})
     with contextlib.suppress(ValueError):
         matches |= Q(**{f"{prefix}entra_tenant_id": uuid.UUID(text)})

@@ -1,5 +1,6 @@
 from accounts import scoping
-from accounts.models import Tenant
+from accounts.models import Side, Tenant
+from tests.conftest import make_tenant
 
 
 def test_a_customer_sees_only_their_own_tenant(alice, northwind):
@@ -39,3 +40,15 @@ def test_roles_filter_and_side_filter_apply_to_the_same_membership(alice, contos
     Membership.objects.create(user=alice, tenant=contoso, role=Role.PUBLISHER_SUPPORT)
     assert contoso not in scoping.administered_tenants_of(alice)
     assert list(scoping.publisher_tenants_of(alice)) == [contoso]
+
+
+def test_tenant_search_matches_part_of_a_name_or_a_quoted_whole_name(fabrikam):
+    longer = make_tenant("0c8a6f40-3b7e-4d5e-9f1a-2b3c4d5e6f70", "Fabrikam Ltd", Side.CUSTOMER)
+
+    def found(text):
+        return set(Tenant.objects.filter(scoping.tenant_named(text)))
+
+    assert found("fabrikam") == {fabrikam, longer}
+    assert found('"FABRIKAM"') == {fabrikam}
+    assert found('"Fabrikam Ltd"') == {longer}
+    assert found(str(longer.entra_tenant_id)) == {longer}

@@ -123,7 +123,7 @@ def test_requests_pages_keep_the_filter(client, pat, monitoring, name, value):
 def test_pending_badges_link_to_the_customers_pending_requests(client, pat, pending, fabrikam):
     client = as_(client, pat)
     customers = client.get(reverse("deployments:customers")).content.decode()
-    link = f"{reverse('jit:requests')}?customer=Fabrikam&amp;state=Pending"
+    link = f"{reverse('jit:requests')}?customer=%22Fabrikam%22&amp;state=Pending"
     assert link in customers
     page = client.get(link.replace("&amp;", "&")).content.decode()
     assert pending.name in page
