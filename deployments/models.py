@@ -229,8 +229,9 @@ class SyncRun(models.Model):
     rows_updated = models.PositiveIntegerField(default=0)
     rows_removed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
-    # {subscription id: {"digest", "compared_at"}}: what ARM answered for each subscription when
-    # a sync last compared it with the mirror in full (see deployments/sync.py).
+    # {subscription id or "/subscriptions": {"digest", "compared_at"}}: what ARM answered for each
+    # subscription, and for the subscription list, when a sync last compared it with the mirror
+    # in full (see deployments/sync.py).
     subscription_digests = models.JSONField(default=dict, blank=True)
 
     objects = SyncRunQuerySet.as_manager()

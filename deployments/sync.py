@@ -60,6 +60,9 @@ STALE_AFTER = dt.timedelta(minutes=15)
 # the mirror by other means are compared too.
 FULL_COMPARISON_EVERY = permissions.BUILT_IN_ROLE_MAX_AGE
 ACTIVE_SUBSCRIPTION_STATES = {"Enabled", "Warned", "PastDue", ""}
+# The key of the tenant's subscription list among a run's digests (the others are subscription
+# ids); the ARM path of that listing.
+SUBSCRIPTION_LIST = "/subscriptions"
 
 
 class RetryableTask(Protocol):
@@ -263,38 +266,36 @@ def prune_sync_runs() -> int:
 def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
     """Mirror every application of the tenant's active subscriptions.
 
-    A subscription whose four listings are what they were at its last full comparison (less than
-    FULL_COMPARISON_EVERY ago) is confirmed without reading its records or its rows.
+    A listing whose digest is what it was at its last full comparison (less than
+    FULL_COMPARISON_EVERY ago) is confirmed without reading its records or its rows; when the
+    subscription list and every active subscription are confirmed, the run reads no mirrored row.
     """
-    existing_apps = {
-        app.arm_id.lower(): app
-        for app in ManagedApplication.objects.filter(customer_tenant=context.tenant)
-    }
     permissions.send_unsent_change_mails(context.tenant)  # a failed mail goes with the next sync
     previous = _previous_digests(run)
+    active, subscriptions_confirmed = _mirror_subscriptions(context, previous)
     unchanged: set[str] = set()
     records: list[ManagedAppRecord] = []
     denies: dict[str, list[DenyAssignmentRecord]] = defaultdict(list)
     resources: dict[str, list[ResourceRecord]] = defaultdict(list)
-    for subscription_id in _mirror_subscriptions(context):
+    for subscription_id in active:
         contents = _read_subscription(context, subscription_id)
-        last = previous.get(subscription_id)
-        if last and last["digest"] == contents.digest and _recent(last, context.now):
+        if _confirm(context, previous, subscription_id, contents.digest):
             unchanged.add(subscription_id.lower())
-            context.tally.digests[subscription_id] = last
             continue
-        context.tally.digests[subscription_id] = {
-            "digest": contents.digest,
-            "compared_at": context.now.isoformat(),
-        }
         records.extend(contents.apps.records())
         for deny in _records(contents.denies):
             denies[deny.scope.lower().rstrip("/")].append(deny)
         for resource in _records(contents.resources):
             resources["/".join(resource.id.split("/")[:5]).lower()].append(resource)
         context.permissions.jit_requests[subscription_id] = _records(contents.jit_requests)
+    if subscriptions_confirmed and len(unchanged) == len(active):
+        return  # the mirror is what the last comparison left, and ARM answers the same
     context.denies_by_group, context.resources_by_group = denies, resources
 
+    existing_apps = {
+        app.arm_id.lower(): app
+        for app in ManagedApplication.objects.filter(customer_tenant=context.tenant)
+    }
     compared = [
         app.pk for app in existing_apps.values() if app.subscription_id.lower() not in unchanged
     ]
@@ -310,6 +311,19 @@ def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
         if not listed and app.vanished_at is None:
             ManagedApplication.objects.filter(pk=app.pk).update(vanished_at=context.now)
             context.tally.removed += 1
+
+
+def _confirm(
+    context: SyncContext, previous: dict[str, dict[str, str]], key: str, digest: str
+) -> bool:
+    """Keep the digest of what ARM answered for `key` (a subscription id, or SUBSCRIPTION_LIST)
+    for the next run; True when it equals the last full comparison's and that is recent."""
+    last = previous.get(key)
+    if last and last.get("digest") == digest and _recent(last, context.now):
+        context.tally.digests[key] = last
+        return True
+    context.tally.digests[key] = {"digest": digest, "compared_at": context.now.isoformat()}
+    return False
 
 
 @dataclass
@@ -408,10 +422,18 @@ def _tenant_uuid(value: str) -> str | None:
         return None
 
 
-def _mirror_subscriptions(context: SyncContext) -> list[str]:
+def _mirror_subscriptions(
+    context: SyncContext, previous: dict[str, dict[str, str]]
+) -> tuple[list[str], bool]:
+    """The tenant's active subscription ids, and whether the list was confirmed unchanged (then
+    the stored subscriptions are not read)."""
+    listing = context.gateway.read_subscriptions()
+    records = listing.records()
+    active = [r.subscription_id for r in records if r.state in ACTIVE_SUBSCRIPTION_STATES]
+    if _confirm(context, previous, SUBSCRIPTION_LIST, listing.digest):
+        return active, True
     existing = {s.subscription_id: s for s in Subscription.objects.filter(tenant=context.tenant)}
-    active = []
-    for record in context.gateway.list_subscriptions():
+    for record in records:
         row = existing.pop(record.subscription_id, None)
         values = {
             "tenant": context.tenant,
@@ -422,13 +444,11 @@ def _mirror_subscriptions(context: SyncContext) -> list[str]:
         context.tally.count(
             upsert(Subscription, row, {"subscription_id": record.subscription_id}, values)
         )
-        if record.state in ACTIVE_SUBSCRIPTION_STATES:
-            active.append(record.subscription_id)
     for row in existing.values():
         if row.vanished_at is None:
             Subscription.objects.filter(pk=row.pk).update(vanished_at=context.now)
             context.tally.removed += 1
-    return active
+    return active, False
 
 
 def _mirror_application(

@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError
-from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline import PipelineResponse, policies
 from azure.core.pipeline.policies import RetryPolicy
 from azure.core.rest import HttpRequest
 from azure.mgmt.authorization import AuthorizationManagementClient
@@ -27,13 +27,15 @@ from azure.mgmt.authorization.v2021_01_01_preview.models import (
     RoleAssignmentApprovalStepProperties,
 )
 from azure.mgmt.authorization.v2022_04_01.models import DenyAssignment
+from azure.mgmt.core import ARMPipelineClient
 from azure.mgmt.core.exceptions import ARMErrorFormat
+from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.managedapplications import ManagedApplicationsMgmtClient
 from azure.mgmt.managedapplications import models as solutions
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources.models import GenericResourceExpanded
-from azure.mgmt.resource.subscriptions import SubscriptionClient
+from azure.mgmt.resource.subscriptions.models import Subscription
 from azure.profiles import ProfileDefinition
 from django.conf import settings
 
@@ -120,6 +122,7 @@ class AzureGateway(Protocol):
     """What the apps may ask of Azure. Every method raises `portal.azure.errors.AzureError`s."""
 
     def list_subscriptions(self) -> Iterator[SubscriptionRecord]: ...
+    def read_subscriptions(self) -> Listing[SubscriptionRecord]: ...
     def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]: ...
     def get_managed_app(self, application_id: str) -> ManagedAppRecord: ...
     def list_application_definitions(
@@ -188,19 +191,45 @@ class _RetryPolicy(RetryPolicy):
         return super().is_retry(retry_settings, response)
 
 
+def _retry_policy() -> _RetryPolicy:
+    return _RetryPolicy(retry_total=RETRY_TOTAL, retry_backoff_factor=RETRY_BACKOFF_FACTOR)
+
+
 def _client_options() -> dict[str, Any]:
     options: dict[str, Any] = {
         "base_url": settings.ARM_URL,
         "credential_scopes": ARM_CREDENTIAL_SCOPES,
         "polling_interval": settings.ARM_POLLING_INTERVAL,
-        "retry_policy": _RetryPolicy(
-            retry_total=RETRY_TOTAL, retry_backoff_factor=RETRY_BACKOFF_FACTOR
-        ),
+        "retry_policy": _retry_policy(),
         "transport": shared_transport(settings.AZURE_CA_BUNDLE),
     }
     if settings.AZURE_CA_BUNDLE:
         options["connection_verify"] = settings.AZURE_CA_BUNDLE
     return options
+
+
+def _raw_pipeline(credential: TokenCredential) -> ARMPipelineClient[Any, Any]:
+    """An ARM pipeline with the policies the generated clients use (request ids, user agent,
+    proxies, redirects, our retries, ARM's bearer challenge handling, tracing, logging), for
+    requests built by hand. Much cheaper to make than a generated client, which also builds
+    serializers and operation groups the raw listings never use."""
+    return ARMPipelineClient(
+        base_url=settings.ARM_URL,
+        transport=shared_transport(settings.AZURE_CA_BUNDLE),
+        policies=[
+            policies.RequestIdPolicy(),
+            policies.HeadersPolicy(),
+            policies.UserAgentPolicy(sdk_moniker="managed-apps-portal"),
+            policies.ProxyPolicy(),
+            policies.ContentDecodePolicy(),
+            policies.RedirectPolicy(),
+            _retry_policy(),
+            ARMChallengeAuthenticationPolicy(credential, *ARM_CREDENTIAL_SCOPES),
+            policies.DistributedTracingPolicy(),
+            policies.SensitiveHeaderCleanupPolicy(),
+            ARMHttpLoggingPolicy(),
+        ],
+    )
 
 
 def _each(items: Iterable[T], convert: Callable[[T], R]) -> Iterator[R]:
@@ -230,6 +259,7 @@ class SdkAzureGateway:
         self._solutions: dict[str, ManagedApplicationsMgmtClient] = {}
         self._resources: dict[str, ResourceManagementClient] = {}
         self._authorization: dict[str, AuthorizationManagementClient] = {}
+        self._raw: ARMPipelineClient[Any, Any] | None = None
 
     def close(self) -> None:
         """Close the HTTP sessions of the clients made so far, and the credential's."""
@@ -237,6 +267,9 @@ class SdkAzureGateway:
             for client in clients.values():
                 client.close()
             clients.clear()
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         close_credential = getattr(self._credential, "close", None)
         if self._owns_credential and close_credential is not None:
             close_credential()
@@ -286,14 +319,24 @@ class SdkAzureGateway:
             )
         return self._authorization[subscription_id]
 
+    def _raw_client(self) -> ARMPipelineClient[Any, Any]:
+        if self._raw is None:
+            self._raw = _raw_pipeline(self._credential)
+        return self._raw
+
     # Subscriptions and applications -------------------------------------------------------------
 
     def list_subscriptions(self) -> Iterator[SubscriptionRecord]:
         """Subscriptions the credential can see."""
-        with SubscriptionClient(
-            self._credential, api_version=SUBSCRIPTIONS_API_VERSION, **_client_options()
-        ) as client:
-            yield from _each(client.subscriptions.list(), mapping.subscription)
+        yield from self.read_subscriptions().records()
+
+    def read_subscriptions(self) -> Listing[SubscriptionRecord]:
+        """https://learn.microsoft.com/rest/api/resources/subscriptions/list"""
+        return self._listing(
+            "/subscriptions",
+            SUBSCRIPTIONS_API_VERSION,
+            lambda item: mapping.subscription(Subscription(item)),
+        )
 
     def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]:
         """Managed applications in a subscription, paged through."""
@@ -302,7 +345,6 @@ class SdkAzureGateway:
     def read_managed_apps(self, subscription_id: str) -> Listing[ManagedAppRecord]:
         """https://learn.microsoft.com/rest/api/managedapplications/applications/list-by-subscription"""
         return self._listing(
-            subscription_id,
             f"/subscriptions/{subscription_id}/providers/Microsoft.Solutions/applications",
             SOLUTIONS_API_VERSION,
             lambda item: mapping.managed_app(solutions.Application(item)),
@@ -365,7 +407,6 @@ class SdkAzureGateway:
 
     def read_subscription_resources(self, subscription_id: str) -> Listing[ResourceRecord]:
         return self._listing(
-            subscription_id,
             f"/subscriptions/{subscription_id}/resources",
             RESOURCES_API_VERSION,
             lambda item: mapping.resource(GenericResourceExpanded(item)),
@@ -403,7 +444,6 @@ class SdkAzureGateway:
         self, subscription_id: str
     ) -> Listing[DenyAssignmentRecord]:
         return self._listing(
-            subscription_id,
             f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/denyAssignments",
             AUTHORIZATION_API_VERSION,
             lambda item: mapping.deny_assignment(DenyAssignment.deserialize(item)),
@@ -512,7 +552,6 @@ class SdkAzureGateway:
 
     def read_jit_requests(self, subscription_id: str) -> Listing[JitRequestRecord]:
         return self._listing(
-            subscription_id,
             f"/subscriptions/{subscription_id}/providers/Microsoft.Solutions/jitRequests",
             SOLUTIONS_API_VERSION,
             lambda item: mapping.jit_request(solutions.JitRequestDefinition(item)),
@@ -575,18 +614,16 @@ class SdkAzureGateway:
         """Activity log events of a resource group between two times (ARM keeps 90 days).
 
         No management SDK for Microsoft.Insights is installed, so this sends the documented
-        request through the resource client's pipeline (same credential, retries and TLS).
+        request through the raw ARM pipeline (same credential, retries and TLS).
         https://learn.microsoft.com/rest/api/monitor/activity-logs/list
         """
         parts = parse_resource_id(resource_group_id)
         subscription_id = str(parts["subscription"])
-        client = self._resources_client(subscription_id)
         query = (
             f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' "
             f"and resourceGroupName eq '{parts['resource_group']}'"
         )
         for event in self._get_pages(
-            client,
             f"/subscriptions/{subscription_id}/providers/Microsoft.Insights/eventtypes/management/values",
             {"api-version": ACTIVITY_LOG_API_VERSION, "$filter": query},
         ):
@@ -596,27 +633,22 @@ class SdkAzureGateway:
 
     def _listing(
         self,
-        subscription_id: str,
         path: str,
         api_version: str,
         read: Callable[[dict[str, Any]], R],
     ) -> Listing[R]:
-        """A whole listing, every page. Any ARM client's pipeline (credential, retries, TLS) can
-        carry any ARM request; the resources client's is used for all of them."""
-        client = self._resources_client(subscription_id)
-        items = tuple(self._get_pages(client, path, {"api-version": api_version}))
+        """A whole listing, every page."""
+        items = tuple(self._get_pages(path, {"api-version": api_version}))
         return Listing(items=items, read=read)
 
-    def _get_pages(
-        self, client: ResourceManagementClient, path: str, query: dict[str, str]
-    ) -> Iterator[dict[str, Any]]:
+    def _get_pages(self, path: str, query: dict[str, str]) -> Iterator[dict[str, Any]]:
         """The `value` items of a GET and of each `nextLink` after it."""
         url: str | None = f"{settings.ARM_URL.rstrip('/')}{path}?" + urllib.parse.urlencode(
             query, quote_via=urllib.parse.quote
         )
         while url:
             with translated():
-                response = client.send_request(HttpRequest("GET", url))
+                response = self._raw_client().send_request(HttpRequest("GET", url))
                 if response.status_code != 200:
                     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
                 page = response.json()

@@ -120,8 +120,16 @@ def test_a_resync_that_finds_the_same_arm_answers_reads_no_records_or_rows(
     with CaptureQueriesContext(connection) as queries:
         second = _sync(fabrikam, django_capture_on_commit_callbacks)
     sql = " ".join(q["sql"] for q in queries.captured_queries)
-    for table in ("managedresource", "permissionsnapshot", "elevation", "offer"):
-        assert f"deployments_{table}" not in sql
+    mirrored_tables = (
+        "subscription",
+        "managedapplication",
+        "managedresource",
+        "permissionsnapshot",
+        "elevation",
+        "offer",
+    )
+    for table in mirrored_tables:
+        assert f'"deployments_{table}"' not in sql
     assert second.calls_made == 5  # subscriptions, then apps, denies, resources and JIT requests
     assert second.subscription_digests == mirrored.subscription_digests
 
@@ -184,6 +192,24 @@ def test_an_application_that_vanished_from_arm_is_marked_not_deleted(
     assert gone.vanished_at is not None
     assert run.rows_removed >= 1
     assert gone not in ManagedApplication.objects.present()
+
+
+def test_a_subscription_gone_from_the_list_is_noticed_by_the_next_resync(
+    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
+):
+    _sync(fabrikam, django_capture_on_commit_callbacks)  # confirmed: nothing read
+    with azure.state.lock:
+        gone = azure.state.subscriptions.pop(FABRIKAM_SUBSCRIPTION)
+    try:
+        run = _sync(fabrikam, django_capture_on_commit_callbacks)
+    finally:
+        with azure.state.lock:
+            azure.state.subscriptions[FABRIKAM_SUBSCRIPTION] = gone
+    assert Subscription.objects.get(subscription_id=FABRIKAM_SUBSCRIPTION).vanished_at is not None
+    apps = ManagedApplication.objects.filter(subscription_id=FABRIKAM_SUBSCRIPTION)
+    assert apps.exists()
+    assert not apps.filter(vanished_at__isnull=True).exists()
+    assert run.rows_removed == 1 + apps.count()
 
 
 def test_throttling_is_retried_after_retry_after_and_then_succeeds(azure, fabrikam, contoso):
