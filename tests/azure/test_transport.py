@@ -1,55 +1,137 @@
-"""The shared HTTP session reads proxy settings from the environment once per host."""
+"""The urllib3 transport under the SDK pipeline: proxies, request bodies, both response kinds,
+and connection errors as azure-core's own."""
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
+from azure.core.pipeline import Pipeline
+from azure.core.pipeline.transport import HttpRequest as LegacyHttpRequest
+from azure.core.rest import HttpRequest
 
-from portal.azure.transport import _Session
+from portal.azure.transport import Urllib3Transport
 
-PROXY = "http://proxy.example.test:3128"
+PROXY_SETTINGS = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
 
 
 @pytest.fixture(autouse=True)
 def no_proxy_settings(monkeypatch):
-    for name in (
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("NO_PROXY", "no_proxy"):
+    for name in (*PROXY_SETTINGS, "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
 
 
-def _proxies(session, url):
-    return session.merge_environment_settings(url, {}, False, True, None)["proxies"]
+class _Echo(BaseHTTPRequestHandler):
+    """Answers every request with what it received, as JSON; remembers the request lines."""
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        received = {
+            "line": self.requestline,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": self.rfile.read(length).decode(),
+        }
+        self.server.seen.append(received)
+        if self.command == "CONNECT":  # a proxy that refuses every tunnel
+            self.send_response(502)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps(received).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_CONNECT = _answer
+
+    def log_message(self, *args):
+        pass
 
 
-def test_environment_proxies_apply_per_host_and_no_proxy_is_honoured(monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", PROXY)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    session = _Session()
-    assert _proxies(session, "https://management.azure.com/subscriptions?a=1").get("https") == PROXY
-    assert "https" not in _proxies(session, "https://127.0.0.1:8443/subscriptions")
+@pytest.fixture
+def echo():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
-def test_a_host_is_looked_up_once(monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", PROXY)
-    session = _Session()
-    first = _proxies(session, "https://management.azure.com/one")
-    monkeypatch.setenv("HTTPS_PROXY", "http://other.example.test:8080")
-    assert _proxies(session, "https://management.azure.com/two") == first  # kept per host
-    first["https"] = "changed by the caller"
-    assert _proxies(session, "https://management.azure.com/three").get("https") == PROXY
-    assert _proxies(session, "https://graph.microsoft.com/v1.0").get("https") != PROXY
+def _url(server, path="/"):
+    return f"http://127.0.0.1:{server.server_address[1]}{path}"
 
 
-def test_explicit_proxies_are_not_cached(monkeypatch):
-    session = _Session()
-    explicit = {"https": PROXY}
-    merged = session.merge_environment_settings(
-        "https://example.test/", explicit, False, True, None
-    )
-    assert merged["proxies"]["https"] == PROXY
-    assert session._environment == {}
+def _send(transport, request):
+    with Pipeline(transport, policies=[]) as pipeline:
+        return pipeline.run(request).http_response
+
+
+def test_a_form_is_sent_url_encoded_and_the_answer_read_whole(echo):
+    request = HttpRequest("POST", _url(echo, "/token"), data={"scope": "a b", "grant": "x&y"})
+    response = _send(Urllib3Transport(None), request)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    received = response.json()
+    assert received["body"] == "scope=a+b&grant=x%26y"
+    assert received["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert received["headers"]["accept-encoding"] == "gzip, deflate"
+
+
+def test_legacy_requests_get_legacy_responses(echo):
+    response = _send(Urllib3Transport(None), LegacyHttpRequest("GET", _url(echo, "/legacy")))
+    assert response.status_code == 200
+    assert json.loads(response.text())["line"] == "GET /legacy HTTP/1.1"
+    assert b"".join(response.stream_download(None)) == response.body()
+
+
+def test_environment_proxies_apply_per_host_and_no_proxy_is_honoured(monkeypatch, echo):
+    proxy = _url(echo).rstrip("/").replace("http://", "http://pat:s%40cret@")
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    transport = Urllib3Transport(None)
+
+    with pytest.raises(ServiceRequestError):  # the proxy refuses the tunnel
+        _send(transport, HttpRequest("GET", "https://management.azure.com/subscriptions"))
+    tunnel = echo.seen[-1]
+    assert tunnel["line"].startswith("CONNECT management.azure.com:443 HTTP/")
+    assert tunnel["headers"]["proxy-authorization"] == "Basic cGF0OnNAY3JldA=="  # pat:s@cret
+
+    direct = _send(transport, HttpRequest("GET", _url(echo, "/direct")))
+    assert direct.json()["line"] == "GET /direct HTTP/1.1"  # not "GET http://…": no proxy
+    assert len(echo.seen) == 2
+
+
+def test_a_hosts_proxy_is_looked_up_once(monkeypatch, echo):
+    transport = Urllib3Transport(None)
+    _send(transport, HttpRequest("GET", _url(echo, "/first")))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    second = _send(transport, HttpRequest("GET", _url(echo, "/second")))
+    assert second.json()["line"] == "GET /second HTTP/1.1"
+
+
+def test_a_refused_connection_is_a_service_request_error():
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(ServiceRequestError):
+        _send(Urllib3Transport(None), HttpRequest("GET", f"http://127.0.0.1:{port}/"))
+
+
+def test_tls_is_verified_with_the_bundle_the_transport_was_made_with():
+    transport = Urllib3Transport("/etc/ssl/certs/ca-certificates.crt")
+    with pytest.raises(ValueError, match="CA bundle"):
+        transport.send(HttpRequest("GET", "https://example.test/"), connection_verify=False)
