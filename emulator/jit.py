@@ -321,8 +321,8 @@ def tick(state: State) -> None:
         _advance(state, jit, now)
         state.schedule_jit(jit)
     monotonic = time.monotonic()
-    for operation in list(state.operations.values()):
-        if operation.status == "InProgress" and operation.due_monotonic <= monotonic:
+    for operation in list(state.operations_in_progress.values()):
+        if operation.due_monotonic <= monotonic:
             finish_operation(state, operation.id)
 
 
@@ -331,6 +331,7 @@ def finish_operation(state: State, operation_id: str) -> None:
     if operation.status != "InProgress":
         return
     operation.status = "Succeeded"
+    state.operations_in_progress.pop(operation_id, None)
     operation.ended = state.now()
     if operation.effect is not None:
         error = operation.effect(state)

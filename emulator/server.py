@@ -3,6 +3,7 @@
 import base64
 import datetime as dt
 import errno
+import functools
 import re
 import threading
 import time
@@ -208,35 +209,28 @@ class EmulatorApp:
             response = self._arm_call(request, path, extra)
         except ArmError as error:
             response = error_response(error)
-        response.headers["x-ms-request-id"] = request_id
-        response.headers["x-ms-correlation-request-id"] = request.headers.get(
-            "x-ms-correlation-request-id", request_id
+        # No handler sets ARM's request ids, so they are added without looking for earlier values.
+        response.headers.add("x-ms-request-id", request_id)
+        response.headers.add(
+            "x-ms-correlation-request-id",
+            request.headers.get("x-ms-correlation-request-id", request_id),
         )
-        response.headers["x-ms-routing-request-id"] = (
-            f"WESTEUROPE:{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}:{request_id}"
+        response.headers.add(
+            "x-ms-routing-request-id",
+            f"WESTEUROPE:{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}:{request_id}",
         )
-        if request.headers.get("x-ms-client-request-id"):
-            response.headers["x-ms-client-request-id"] = request.headers["x-ms-client-request-id"]
+        client_request_id = request.headers.get("x-ms-client-request-id")
+        if client_request_id:
+            response.headers.add("x-ms-client-request-id", client_request_id)
         for key, value in extra.items():
             response.headers.setdefault(key, value)
         response.headers["Cache-Control"] = "no-cache"
         return response
 
     def _arm_call(self, request: Request, path: str, extra: dict[str, str]) -> Response:
-        match: tuple[Route, dict[str, str]] | None = None
-        path_known = False
-        for candidate in ROUTES:
-            found = candidate.pattern.match(path)
-            if found:
-                path_known = True
-                if request.method in candidate.methods:
-                    match = (
-                        candidate,
-                        {k: v for k, v in found.groupdict().items() if v is not None},
-                    )
-                    break
+        route, route_params, path_known = find_route(request.method, path)
         principal = self._principal(request)
-        if match is None:
+        if route is None:
             if path_known:
                 raise ArmError(
                     405,
@@ -248,7 +242,7 @@ class EmulatorApp:
                 "InvalidResourceType",
                 f"The resource type could not be found for path '{path}'.",
             )
-        route, params = match
+        params = dict(route_params)
         query = {k.lower(): v for k, v in request.args.items()}
         version = check_api_version(route.family, query)
         kind = "writes" if route.write else "reads"
@@ -272,6 +266,21 @@ class EmulatorApp:
         with self.state.lock:
             jit.tick(self.state)
             return route.handler(ctx)
+
+
+@functools.lru_cache(maxsize=16_384)  # the routes never change; clients repeat their paths
+def find_route(method: str, path: str) -> tuple[Route | None, tuple[tuple[str, str], ...], bool]:
+    """The first route serving `method` on `path`, its path parameters, and whether any route
+    (for any method) matches the path."""
+    path_known = False
+    for candidate in ROUTES:
+        found = candidate.pattern.match(path)
+        if found:
+            path_known = True
+            if method in candidate.methods:
+                params = tuple((k, v) for k, v in found.groupdict().items() if v is not None)
+                return candidate, params, True
+    return None, (), path_known
 
 
 def identity_routes(identity: Identity, request: Request, path: str) -> Response:

@@ -36,6 +36,11 @@ def stable_id(*parts: str) -> str:
 def iso(moment: dt.datetime | None) -> str | None:
     if moment is None:
         return None
+    return _iso_text(moment)
+
+
+@functools.lru_cache(maxsize=65_536)  # listings format the same stored times on every call
+def _iso_text(moment: dt.datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
@@ -382,6 +387,7 @@ class State:
         self.schedule_requests: dict[str, ScheduleRequest] = {}
         self.activity: list[ActivityEvent] = []
         self.operations: dict[str, Operation] = {}
+        self.operations_in_progress: dict[str, Operation] = {}  # the ones the clock must finish
         self.webhooks: list[WebhookDelivery] = []
         self.requests_log: list[dict[str, Any]] = []
         self.requests_logged = 0

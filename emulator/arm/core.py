@@ -177,6 +177,7 @@ class ArmContext:
             effect=effect,
         )
         self.state.operations[operation.id] = operation
+        self.state.operations_in_progress[operation.id] = operation
         return operation
 
     def operation_headers(

@@ -1,11 +1,13 @@
 import datetime as dt
 import threading
 import time
+import uuid
 
 import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from emulator.state import RoleAssignment
 from tests.emulator import ids
 from tests.emulator.helpers import solutions, user_credential
 
@@ -121,6 +123,64 @@ def test_resources_of_a_managed_resource_group(emulator):
         ).status_code
         == 403
     )
+
+
+def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(emulator):
+    def listed(oid: str) -> list[str]:
+        answer = arm_get(
+            emulator,
+            oid,
+            f"/subscriptions/{ids.FABRIKAM_SUB}/resources",
+            **{"api-version": "2021-04-01"},
+        )
+        assert answer.status_code == 200, answer.text
+        return [r["id"] for r in answer.json()["value"]]
+
+    everything = listed(ids.ALICE)  # Fabrikam's admin reads the whole subscription
+    in_sql_mrg = [r for r in everything if r.lower().startswith(ids.FAB_SQL_MRG.lower() + "/")]
+    assert in_sql_mrg and len(in_sql_mrg) < len(everything)
+    assert listed(ids.CHARLIE) == []
+
+    def grant_reader(scope: str) -> None:
+        with emulator.state.lock:
+            emulator.state.add_role_assignment(
+                RoleAssignment(
+                    name=str(uuid.uuid4()),
+                    scope=scope,
+                    role_definition_id=ids.READER,
+                    principal_id=ids.CHARLIE,
+                    principal_type="User",
+                    created_on=dt.datetime.now(dt.UTC),
+                )
+            )
+
+    grant_reader(ids.FAB_SQL_MRG)
+    assert listed(ids.CHARLIE) == in_sql_mrg
+    grant_reader(f"/subscriptions/{ids.FABRIKAM_SUB}")
+    assert listed(ids.CHARLIE) == everything
+
+
+def test_unknown_paths_are_404_and_unsupported_methods_405(emulator):
+    token = emulator.token_for(ids.ALICE)
+    for _ in range(2):  # the second time from the route lookup's cache
+        unknown = requests.get(
+            f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/providers/Microsoft.Nothing/things",
+            params={"api-version": "2021-04-01"},
+            headers={"Authorization": f"Bearer {token}"},
+            verify=emulator.ca_bundle,
+            timeout=5,
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["code"] == "InvalidResourceType"
+        wrong_method = requests.post(
+            f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/resources",
+            params={"api-version": "2021-04-01"},
+            headers={"Authorization": f"Bearer {token}"},
+            verify=emulator.ca_bundle,
+            timeout=5,
+        )
+        assert wrong_method.status_code == 405
+        assert wrong_method.json()["error"]["code"] == "MethodNotAllowed"
 
 
 def test_activity_log_of_a_managed_resource_group(emulator):
@@ -281,3 +341,34 @@ def test_request_numbers_keep_growing_after_the_log_is_trimmed(emulator, monkeyp
     newest = numbers[-1]
     listed = control(emulator, "GET", f"/requests?since={newest}")["requests"]
     assert [entry["seq"] for entry in listed] == [newest]
+
+
+def test_long_running_operations_finish_once_their_delay_is_over(emulator):
+    control(emulator, "POST", "/settings", {"lro_delay_seconds": 0.5})
+    token = emulator.token_for(ids.ALICE)
+
+    def status(url: str) -> str:
+        answer = requests.get(
+            url, headers={"Authorization": f"Bearer {token}"}, verify=emulator.ca_bundle, timeout=5
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["status"]
+
+    for tag in ("first", "second"):
+        patch = requests.patch(
+            f"{emulator.https_url}{ids.FAB_SQL}",
+            params={"api-version": "2021-07-01"},
+            json={"tags": {"round": tag}},
+            headers={"Authorization": f"Bearer {token}"},
+            verify=emulator.ca_bundle,
+            timeout=5,
+        )
+        assert patch.status_code < 300, patch.text
+        operation = patch.headers["Azure-AsyncOperation"]
+        assert status(operation) == "InProgress"
+        time.sleep(0.6)
+        assert status(operation) == "Succeeded"
+        with emulator.state.lock:
+            assert emulator.state.applications[ids.FAB_SQL.lower()].provisioning_state == (
+                "Succeeded"
+            )
