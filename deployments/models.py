@@ -409,6 +409,14 @@ class PermissionChangeEvent(models.Model):
 
     class Meta:
         ordering: ClassVar = ["-at", "-pk"]
+        indexes: ClassVar = [
+            # The periodic retry of unsent mails reads only these.
+            models.Index(
+                fields=["id"],
+                condition=Q(mailed_at__isnull=True),
+                name="permissionchange_unsent_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Permission change in {self.application} at {self.at:%Y-%m-%d %H:%M}"

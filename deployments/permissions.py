@@ -32,7 +32,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Membership, Role, Tenant, User
+from accounts.models import Membership, Role, User
 from deployments import plain_language as pl
 from deployments.models import (
     Elevation,
@@ -84,6 +84,8 @@ def max_jit_hours() -> int:
 # sync for a while; custom roles belong to one tenant and are read by each of its syncs.
 BUILT_IN_ROLE_MAX_AGE = dt.timedelta(hours=1)
 BUILT_IN = "BuiltInRole"
+# Change mails that could not be sent are sent again by a periodic task, this many per round.
+UNSENT_MAILS_PER_ROUND = 100
 
 
 @dataclass
@@ -121,11 +123,14 @@ def write_new_rows(cache: SyncCache) -> None:
     cache.new_snapshots, cache.new_elevations = [], []
 
 
-def send_unsent_change_mails(tenant: Tenant) -> None:
-    """Send, after commit, the tenant's change mails that failed before (each is claimed once)."""
-    unsent = PermissionChangeEvent.objects.filter(customer_tenant=tenant, mailed_at__isnull=True)
-    for event_id in unsent.values_list("pk", flat=True):
-        transaction.on_commit(lambda pk=event_id: permission_change_mail_send(event_id=pk))
+def send_unsent_change_mails(*, limit: int = UNSENT_MAILS_PER_ROUND) -> int:
+    """Send again the change mails that could not be sent, oldest first (each is claimed once, so
+    a mail being sent right now is left alone). Returns the messages sent."""
+    unsent = PermissionChangeEvent.objects.filter(mailed_at__isnull=True).order_by("pk")
+    return sum(
+        permission_change_mail_send(event_id=event_id)
+        for event_id in unsent.values_list("pk", flat=True)[:limit]
+    )
 
 
 def mirror_permissions(
@@ -578,7 +583,7 @@ def permission_change_mail_send(*, event_id: int) -> int:
         for admin in admins:  # one message each: admins need not see each other's addresses
             sent += send_mail(subject, body, None, [admin.email], fail_silently=False)
     except OSError:
-        # Give the claim back so the next sync sends it.
+        # Give the claim back so the next round of `send_unsent_change_mails` sends it.
         PermissionChangeEvent.objects.filter(pk=event_id).update(mailed_at=None)
         log.exception("Could not e-mail permission change %s", event_id)
     return sent

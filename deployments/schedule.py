@@ -9,6 +9,10 @@ BEAT_SCHEDULE = {
         "task": "deployments.sync_all_tenants",
         "schedule": 15 * 60.0,
     },
+    "deployments-send-unsent-change-mails": {
+        "task": "deployments.send_unsent_change_mails",
+        "schedule": 5 * 60.0,
+    },
     "deployments-prune-sync-runs": {
         "task": "deployments.prune_sync_runs",
         "schedule": 24 * 60 * 60.0,

@@ -270,7 +270,6 @@ def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
     FULL_COMPARISON_EVERY ago) is confirmed without reading its records or its rows; when the
     subscription list and every active subscription are confirmed, the run reads no mirrored row.
     """
-    permissions.send_unsent_change_mails(context.tenant)  # a failed mail goes with the next sync
     previous = _previous_digests(run)
     active, subscriptions_confirmed = _mirror_subscriptions(context, previous)
     unchanged: set[str] = set()

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from deployments import sync
+from deployments import permissions, sync
 
 
 @shared_task(name="deployments.sync_tenant", bind=True, acks_late=True, max_retries=None)
@@ -26,6 +26,12 @@ def sync_application(self: Any, run_id: int) -> None:
 def sync_all_tenants() -> int:
     """The periodic fan-out: one sync per allowed customer tenant. Returns how many were queued."""
     return len(sync.sync_all_tenants())
+
+
+@shared_task(name="deployments.send_unsent_change_mails")
+def send_unsent_change_mails() -> int:
+    """Send again the permission change mails that could not be sent. Returns the messages sent."""
+    return permissions.send_unsent_change_mails()
 
 
 @shared_task(name="deployments.prune_sync_runs")
