@@ -48,6 +48,7 @@ from portal.azure.records import (
     JitRequestRecord,
     ManagedAppRecord,
     ResourceRecord,
+    SubscriptionRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -154,9 +155,7 @@ def _run(
     run = SyncRun.objects.select_related("tenant").get(pk=run_id)
     tally = Tally()
     try:
-        # One transaction per run: a failure part-way leaves the mirror as it was (nothing
-        # half-written), and the database commits once instead of once per row.
-        with tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway, transaction.atomic():
+        with tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway:
             context = SyncContext(run.tenant, CountingGateway(gateway, tally), tally)  # type: ignore[arg-type]
             work(context, run)
     except (Throttled, Transient) as exc:
@@ -266,12 +265,19 @@ def prune_sync_runs() -> int:
 def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
     """Mirror every application of the tenant's active subscriptions.
 
-    A listing whose digest is what it was at its last full comparison (less than
-    FULL_COMPARISON_EVERY ago) is confirmed without reading its records or its rows; when the
-    subscription list and every active subscription are confirmed, the run reads no mirrored row.
+    ARM is read first, outside any transaction. A listing whose digest is what it was at its last
+    full comparison (less than FULL_COMPARISON_EVERY ago) is confirmed without reading its records
+    or its rows; when the subscription list and every active subscription are confirmed, the run
+    reads no mirrored row. Otherwise the mirror is brought in step in one transaction: a failure
+    part-way leaves it as it was (nothing half-written), and the database commits once.
     """
     previous = _previous_digests(run)
-    active, subscriptions_confirmed = _mirror_subscriptions(context, previous)
+    subscriptions = context.gateway.read_subscriptions()
+    subscriptions_confirmed = _confirm(context, previous, SUBSCRIPTION_LIST, subscriptions.digest)
+    subscription_records = subscriptions.records()
+    active = [
+        r.subscription_id for r in subscription_records if r.state in ACTIVE_SUBSCRIPTION_STATES
+    ]
     unchanged: set[str] = set()
     records: list[ManagedAppRecord] = []
     denies: dict[str, list[DenyAssignmentRecord]] = defaultdict(list)
@@ -290,7 +296,17 @@ def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
     if subscriptions_confirmed and len(unchanged) == len(active):
         return  # the mirror is what the last comparison left, and ARM answers the same
     context.denies_by_group, context.resources_by_group = denies, resources
+    with transaction.atomic():
+        if not subscriptions_confirmed:
+            _mirror_subscriptions(context, subscription_records)
+        _mirror_applications(context, records, unchanged)
 
+
+def _mirror_applications(
+    context: SyncContext, records: list[ManagedAppRecord], unchanged: set[str]
+) -> None:
+    """Upsert the applications ARM listed, and mark vanished those of compared subscriptions
+    it no longer lists (`unchanged`: lower-cased ids of the confirmed subscriptions)."""
     existing_apps = {
         app.arm_id.lower(): app
         for app in ManagedApplication.objects.filter(customer_tenant=context.tenant)
@@ -379,22 +395,26 @@ def _recent(digest: dict[str, str], now: dt.datetime) -> bool:
 
 
 def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:
-    existing = ManagedApplication.objects.filter(arm_id__iexact=run.application_arm_id).first()
+    """Mirror the run's one application: ARM first, then the writes in one transaction."""
     try:
-        record = context.gateway.get_managed_app(run.application_arm_id)
+        record: ManagedAppRecord | None = context.gateway.get_managed_app(run.application_arm_id)
     except NotFound:
-        if existing is not None and existing.vanished_at is None:
-            ManagedApplication.objects.filter(pk=existing.pk).update(vanished_at=context.now)
-            context.tally.removed += 1
-        return
-    stored = (
-        ManagedApplication.objects.filter(pk=existing.pk)
-        if existing
-        else ManagedApplication.objects.none()
-    )
-    _load_stored_rows(context, stored, [record])
-    _mirror_application(context, record, existing)
-    permissions.write_new_rows(context.permissions)
+        record = None
+    with transaction.atomic():
+        existing = ManagedApplication.objects.filter(arm_id__iexact=run.application_arm_id).first()
+        if record is None:
+            if existing is not None and existing.vanished_at is None:
+                ManagedApplication.objects.filter(pk=existing.pk).update(vanished_at=context.now)
+                context.tally.removed += 1
+            return
+        stored = (
+            ManagedApplication.objects.filter(pk=existing.pk)
+            if existing
+            else ManagedApplication.objects.none()
+        )
+        _load_stored_rows(context, stored, [record])
+        _mirror_application(context, record, existing)
+        permissions.write_new_rows(context.permissions)
 
 
 def _load_stored_rows(
@@ -421,16 +441,8 @@ def _tenant_uuid(value: str) -> str | None:
         return None
 
 
-def _mirror_subscriptions(
-    context: SyncContext, previous: dict[str, dict[str, str]]
-) -> tuple[list[str], bool]:
-    """The tenant's active subscription ids, and whether the list was confirmed unchanged (then
-    the stored subscriptions are not read)."""
-    listing = context.gateway.read_subscriptions()
-    records = listing.records()
-    active = [r.subscription_id for r in records if r.state in ACTIVE_SUBSCRIPTION_STATES]
-    if _confirm(context, previous, SUBSCRIPTION_LIST, listing.digest):
-        return active, True
+def _mirror_subscriptions(context: SyncContext, records: list[SubscriptionRecord]) -> None:
+    """Upsert the tenant's subscriptions and mark vanished those ARM no longer lists."""
     existing = {s.subscription_id: s for s in Subscription.objects.filter(tenant=context.tenant)}
     for record in records:
         row = existing.pop(record.subscription_id, None)
@@ -447,7 +459,6 @@ def _mirror_subscriptions(
         if row.vanished_at is None:
             Subscription.objects.filter(pk=row.pk).update(vanished_at=context.now)
             context.tally.removed += 1
-    return active, False
 
 
 def _mirror_application(

@@ -234,6 +234,20 @@ def test_without_retries_left_a_throttled_sync_fails_with_what_to_do(azure, fabr
     assert "next scheduled sync will try again" in run.error
 
 
+def test_a_sync_that_fails_part_way_leaves_nothing_written(azure, fabrikam):
+    # Role definitions are read while the applications are written; failing there must undo the
+    # subscriptions and applications already upserted in the same run.
+    azure.inject_fault(kind="throttle", count=50, retry_after=30, path="/roleDefinitions/")
+    run = SyncRun.objects.create(tenant=fabrikam)
+    sync.run_tenant_sync(run_id=run.pk)  # no task: no retry
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.FAILED
+    assert run.calls_made > 5  # it got past the listings
+    assert not Subscription.objects.exists()
+    assert not ManagedApplication.objects.exists()
+    assert not Offer.objects.exists()
+
+
 def test_one_failing_tenant_does_not_stop_the_others(
     azure, fabrikam, contoso, django_capture_on_commit_callbacks
 ):
