@@ -225,11 +225,16 @@ def test_throttling_is_retried_after_retry_after_and_then_succeeds(azure, fabrik
     assert ManagedApplication.objects.count() == len(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION))
 
 
+def _sync_without_retries(tenant):
+    run = SyncRun.objects.create(tenant=tenant)
+    sync.run_tenant_sync(run_id=run.pk)  # no task, so Throttled and Transient are not retried
+    run.refresh_from_db()
+    return run
+
+
 def test_without_retries_left_a_throttled_sync_fails_with_what_to_do(azure, fabrikam):
     azure.inject_fault(kind="throttle", count=5, retry_after=30, path="/subscriptions")
-    run = SyncRun.objects.create(tenant=fabrikam)
-    sync.run_tenant_sync(run_id=run.pk)  # no task: no retry
-    run.refresh_from_db()
+    run = _sync_without_retries(fabrikam)
     assert run.state == SyncRun.State.FAILED
     assert "next scheduled sync will try again" in run.error
 
@@ -238,9 +243,7 @@ def test_a_sync_that_fails_part_way_leaves_nothing_written(azure, fabrikam):
     # Role definitions are read while the applications are written; failing there must undo the
     # subscriptions and applications already upserted in the same run.
     azure.inject_fault(kind="throttle", count=50, retry_after=30, path="/roleDefinitions/")
-    run = SyncRun.objects.create(tenant=fabrikam)
-    sync.run_tenant_sync(run_id=run.pk)  # no task: no retry
-    run.refresh_from_db()
+    run = _sync_without_retries(fabrikam)
     assert run.state == SyncRun.State.FAILED
     assert run.calls_made > 5  # it got past the listings
     assert not Subscription.objects.exists()

@@ -162,23 +162,22 @@ def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(emul
 
 def test_unknown_paths_are_404_and_unsupported_methods_405(emulator):
     token = emulator.token_for(ids.ALICE)
-    for _ in range(2):  # the second time from the route lookup's cache
-        unknown = requests.get(
-            f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/providers/Microsoft.Nothing/things",
+
+    def arm(method, path):
+        return requests.request(
+            method,
+            f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}{path}",
             params={"api-version": "2021-04-01"},
             headers={"Authorization": f"Bearer {token}"},
             verify=emulator.ca_bundle,
             timeout=5,
         )
+
+    for _ in range(2):  # the second time from the route lookup's cache
+        unknown = arm("GET", "/providers/Microsoft.Nothing/things")
         assert unknown.status_code == 404
         assert unknown.json()["error"]["code"] == "InvalidResourceType"
-        wrong_method = requests.post(
-            f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/resources",
-            params={"api-version": "2021-04-01"},
-            headers={"Authorization": f"Bearer {token}"},
-            verify=emulator.ca_bundle,
-            timeout=5,
-        )
+        wrong_method = arm("POST", "/resources")
         assert wrong_method.status_code == 405
         assert wrong_method.json()["error"]["code"] == "MethodNotAllowed"
 
