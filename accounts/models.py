@@ -68,12 +68,26 @@ class Tenant(models.Model):
         NO = "no", "No"
         UNKNOWN = "unknown", "Unknown"
 
+    class ApprovalChannel(models.TextChoices):
+        # The customer records a decision here and makes it in the Azure portal; the portal
+        # confirms it from ARM. Works everywhere, so it is the default.
+        HANDOFF = "handoff", "Decide in the Azure portal (hand-off)"
+        # The portal decides the PIM approval stage itself; only where check_azure found the
+        # approval behind a JIT request on this tenant (azure-fidelity.md: an assumption).
+        PIM = "pim", "Decide in the portal (PIM approval stage)"
+
     entra_tenant_id = models.UUIDField("Entra tenant id", unique=True)
     display_name = models.CharField(max_length=200, blank=True)
     side = models.CharField(max_length=20, choices=Side.choices)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     has_entra_p2 = models.CharField(
         "Entra ID P2", max_length=10, choices=P2.choices, default=P2.UNKNOWN
+    )
+    approval_channel = models.CharField(
+        max_length=10, choices=ApprovalChannel.choices, default=ApprovalChannel.HANDOFF
+    )
+    approval_channel_checked_at = models.DateTimeField(
+        "approval channel proven at", null=True, blank=True
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

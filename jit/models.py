@@ -12,7 +12,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts import scoping
@@ -48,9 +49,34 @@ class State(models.TextChoices):
     EXPIRED = "Expired", "Expired"
     TIMEOUT = "Timeout", "Timed out"
     FAILED = "Failed", "Failed"
+    # The portal's own: ARM answers 404 for the request, or stopped listing it.
+    GONE = "Gone", "No longer in Azure"
+    # ARM's enums are open strings: a state this portal does not know (kept in `arm_state`).
+    UNKNOWN = "Unknown", "Unknown state"
 
 
-FINAL_STATES = (State.DENIED, State.CANCELED, State.EXPIRED, State.TIMEOUT, State.FAILED)
+FINAL_STATES = (
+    State.DENIED,
+    State.CANCELED,
+    State.EXPIRED,
+    State.TIMEOUT,
+    State.FAILED,
+    State.GONE,
+)
+
+
+def state_from_arm(arm_state: str) -> str:
+    """The row's state for ARM's `jitRequestState`; "NotSpecified" and new values are Unknown."""
+    known = {value.lower(): value for value in State.values}
+    value = known.get(str(arm_state or "").lower())
+    if value is None or value in (State.SUBMITTING, State.GONE, State.UNKNOWN):
+        return State.UNKNOWN
+    return value
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    DENY = "deny", "Deny"
 
 
 def _customer_or_publisher(user: User | AnonymousUser, prefix: str = "") -> Q:
@@ -89,9 +115,11 @@ class JitRequestQuerySet(models.QuerySet["JitRequest"]):
             customer_tenant__in=scoping.administered_tenants_of(user), jit_enabled=True
         )
         allowed = [app.pk for app in apps if approver_allows(app, user)]
+        # Nobody decides a request they filed or one that would elevate themselves.
         own = Q(requested_by=user)
         if user.entra_object_id:
-            own |= Q(requester_oid__iexact=str(user.entra_object_id))
+            oid = str(user.entra_object_id)
+            own |= Q(requester_oid__iexact=oid) | Q(principal_id__iexact=oid)
         return self.filter(state=State.PENDING, application__in=allowed).exclude(own)
 
     def cancelable_by(self, user: User | AnonymousUser) -> JitRequestQuerySet:
@@ -102,14 +130,22 @@ class JitRequestQuerySet(models.QuerySet["JitRequest"]):
         )
 
     def revocable_by(self, user: User | AnonymousUser) -> JitRequestQuerySet:
-        """Granted requests a customer admin may end early."""
+        """Granted requests a customer admin may end early: those living in the customer's own
+        subscription (a DELETE elsewhere, in the publisher's scope, is not theirs to make)."""
+        own_subscription = Concat(
+            Value("/subscriptions/"), F("application__subscription_id"), Value("/")
+        )
         return self.filter(
             state=State.APPROVED,
             application__customer_tenant__in=scoping.administered_tenants_of(user),
+            arm_id__istartswith=own_subscription,
         )
 
     def open(self) -> JitRequestQuerySet:
-        return self.filter(state__in=[State.SUBMITTING, State.PENDING, State.APPROVED])
+        """Requests whose state may still change in ARM."""
+        return self.filter(
+            state__in=[State.SUBMITTING, State.PENDING, State.APPROVED, State.UNKNOWN]
+        )
 
 
 class JitRequest(models.Model):
@@ -120,7 +156,7 @@ class JitRequest(models.Model):
         ManagedApplication, on_delete=models.PROTECT, related_name="jit_requests"
     )
     arm_id = models.CharField(max_length=600, unique=True)
-    name = models.CharField(max_length=10)
+    name = models.CharField(max_length=260)  # the portal's are 10; adopted ones keep ARM's
     requested_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="jit_requests"
     )
@@ -133,6 +169,7 @@ class JitRequest(models.Model):
     justification = models.TextField(blank=True)
     ticket_reference = models.CharField(max_length=100, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.SUBMITTING)
+    arm_state = models.CharField("ARM's jitRequestState", max_length=40, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     state_changed_at = models.DateTimeField(default=timezone.now)
     decided_by_name = models.CharField(max_length=200, blank=True)
@@ -143,6 +180,15 @@ class JitRequest(models.Model):
     activity_fetched_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+    # Hand-off channel: the decision a customer admin recorded here before making it in Azure.
+    # It is what they said they would do, never proof: the state comes from ARM alone.
+    handoff_decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    handoff_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    handoff_by_name = models.CharField(max_length=200, blank=True)
+    handoff_reason = models.TextField(blank=True)
+    handoff_at = models.DateTimeField(null=True, blank=True)
 
     objects = JitRequestQuerySet.as_manager()
 
@@ -273,6 +319,8 @@ class AuditEvent(models.Model):
         POLICY_CHANGED = "policy.changed", "Policy changed"
         POLICY_FAILED = "policy.failed", "Policy change failed"
         TIMEOUT_WARNING = "request.timeout_warning", "Timeout warning sent"
+        REQUEST_GONE = "request.gone", "No longer in Azure"
+        STATE_UNKNOWN = "request.unknown_state", "Unknown state reported by Azure"
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices)

@@ -8,9 +8,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import scoping
-from accounts.models import Role, User
+from accounts.models import Role, Tenant, User
 from deployments.models import ManagedApplication
-from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation
+from jit import handoff
+from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation, State
 from portal.azure.records import JitApprover
 
 
@@ -83,6 +84,9 @@ def request_page(jit: JitRequest, user: User) -> dict[str, Any]:
         "is_customer": scoping.customer_tenants_of(user)
         .filter(pk=jit.application.customer_tenant_id)
         .exists(),
+        "handoff": jit.application.customer_tenant.approval_channel != Tenant.ApprovalChannel.PIM,
+        "azure_url": handoff.azure_decision_url(jit),
+        "waiting_for_azure": bool(jit.handoff_decision) and jit.state == State.PENDING,
     }
 
 

@@ -1,5 +1,7 @@
 """JIT workflows. A person's action is recorded first (row + outbox operation + audit event in one
-transaction) and a task submits it to ARM as that person; ARM's answer is mirrored back here.
+transaction) and a task submits it to ARM as that person; ARM's answer is mirrored back by
+`jit.mirror`. Decisions go through the customer tenant's approval channel (`jit.handoff` by
+default).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from accounts.tokens import SignInRequired, TokenServiceUnavailable, arm_access_token
 from deployments.models import ManagedApplication
-from deployments.permissions import fallback_name, principal_names
+from jit import audit, handoff
+from jit.errors import NotAllowed
+from jit.mirror import jit_request_apply_record, jit_request_refresh, request_resource_group
 from jit.models import (
     TIMEOUT_WARNING_BEFORE,
     AuditEvent,
@@ -40,27 +44,13 @@ from portal.azure import (
     gateway_for_token,
     tenant_gateway,
 )
-from portal.azure.records import Authorization, JitApprover, JitPolicy, JitRequestRecord
+from portal.azure.records import Authorization, JitApprover, JitPolicy
 
 log = logging.getLogger(__name__)
 
 # A claimed operation whose worker died (acks_late redelivers it) may be claimed again after this.
 CLAIM_LEASE = dt.timedelta(minutes=6)
 ACTIVITY_MARGIN = dt.timedelta(minutes=1)
-
-NOTIFIED_ACTIONS = {
-    AuditEvent.Action.SUBMITTED,
-    AuditEvent.Action.APPROVED,
-    AuditEvent.Action.DENIED,
-    AuditEvent.Action.GRANT_STARTED,
-    AuditEvent.Action.GRANT_ENDED,
-    AuditEvent.Action.TIMEOUT_WARNING,
-    AuditEvent.Action.TIMED_OUT,
-}
-
-
-class NotAllowed(Exception):
-    """The person may not do this to this request (any more)."""
 
 
 @dataclass(frozen=True)
@@ -119,40 +109,6 @@ def _policy_json(policy: JitPolicy) -> dict[str, Any]:
     }
 
 
-# Audit ----------------------------------------------------------------------------------------
-
-
-def _audit(
-    action: str,
-    *,
-    application: ManagedApplication,
-    actor: User | None = None,
-    actor_name: str = "",
-    jit_request: JitRequest | None = None,
-    reason: str = "",
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    at: dt.datetime | None = None,
-) -> AuditEvent:
-    event = AuditEvent.objects.create(
-        at=at or timezone.now(),
-        action=action,
-        actor=actor,
-        actor_name=actor_name or (str(actor) if actor else "Azure"),
-        tenant_id=application.customer_tenant_id,
-        application=application,
-        jit_request=jit_request,
-        reason=reason,
-        before=before or {},
-        after=after or {},
-    )
-    if action in NOTIFIED_ACTIONS:
-        from jit import tasks
-
-        tasks.send_notifications.delay_on_commit(event.pk)
-    return event
-
-
 def _queue(operation: Operation) -> None:
     from jit import tasks
 
@@ -177,8 +133,7 @@ def jit_request_create(
         raise NotAllowed("This role is not one you are eligible for on this application.")
     name = f"jit{uuid.uuid4().hex[:7]}"  # ARM: 2-10 characters
     arm_id = (
-        f"/subscriptions/{application.subscription_id}/resourceGroups/"
-        f"{application.resource_group}/providers/Microsoft.Solutions/jitRequests/{name}"
+        f"{request_resource_group(application)}/providers/Microsoft.Solutions/jitRequests/{name}"
     )
     with transaction.atomic():
         jit = JitRequest.objects.create(
@@ -198,7 +153,7 @@ def jit_request_create(
         operation = Operation.objects.create(
             kind=Operation.Kind.CREATE, jit_request=jit, application=application, by=by
         )
-        _audit(
+        audit.record(
             AuditEvent.Action.REQUESTED,
             application=application,
             actor=by,
@@ -228,7 +183,7 @@ def _record_once(
             operation = Operation.objects.create(
                 kind=kind, jit_request=jit, application=jit.application, by=by, payload=payload
             )
-            _audit(
+            audit.record(
                 audit,
                 application=jit.application,
                 actor=by,
@@ -248,13 +203,24 @@ def _record_once(
 
 def jit_request_decide(
     *, jit_request: JitRequest, by: User, approve: bool, justification: str
-) -> Operation:
-    """Record an approver's decision and queue it for ARM's approval stage, once."""
+) -> Operation | None:
+    """Record an approver's decision through the tenant's approval channel.
+
+    Hand-off (the default): the decision is recorded here and made by the person in the Azure
+    portal; nothing is sent to ARM and the request's state still comes from ARM alone. PIM: the
+    decision is queued for the PIM approval stage behind the request, once.
+    """
     if not JitRequest.objects.decidable_by(by).filter(pk=jit_request.pk).exists():
         raise NotAllowed("You cannot decide this request.")
     if not justification.strip():
-        # Azure's approval stage refuses a review without one, approve or deny.
+        # Azure asks for a reason with the decision, approve or deny.
         raise NotAllowed("Give a reason: Azure records it with the decision.")
+    tenant = jit_request.application.customer_tenant
+    if tenant.approval_channel != Tenant.ApprovalChannel.PIM:
+        handoff.record_decision(
+            jit_request=jit_request, by=by, approve=approve, justification=justification
+        )
+        return None
     return _record_once(
         jit=jit_request,
         kind=Operation.Kind.DECIDE,
@@ -304,7 +270,7 @@ def jit_policy_update(
             by=by,
             payload=_policy_json(policy),
         )
-        _audit(
+        audit.record(
             AuditEvent.Action.POLICY_CHANGE_REQUESTED,
             application=application,
             actor=by,
@@ -330,8 +296,13 @@ WHAT_TO_DO = {
     "authorizations. The publisher must list you by name in the plan.",
     "JitRequestFailed": "Azure could not process the request. JIT needs Microsoft Entra ID P2 "
     "in the customer's tenant; the customer should check their licence.",
-    "ApprovalNotFound": "Azure does not list you as an approver of this request. Check the "
-    "application's JIT policy.",
+    "ApprovalNotFound": "Azure shows you no PIM approval for this request. Decide it in the "
+    "Azure portal instead (the application's JIT Access, Approve requests); an operator can "
+    "switch this customer to the hand-off channel.",
+    "ApprovalStageNotFound": "Decide it in the Azure portal (the application's JIT Access, "
+    "Approve requests).",
+    "AuthorizationFailed": "Azure refused the call for lack of rights at that scope. An "
+    "operator can check the set-up with `manage.py check_azure`.",
     "ApprovalStageNotInProgress": "The request was already decided, canceled or timed out "
     "in Azure.",
     "JustificationRequired": "Give a reason with the decision.",
@@ -429,7 +400,7 @@ def _fail(operation: Operation, code: str, message: str) -> None:
             )
         action = _FAILED_AUDIT.get(operation.kind)  # type: ignore[call-overload]
         if action is not None:
-            _audit(
+            audit.record(
                 action,
                 application=operation.application,
                 actor=operation.by,
@@ -465,7 +436,7 @@ def _submit_cancel(operation: Operation, gateway: AzureGateway) -> None:
     jit = operation.jit_request
     assert jit is not None
     gateway.cancel_jit_request(jit.arm_id)
-    _refresh(jit, gateway)
+    jit_request_refresh(jit, gateway)
 
 
 def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
@@ -479,10 +450,17 @@ def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
         if a.ticket_number == jit.name and a.approval_id
     ]
     if not linked:
-        _refresh(jit, gateway)
-        raise NotFound("No approval of this request is assigned to you.", code="ApprovalNotFound")
+        jit_request_refresh(jit, gateway)
+        raise NotFound(
+            "Azure lists no PIM approval of this request for you.", code="ApprovalNotFound"
+        )
     approval = gateway.get_approval(str(linked[0].approval_id))
-    stage = next((s for s in approval.stages if s.assigned_to_me), approval.stages[0])
+    stage = next((s for s in approval.stages if s.assigned_to_me), None)
+    if stage is None:
+        raise NotFound(
+            "Azure shows the PIM approval of this request without a stage assigned to you.",
+            code="ApprovalStageNotFound",
+        )
     try:
         gateway.decide_approval_stage(
             approval.id,
@@ -491,16 +469,22 @@ def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
             justification=str(operation.payload.get("justification", "")),
         )
     except Conflict:
-        _refresh(jit, gateway)  # decided elsewhere, canceled or timed out: show what ARM has
+        jit_request_refresh(
+            jit, gateway
+        )  # decided elsewhere, canceled or timed out: show what ARM has
         raise
-    _refresh(jit, gateway, decided_by=operation.by, reason=operation.payload.get("justification"))
+    jit_request_refresh(
+        jit, gateway, decided_by=operation.by, reason=operation.payload.get("justification")
+    )
 
 
 def _submit_revoke(operation: Operation, gateway: AzureGateway) -> None:
     jit = operation.jit_request
     assert jit is not None
     gateway.cancel_jit_request(jit.arm_id)  # DELETE of an approved request revokes the grant
-    _refresh(jit, gateway, decided_by=operation.by, reason=operation.payload.get("reason"))
+    jit_request_refresh(
+        jit, gateway, decided_by=operation.by, reason=operation.payload.get("reason")
+    )
 
 
 def _submit_policy(operation: Operation, gateway: AzureGateway) -> None:
@@ -529,7 +513,7 @@ def _submit_policy(operation: Operation, gateway: AzureGateway) -> None:
             ],
             jit_maximum_duration=confirmed.maximum_duration,
         )
-        _audit(
+        audit.record(
             AuditEvent.Action.POLICY_CHANGED,
             application=application,
             actor=operation.by,
@@ -547,215 +531,6 @@ _EXECUTORS = {
 }
 
 
-def _refresh(
-    jit: JitRequest,
-    gateway: AzureGateway,
-    *,
-    decided_by: User | None = None,
-    reason: Any = None,
-) -> None:
-    try:
-        record = gateway.get_jit_request(jit.arm_id)
-    except NotFound:
-        return
-    jit_request_apply_record(jit=jit, record=record, decided_by=decided_by, reason=reason)
-
-
-# Mirroring ARM --------------------------------------------------------------------------------
-
-_TRANSITION_AUDIT = {
-    State.PENDING: AuditEvent.Action.SUBMITTED,
-    State.DENIED: AuditEvent.Action.DENIED,
-    State.CANCELED: AuditEvent.Action.CANCELED,
-    State.TIMEOUT: AuditEvent.Action.TIMED_OUT,
-    State.FAILED: AuditEvent.Action.REQUEST_FAILED,
-}
-
-
-def jit_request_apply_record(
-    *,
-    jit: JitRequest,
-    record: JitRequestRecord,
-    decided_by: User | None = None,
-    reason: Any = None,
-) -> bool:
-    """Move the row to ARM's state; each transition is claimed once and audited once."""
-    new_state = record.state if record.state in State.values else State.FAILED
-    now = timezone.now()
-    changed = False
-    with transaction.atomic():
-        old_state = JitRequest.objects.filter(pk=jit.pk).values_list("state", flat=True).first()
-        if old_state is None:
-            return False
-        if old_state != new_state:
-            fields: dict[str, Any] = {"state": new_state, "state_changed_at": now}
-            if old_state == State.SUBMITTING:
-                fields.update(start=record.start, duration=record.duration)
-            if decided_by is not None:
-                fields.update(decided_by_name=str(decided_by), decision_reason=str(reason or ""))
-            changed = JitRequest.objects.filter(pk=jit.pk, state=old_state).update(**fields) == 1
-            if changed:
-                jit.refresh_from_db()
-                _audit_transition(jit, old_state, new_state, decided_by, reason)
-        _grant_bookkeeping(jit, record, now, old_state)
-    return changed
-
-
-def _audit_transition(
-    jit: JitRequest, old: str, new: str, decided_by: User | None, reason: Any
-) -> None:
-    common: dict[str, Any] = {
-        "application": jit.application,
-        "jit_request": jit,
-        "before": {"state": old},
-        "after": {"state": new},
-    }
-    if new == State.APPROVED:
-        if old == State.SUBMITTING:
-            _audit(AuditEvent.Action.SUBMITTED, **common)
-        _audit(
-            AuditEvent.Action.APPROVED,
-            actor=decided_by,
-            actor_name="" if decided_by else "Azure (automatic approval or Azure portal)",
-            reason=str(reason or ""),
-            **common,
-        )
-    elif new == State.DENIED:
-        _audit(AuditEvent.Action.DENIED, actor=decided_by, reason=str(reason or ""), **common)
-    elif new == State.CANCELED and decided_by is not None:
-        _audit(AuditEvent.Action.CANCELED, actor=decided_by, reason=str(reason or ""), **common)
-    elif new == State.EXPIRED:
-        pass  # recorded as the grant's end below
-    elif new in _TRANSITION_AUDIT:
-        _audit(_TRANSITION_AUDIT[new], **common)  # type: ignore[index]
-
-
-def _grant_bookkeeping(
-    jit: JitRequest, record: JitRequestRecord, now: dt.datetime, old_state: str | None = None
-) -> None:
-    """Record a grant's start and end once each, from ARM's state and schedule."""
-    began = record.start <= now
-    started = (
-        (jit.state == State.APPROVED and began)
-        or jit.state == State.EXPIRED
-        or (jit.state == State.CANCELED and old_state == State.APPROVED and began)
-    )
-    if (
-        started
-        and jit.grant_started_at is None
-        and JitRequest.objects.filter(pk=jit.pk, grant_started_at__isnull=True).update(
-            grant_started_at=record.start
-        )
-    ):
-        jit.grant_started_at = record.start
-        _audit(
-            AuditEvent.Action.GRANT_STARTED,
-            application=jit.application,
-            jit_request=jit,
-            after={"role": jit.role_name, "until": record.end.isoformat()},
-            at=min(now, record.start),  # seen late (a reconcile) is recorded when it happened
-        )
-    ended = jit.state in (State.EXPIRED, State.CANCELED) and jit.grant_started_at is not None
-    if (
-        ended
-        and jit.grant_ended_at is None
-        and JitRequest.objects.filter(pk=jit.pk, grant_ended_at__isnull=True).update(
-            grant_ended_at=now
-        )
-    ):
-        jit.grant_ended_at = now
-        _audit(
-            AuditEvent.Action.GRANT_ENDED,
-            application=jit.application,
-            jit_request=jit,
-            reason="Expired" if jit.state == State.EXPIRED else "Revoked or canceled",
-            after={"state": jit.state},
-        )
-        from jit import tasks
-
-        tasks.fetch_elevation_activity.delay_on_commit(str(jit.pk))
-
-
-def jit_requests_reconcile(*, tenant: Tenant, gateway: AzureGateway | None = None) -> int:
-    """Mirror the JIT requests ARM lists in a customer tenant's subscriptions; returns how many
-    rows changed state. Requests made outside the portal are added."""
-    apps = {
-        app.arm_id.lower(): app
-        for app in ManagedApplication.objects.filter(customer_tenant=tenant).select_related(
-            "customer_tenant"
-        )
-    }
-    subscriptions = sorted({app.subscription_id for app in apps.values()})
-    if not subscriptions:
-        return 0
-    owned = gateway is None
-    gateway = gateway or tenant_gateway(str(tenant.entra_tenant_id))
-    changed = 0
-    try:
-        for subscription in subscriptions:
-            for record in gateway.list_jit_requests(subscription):
-                app = apps.get(record.application_id.lower())
-                if app is None:
-                    continue
-                jit = JitRequest.objects.filter(arm_id__iexact=record.id).first()
-                if jit is None:
-                    jit = _adopt(app, record)
-                    changed += 1
-                    continue
-                changed += jit_request_apply_record(jit=jit, record=record)
-    finally:
-        if owned:
-            gateway.close()
-    return changed
-
-
-def _adopt(app: ManagedApplication, record: JitRequestRecord) -> JitRequest:
-    """A request made outside the portal (the Azure portal, the CLI): mirror it as it is."""
-    authorization = record.authorizations[0] if record.authorizations else None
-    oid = record.created_by.oid if record.created_by else ""
-    requester = User.objects.filter(entra_object_id=oid).first() if oid else None
-    now = timezone.now()
-    state = record.state if record.state in State.values else State.FAILED
-    with transaction.atomic():
-        jit, created = JitRequest.objects.get_or_create(
-            arm_id=record.id,
-            defaults={
-                "application": app,
-                "name": record.name[:10],
-                "requested_by": requester,
-                "requester_oid": oid,
-                "requester_name": str(requester) if requester else "",
-                "principal_id": authorization.principal_id if authorization else "",
-                "role_definition_id": authorization.role_definition_id if authorization else "",
-                "start": record.start,
-                "duration": record.duration,
-                "state": state,
-                "created_at": min(now, record.start),
-                "justification": "Requested outside the portal.",
-            },
-        )
-        if created:
-            _audit(
-                AuditEvent.Action.REQUESTED,
-                application=app,
-                jit_request=jit,
-                actor_name=jit.requester_name or _principal_label(oid),
-                reason=jit.justification,
-                after={"state": state, "role": jit.role_name},
-                at=jit.created_at,
-            )
-            _grant_bookkeeping(jit, record, now)
-    return jit
-
-
-def _principal_label(object_id: str) -> str:
-    """Who made a request the portal did not see being made: a name if any is known."""
-    if not object_id:
-        return "Azure"
-    known = principal_names([object_id])
-    return known.get(object_id.lower()) or fallback_name(object_id)
-
-
 def jit_timeout_warnings_send(*, now: dt.datetime | None = None) -> int:
     """Warn approvers once about pending requests within an hour of ARM's 24-hour timeout."""
     now = now or timezone.now()
@@ -770,7 +545,7 @@ def jit_timeout_warnings_send(*, now: dt.datetime | None = None) -> int:
             if JitRequest.objects.filter(pk=jit.pk, timeout_warned_at__isnull=True).update(
                 timeout_warned_at=now
             ):
-                _audit(
+                audit.record(
                     AuditEvent.Action.TIMEOUT_WARNING,
                     application=jit.application,
                     jit_request=jit,

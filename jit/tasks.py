@@ -6,15 +6,19 @@ Task names are a wire contract (beat entries in jit/schedule.py name them).
 from __future__ import annotations
 
 import random
+import time
 
 from celery import shared_task
 from celery.app.task import Task
+from django.conf import settings
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 
 from accounts.models import Tenant
 from accounts.tokens import TokenServiceUnavailable
 from deployments.models import ManagedApplication
-from jit import notifications, services
-from jit.models import AuditEvent, JitRequest
+from jit import mirror, notifications, services
+from jit.models import AuditEvent, JitRequest, State
 from portal.azure import Throttled, Transient
 
 MAX_RETRIES = 8
@@ -44,28 +48,74 @@ def submit_operation(self: Task, operation_id: int) -> None:
 
 @shared_task(name="jit.reconcile_requests")
 def reconcile_requests() -> None:
-    """Fan out one reconciliation per customer tenant with JIT-enabled applications."""
+    """Queue the reconciliations: the publisher's JIT scope (one listing for every customer),
+    and each customer tenant with requests living in its own subscriptions."""
+    if mirror.publisher_scope():
+        reconcile_scope_requests.delay()
     tenant_ids = (
         ManagedApplication.objects.filter(jit_enabled=True, vanished_at__isnull=True)
         .values_list("customer_tenant_id", flat=True)
         .distinct()
     )
+    if mirror.publisher_scope():
+        # Only tenants with open requests made in their subscriptions (the application scope,
+        # or before the publisher's scope was configured).
+        tenant_ids = tenant_ids.filter(
+            jit_requests__state__in=[State.PENDING, State.APPROVED, State.UNKNOWN],
+            jit_requests__arm_id__istartswith=Concat(
+                Value("/subscriptions/"), F("subscription_id"), Value("/")
+            ),
+        )
     for tenant_id in tenant_ids:
         reconcile_tenant_requests.delay(tenant_id)
+
+
+@shared_task(
+    name="jit.reconcile_scope_requests", bind=True, acks_late=True, max_retries=MAX_RETRIES
+)
+def reconcile_scope_requests(self: Task) -> None:
+    """Mirror every request in the publisher's JIT scope from ARM."""
+    try:
+        mirror.jit_requests_reconcile_scope()
+    except Transient as exc:
+        _retry(self, exc)
 
 
 @shared_task(
     name="jit.reconcile_tenant_requests", bind=True, acks_late=True, max_retries=MAX_RETRIES
 )
 def reconcile_tenant_requests(self: Task, tenant_id: int) -> None:
-    """Mirror one customer tenant's JIT request states from ARM."""
+    """Mirror the requests living in one customer tenant's subscriptions from ARM."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return
     try:
-        services.jit_requests_reconcile(tenant=tenant)
+        mirror.jit_requests_reconcile(tenant=tenant)
     except Transient as exc:
         _retry(self, exc)
+
+
+@shared_task(name="jit.watch_request", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def watch_request(self: Task, jit_request_id: str, started: float | None = None) -> None:
+    """Read a pending request again and again while a decision recorded here is made in Azure,
+    so the outcome shows within seconds; gives up after JIT_WATCH_MINUTES."""
+    started = started or time.time()
+    jit = (
+        JitRequest.objects.filter(pk=jit_request_id, state=State.PENDING)
+        .select_related("application", "application__customer_tenant")
+        .first()
+    )
+    if jit is None:
+        return
+    try:
+        mirror.jit_request_refresh(jit)
+    except Transient as exc:
+        _retry(self, exc)
+    if self.request.is_eager:
+        return  # run in-process (tests): one look; a worker keeps looking
+    still_pending = JitRequest.objects.filter(pk=jit.pk, state=State.PENDING).exists()
+    if still_pending and time.time() - started < settings.JIT_WATCH_MINUTES * 60:
+        watch_request.apply_async((jit_request_id, started), countdown=settings.JIT_WATCH_INTERVAL)
 
 
 @shared_task(name="jit.send_timeout_warnings")

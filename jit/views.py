@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import scoping
 from accounts.decorators import portal_access_required, recent_sign_in_required
 from jit import selectors, services
+from jit.errors import NotAllowed
 from jit.forms import (
     AuditFilterForm,
     DecisionForm,
@@ -116,7 +117,7 @@ def decide(request: AuthedRequest, pk: UUID) -> HttpResponse:
             approve=form.approve,
             justification=form.cleaned_data["justification"],
         )
-    except services.NotAllowed as exc:
+    except NotAllowed as exc:
         return _status(request, jit, status=403, refusal=str(exc))
     return _after_action(request, jit)
 
@@ -128,7 +129,7 @@ def cancel(request: AuthedRequest, pk: UUID) -> HttpResponse:
     jit = _visible(request, pk)
     try:
         services.jit_request_cancel(jit_request=jit, by=request.user)
-    except services.NotAllowed as exc:
+    except NotAllowed as exc:
         return _status(request, jit, status=403, refusal=str(exc))
     return _after_action(request, jit)
 
@@ -142,7 +143,7 @@ def revoke(request: AuthedRequest, pk: UUID) -> HttpResponse:
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
         services.jit_request_revoke(jit_request=jit, by=request.user, reason=reason)
-    except services.NotAllowed as exc:
+    except NotAllowed as exc:
         return _status(request, jit, status=403, refusal=str(exc))
     return _after_action(request, jit)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -88,3 +89,33 @@ def parse_name_map(name: str, raw: str) -> dict[str, str]:
             raise ImproperlyConfigured(f"{name} must look like 'objectid=Name,objectid=Name'")
         mapping[key.strip().lower()] = value.strip()
     return mapping
+
+
+_JIT_SCOPE = re.compile(
+    r"/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"/resourceGroups/[-\w._()]{1,90}",
+    re.IGNORECASE,
+)
+
+
+def parse_jit_scope(name: str, raw: str) -> str:
+    """A resource group id, "application", or empty (not configured)."""
+    value = raw.strip().rstrip("/")
+    if value in ("", "application") or _JIT_SCOPE.fullmatch(value):
+        return value
+    raise ImproperlyConfigured(
+        f"{name} must be '/subscriptions/<subscription id>/resourceGroups/<name>' or 'application'"
+    )
+
+
+def parse_url_template(name: str, raw: str, fields: tuple[str, ...]) -> str:
+    """An http(s) URL with `{field}` placeholders, checked by filling each one in."""
+    try:
+        filled = raw.format(**dict.fromkeys(fields, "x"))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ImproperlyConfigured(
+            f"{name} may only use the placeholders {', '.join('{' + f + '}' for f in fields)}"
+        ) from exc
+    if not filled.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL")
+    return raw

@@ -21,7 +21,9 @@ from portal.env import (
     env_list,
     env_secret,
     env_str,
+    parse_jit_scope,
     parse_name_map,
+    parse_url_template,
 )
 from portal.mail import email_settings_from_url
 
@@ -185,6 +187,13 @@ if AZURE_CLOUD == "emulator":
     _default_principal_names = (
         "c245099c-5407-493f-9eeb-4b52d12f3024=Contoso Managed Services Automation"
     )
+    _default_jit_scope = (
+        "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit-requests"
+    )
+    # The emulator's stand-in for the application's JIT Access blade, on its plain-HTTP port.
+    _default_azure_jit_url = (
+        EMULATOR_SIGNIN_URL + "/_portal/jitAccess?application={application_id_quoted}"
+    )
 else:
     ENTRA_LOGIN_URL = "https://login.microsoftonline.com"
     ENTRA_SIGNIN_URL = ENTRA_LOGIN_URL
@@ -198,6 +207,9 @@ else:
     _default_publisher_client_secret = None
     _default_webhook_secret = None
     _default_principal_names = ""
+    _default_jit_scope = ""
+    # The application's page in the Azure portal; its JIT Access blade is one click from there.
+    _default_azure_jit_url = "https://portal.azure.com/#@{tenant_id}/resource{application_id}"
 
 ENTRA_CLIENT_ID = env_str("ENTRA_CLIENT_ID", _default_client_id)
 ENTRA_CLIENT_SECRET = env_secret("ENTRA_CLIENT_SECRET") or _default_client_secret
@@ -210,6 +222,23 @@ PUBLISHER_CLIENT_ID = (
 PUBLISHER_CLIENT_SECRET = (
     env_secret("PUBLISHER_CLIENT_SECRET") or _default_publisher_client_secret or ENTRA_CLIENT_SECRET
 )
+# Where the portal creates jitRequests: a resource group the publisher's people may write to
+# ("/subscriptions/<id>/resourceGroups/<name>"), or "application" for the application's own
+# resource group (only where `manage.py check_azure` showed that Azure accepts it).
+PUBLISHER_JIT_SCOPE = parse_jit_scope(
+    "PUBLISHER_JIT_SCOPE", env_str("PUBLISHER_JIT_SCOPE", _default_jit_scope)
+)
+# Where people are sent to decide a request in Azure (the hand-off approval channel): a URL with
+# {tenant_id}, {application_id}, {application_id_quoted} or {jit_request_id_quoted} in it.
+AZURE_PORTAL_JIT_URL = parse_url_template(
+    "AZURE_PORTAL_JIT_URL",
+    env_str("AZURE_PORTAL_JIT_URL", _default_azure_jit_url),
+    ("tenant_id", "application_id", "application_id_quoted", "jit_request_id_quoted"),
+)
+# While a hand-off decision waits for Azure, the request is read again this often (seconds), for
+# JIT_WATCH_MINUTES at most; the minute-by-minute reconciliation covers the rest.
+JIT_WATCH_INTERVAL = env_int("JIT_WATCH_INTERVAL", 5, minimum=1)
+JIT_WATCH_MINUTES = env_int("JIT_WATCH_MINUTES", 30, minimum=1)
 # Marketplace notifications: Azure POSTs to <this path>/resource?sig=<secret>. Without a secret
 # the endpoint is off.
 MARKETPLACE_WEBHOOK_PATH = env_str("MARKETPLACE_WEBHOOK_PATH", "hooks/marketplace").strip("/")
@@ -226,10 +255,11 @@ SYNC_RUN_RETENTION_DAYS = env_int("SYNC_RUN_RETENTION_DAYS", 14, minimum=1)
 # Seconds between polls of ARM long-running operations (ARM's Retry-After wins when it is sent).
 ARM_POLLING_INTERVAL = env_int("ARM_POLLING_INTERVAL", 5, minimum=0)
 if AZURE_CLOUD == "public" and not (
-    ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID
+    ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID and PUBLISHER_JIT_SCOPE
 ):
     raise ImproperlyConfigured(
-        "AZURE_CLOUD=public needs ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID"
+        "AZURE_CLOUD=public needs ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET, PUBLISHER_TENANT_ID "
+        "and PUBLISHER_JIT_SCOPE"
     )
 ARM_SCOPE = "https://management.azure.com/user_impersonation"
 # The demo command starts the emulator as one of its processes when it is the target.

@@ -99,6 +99,9 @@ def azure(emulator_server, settings):
     settings.GRAPH_URL = emulator_server.https_url
     settings.ARM_URL = emulator_server.https_url
     settings.AZURE_CA_BUNDLE = emulator_server.ca_bundle
+    settings.AZURE_PORTAL_JIT_URL = (
+        emulator_server.http_url + "/_portal/jitAccess?application={application_id_quoted}"
+    )
     return emulator_server
 
 

@@ -17,6 +17,8 @@ BADGES = {
     "Expired": "text-bg-light border",
     "Timeout": "text-bg-secondary",
     "Failed": "text-bg-danger",
+    "Gone": "text-bg-secondary",
+    "Unknown": "text-bg-light border",
 }
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import logging
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -92,6 +93,8 @@ RETRY_TOTAL = 2
 RETRY_BACKOFF_FACTOR = 0.5
 MAX_INLINE_RETRY_AFTER = 5.0
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -159,6 +162,7 @@ class AzureGateway(Protocol):
     ) -> JitRequestRecord: ...
     def get_jit_request(self, jit_request_id: str) -> JitRequestRecord: ...
     def list_jit_requests(self, subscription_id: str) -> list[JitRequestRecord]: ...
+    def list_jit_requests_at(self, scope: str) -> list[JitRequestRecord]: ...
     def cancel_jit_request(self, jit_request_id: str) -> None: ...
     def list_approvals_as_approver(self) -> list[ApprovalRecord]: ...
     def get_approval(self, approval_id: str) -> ApprovalRecord: ...
@@ -557,6 +561,25 @@ class SdkAzureGateway:
             lambda item: mapping.jit_request(solutions.JitRequestDefinition(item)),
         )
 
+    def list_jit_requests_at(self, scope: str) -> list[JitRequestRecord]:
+        """JIT requests in a subscription or resource group (`/subscriptions/…[/resourceGroups/…]`).
+
+        An item ARM lists without the required schedule is skipped and logged, so one odd
+        request cannot hide the others.
+        https://learn.microsoft.com/rest/api/managedapplications/jit-requests/list-by-resource-group
+        """
+        items = self._get_pages(
+            f"{scope.rstrip('/')}/providers/Microsoft.Solutions/jitRequests",
+            {"api-version": SOLUTIONS_API_VERSION},
+        )
+        records: list[JitRequestRecord] = []
+        for item in items:
+            try:
+                records.append(mapping.jit_request(solutions.JitRequestDefinition(item)))
+            except (ValueError, TypeError, AttributeError) as exc:
+                log.warning("Skipped a JIT request ARM listed at %s: %s", scope, exc)
+        return records
+
     def cancel_jit_request(self, jit_request_id: str) -> None:
         """DELETE a JIT request: cancels it while pending or active; no error if already gone."""
         parts = parse_resource_id(jit_request_id)
@@ -693,6 +716,22 @@ def publisher_gateway() -> SdkAzureGateway:
         ),
         owns_credential=False,
     )
+
+
+def app_token_expiry(tenant_id: str, *, publisher: bool = False) -> dt.datetime:
+    """Ask Entra for an app-only ARM token in a tenant (the portal's app, or the publisher's
+    automation app in the publisher tenant); when it expires. Raises the gateway's errors."""
+    credential = _app_credential(
+        tenant_id,
+        settings.PUBLISHER_CLIENT_ID if publisher else settings.ENTRA_CLIENT_ID,
+        (settings.PUBLISHER_CLIENT_SECRET if publisher else settings.ENTRA_CLIENT_SECRET) or "",
+        settings.ENTRA_LOGIN_URL,
+        settings.AZURE_CA_BUNDLE,
+        threading.get_ident(),
+    )
+    with translated():
+        token = credential.get_token(*ARM_CREDENTIAL_SCOPES)
+    return dt.datetime.fromtimestamp(token.expires_on, tz=dt.UTC)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -312,7 +312,11 @@ def approval(model: Any) -> ApprovalRecord:
     return ApprovalRecord(
         id=_str(model.id),
         name=_str(model.name),
-        stages=tuple(approval_stage(s) for s in model.stages or ()),
+        # The 2021-01-01-preview spec says `stages`; other versions of it say `steps`.
+        stages=tuple(
+            approval_stage(s)
+            for s in (getattr(model, "stages", None) or getattr(model, "steps", None) or ())
+        ),
     )
 
 

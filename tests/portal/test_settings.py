@@ -190,3 +190,46 @@ def test_redis_broker_brings_a_shared_cache(tmp_path):
         "django.core.cache.backends.redis.RedisCache",
         "redis://127.0.0.1:6379/2",
     ]
+
+
+def test_jit_scope_is_a_resource_group_id_or_application():
+    from portal.env import parse_jit_scope
+
+    group = "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit-requests"
+    assert parse_jit_scope("S", group + "/") == group
+    assert parse_jit_scope("S", "application") == "application"
+    assert parse_jit_scope("S", "") == ""
+    for bad in ("/subscriptions/nope/resourceGroups/x", group + "/providers/x", "rg-jit"):
+        with pytest.raises(ImproperlyConfigured, match="S must be"):
+            parse_jit_scope("S", bad)
+
+
+def test_portal_link_template_takes_only_known_placeholders():
+    from portal.env import parse_url_template
+
+    fields = ("tenant_id", "application_id")
+    link = "https://portal.azure.com/#@{tenant_id}/resource{application_id}"
+    assert parse_url_template("U", link, fields) == link
+    with pytest.raises(ImproperlyConfigured, match="placeholders"):
+        parse_url_template("U", "https://x/{secret}", fields)
+    with pytest.raises(ImproperlyConfigured, match="http"):
+        parse_url_template("U", "javascript:alert({tenant_id})", fields)
+
+
+def test_public_cloud_needs_the_publisher_jit_scope():
+    env = {
+        "DEBUG": "1",
+        "AZURE_CLOUD": "public",
+        "ENTRA_CLIENT_ID": "4b8abcd2-0b88-4c0a-a9e6-4134635226ce",
+        "ENTRA_CLIENT_SECRET": "s",
+        "PUBLISHER_TENANT_ID": "0ec098e5-b929-47d3-a4de-b2f969d0ba5b",
+    }
+    missing = _run_settings(env, "print(settings.PUBLISHER_JIT_SCOPE)")
+    assert missing.returncode != 0
+    assert "PUBLISHER_JIT_SCOPE" in missing.stderr
+    scope = "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit"
+    given = _run_settings(
+        {**env, "PUBLISHER_JIT_SCOPE": scope}, "print(settings.AZURE_PORTAL_JIT_URL)"
+    )
+    assert given.returncode == 0, given.stderr
+    assert given.stdout.strip().startswith("https://portal.azure.com/")
