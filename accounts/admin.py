@@ -28,10 +28,25 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "entra_tenant_id", "side", "state", "has_entra_p2", "created_at")
-    list_filter = ("side", "state", "has_entra_p2")
+    list_display = (
+        "__str__",
+        "entra_tenant_id",
+        "side",
+        "state",
+        "has_entra_p2",
+        "approval_channel",
+        "created_at",
+    )
+    list_filter = ("side", "state", "has_entra_p2", "approval_channel")
     search_fields = ("display_name", "entra_tenant_id")
-    readonly_fields = ("entra_tenant_id", "created_at", "updated_at")
+    # The channel is what `manage.py check_azure --save-channels` proved, not a preference.
+    readonly_fields = (
+        "entra_tenant_id",
+        "approval_channel",
+        "approval_channel_checked_at",
+        "created_at",
+        "updated_at",
+    )
     actions = ("allow", "block", "sync_now")
 
     @admin.action(description="Allow the selected tenants")

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Role, User
 from deployments import plain_language as pl
+from deployments.elevations import elevation_values
 from deployments.models import (
     Elevation,
     LockLevel,
@@ -355,20 +356,15 @@ def _mirror_elevations(
     for request in listed[record.subscription_id]:
         if request.application_id.lower() != record.id.lower():
             continue
-        for authorization in request.authorizations[:1]:
-            values = {
-                "principal_id": authorization.principal_id.lower(),
-                "role_definition_id": authorization.role_definition_id.lower(),
-                "state": request.state,
-                "start": request.start,
-                "end": request.end,
-            }
-            row = existing.get(request.id.lower())
-            if row is None:
-                elevation = Elevation(application=app, arm_id=request.id, **values)
-                context.permissions.new_elevations.append(elevation)
-            elif any(getattr(row, name) != value for name, value in values.items()):
-                Elevation.objects.filter(pk=row.pk).update(**values)
+        values = elevation_values(request)
+        if values is None:
+            continue
+        row = existing.get(request.id.lower())
+        if row is None:
+            elevation = Elevation(application=app, arm_id=request.id, **values)
+            context.permissions.new_elevations.append(elevation)
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            Elevation.objects.filter(pk=row.pk).update(**values)
 
 
 # --- Differences in plain language ----------------------------------------------------------------

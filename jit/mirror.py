@@ -19,6 +19,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from deployments.elevations import elevation_upsert
 from deployments.models import ManagedApplication
 from deployments.permissions import fallback_name, principal_names
 from jit import audit
@@ -288,10 +289,12 @@ def _apply_listing(
             app = apps.get(record.application_id.lower())
             if app is not None:
                 _adopt(app, record)
+                elevation_upsert(app, record)
                 changed += 1
             continue
         if _needs_apply(jit, record, now):
             changed += jit_request_apply_record(jit=jit, record=record)
+            elevation_upsert(jit.application, record)
     for key, jit in rows.items():
         if key not in seen and jit.state in (State.PENDING, State.APPROVED, State.UNKNOWN):
             changed += jit_request_refresh(jit, gateway)

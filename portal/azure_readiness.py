@@ -244,12 +244,10 @@ def customer_tenant(tenant: Tenant, *, save_channel: bool = False) -> Iterator[F
             subscriptions.extend(s.id for s in gateway.list_subscriptions())
             return f"{len(subscriptions)} subscriptions"
 
-        listed = _attempt(
-            "Read subscriptions",
-            where,
-            read_subscriptions,
-            "give the portal's service principal Reader on the customer's subscriptions.",
-        )
+        fix = "give the portal's service principal Reader on the customer's subscriptions."
+        listed = _attempt("Read subscriptions", where, read_subscriptions, fix)
+        if listed.ok and not subscriptions:
+            listed = Finding("Read subscriptions", where, False, f"none visible. Fix: {fix}")
         yield listed
         for subscription in subscriptions:
             yield _attempt(

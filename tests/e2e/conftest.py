@@ -105,7 +105,7 @@ def demo(portal, azure):
     from accounts.models import Side
     from deployments import sync
     from deployments.models import SyncRun
-    from jit import services
+    from jit import mirror
     from tests.conftest import CONTOSO, FABRIKAM, NORTHWIND, make_tenant
 
     tenants = {
@@ -118,7 +118,7 @@ def demo(portal, azure):
         sync.run_tenant_sync(run_id=run.pk)
         run.refresh_from_db()
         assert run.state == SyncRun.State.SUCCEEDED, run.error
-        services.jit_requests_reconcile(tenant=tenants[name])
+    mirror.jit_requests_reconcile_scope()
     return tenants
 
 
@@ -146,11 +146,11 @@ def run_queued_operations() -> int:
     return len(queued)
 
 
-def reconcile(tenant) -> None:
-    """The periodic reconciliation of one customer tenant's JIT requests."""
-    from jit import services
+def reconcile() -> None:
+    """The periodic reconciliation of the JIT requests in the publisher's scope."""
+    from jit import mirror
 
-    services.jit_requests_reconcile(tenant=tenant)
+    mirror.jit_requests_reconcile_scope()
 
 
 def assert_accessible(page: Page, where: str) -> None:

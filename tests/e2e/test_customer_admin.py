@@ -1,8 +1,11 @@
 """A customer admin reviews an application, tightens its JIT policy, approves one elevation
-request and denies another with a reason, in a real browser."""
+request and denies another with a reason, in a real browser. Decisions go through the hand-off
+channel: recorded in the portal, made in "the Azure portal" (the emulator's stand-in for the
+JIT Access blade), and shown once ARM confirms them."""
 
 from playwright.sync_api import expect
 
+from jit import tasks
 from jit.models import JitRequest, Operation, State
 from tests.e2e.conftest import (
     emulator_act,
@@ -13,6 +16,7 @@ from tests.e2e.conftest import (
 )
 
 PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
+ALICE = "2029a5ca-c529-486a-ba15-f25657670ce5"
 
 
 def _second_pending_request(azure, demo):
@@ -23,7 +27,7 @@ def _second_pending_request(azure, demo):
         "jit-request",
         {"as": PAT, "application_id": monitoring.arm_id, "name": "jitpend2", "duration": "PT2H"},
     )
-    reconcile(demo["fabrikam"])
+    reconcile()
     return JitRequest.objects.get(name="jitpend2")
 
 
@@ -80,39 +84,62 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
     requested = page.locator("h1 + p time[data-local]")
     expect(requested).to_contain_text("GMT+5:30")  # in the viewer's zone, not UTC
 
-    page.get_by_role("button", name="Approve").click()  # no reason given
+    page.get_by_role("button", name="Record approval").click()  # no reason given
     expect(page.get_by_label("Reason for your decision")).to_have_attribute("aria-invalid", "true")
     expect(status).to_contain_text("Give a reason")
 
     page.route("**/decide/", lambda route: route.fulfill(status=502, body="Bad gateway"))
     page.get_by_label("Reason for your decision").fill("Planned maintenance, ticket 4711")
-    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("button", name="Record approval").click()
     error = page.get_by_role("alert").filter(has_text="could not complete that (error 502)")
     expect(error).to_be_visible()
     screenshot(page, "admin-decision-error")
     page.unroute("**/decide/")
-    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("button", name="Record approval").click()
     expect(error).to_be_hidden()
-    expect(status).to_contain_text("submitting to Azure")
-    screenshot(page, "admin-approving")
-    run_queued_operations()
+    expect(status).to_contain_text("Azure has not confirmed it yet")
+    expect(status.locator(".badge").first).to_have_text("Pending")  # nothing claimed early
+    screenshot(page, "admin-approve-in-azure")
+
+    # "Open the request in Azure" leads to the application's JIT Access blade, where the
+    # decision is really made.
+    with page.context.expect_page() as opened:
+        status.get_by_role("link", name="Open the request in Azure").click()
+    blade = opened.value
+    expect(blade.get_by_text("jitpend1")).to_be_visible()
+    screenshot(blade, "azure-blade-stand-in")
+    blade.close()
+    jit = JitRequest.objects.get(name="jitpend1")
+    emulator_act(
+        azure,
+        "decide",
+        {"as": ALICE, "jit_request_id": jit.arm_id, "decision": "Approve", "justification": "ok"},
+    )
+    tasks.watch_request(str(jit.pk))  # what the worker does while the decision is made in Azure
     expect(status.locator(".badge").first).to_have_text("Approved")
     expect(status).to_contain_text("left")
+    expect(status).to_contain_text("Azure confirmed the outcome")
     screenshot(page, "admin-approved")
 
     page.goto(f"/jit/requests/{second.pk}/")
     page.get_by_label("Reason for your decision").fill("Not during the quarter-end freeze")
     dialogs = []
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.get_by_role("button", name="Deny").click()
-    expect(page.get_by_role("button", name="Deny")).to_be_enabled()
+    page.get_by_role("button", name="Record denial").click()
+    expect(page.get_by_role("button", name="Record denial")).to_be_enabled()
     assert dialogs and dialogs[0].startswith("Deny this request?")
-    assert not Operation.objects.filter(jit_request=second).exists()  # "no" sends nothing
+    second.refresh_from_db()
+    assert not second.handoff_decision  # "no" records nothing
 
     page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Deny").click()
-    expect(status).to_contain_text("submitting to Azure")
-    run_queued_operations()
+    page.get_by_role("button", name="Record denial").click()
+    expect(status).to_contain_text("Azure has not confirmed it yet")
+    emulator_act(
+        azure,
+        "decide",
+        {"as": ALICE, "jit_request_id": second.arm_id, "decision": "Deny", "justification": "no"},
+    )
+    reconcile()
     expect(status.locator(".badge").first).to_have_text("Denied")
     expect(status).to_contain_text("Not during the quarter-end freeze")
     screenshot(page, "admin-denied")
@@ -120,3 +147,4 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
     second.refresh_from_db()
     assert second.state == State.DENIED
     assert JitRequest.objects.get(name="jitpend1").state == State.APPROVED
+    assert not Operation.objects.filter(kind="decide").exists()  # nothing was sent to ARM

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from jit.models import JitRequest, Operation, State
 from tests.e2e.conftest import screenshot, sign_in
 
-CHANGES = ["Approve", "Deny", "Revoke access now", "Cancel request", "End my access now",
+CHANGES = ["Approve", "Deny", "Record approval", "Record denial", "Revoke access now", "Cancel request", "End my access now",
            "Save to Azure", "Request elevation"]  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from jit import services, tasks
+from jit import mirror, services, tasks
 from jit.models import AuditEvent, JitRequest, Operation, State
 from jit.services import EligibleRole, NotAllowed
 from portal.azure import Throttled, Transient, gateway_for_token
@@ -224,35 +224,86 @@ def test_no_entra_p2_ends_failed_with_the_licence_named(
     assert "P2" in operation.what_to_do
 
 
-# Decisions --------------------------------------------------------------------------------------
+# Decisions: the hand-off channel (the default) ----------------------------------------------------
 
 
-def test_approver_approves_and_the_grant_starts(pending, alice, azure):
-    operation = services.jit_request_decide(
+def decided_in_azure(azure, jit, *, by, approve=True, reason="Decided in the Azure portal"):
+    """The person makes the decision in the Azure portal (the emulator's stand-in for its blade)."""
+    import requests
+
+    response = requests.post(
+        f"{azure.https_url}/_emulator/act/decide",
+        json={
+            "as": by,
+            "jit_request_id": jit.arm_id,
+            "decision": "Approve" if approve else "Deny",
+            "justification": reason,
+        },
+        verify=azure.ca_bundle,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def arm_writes(azure, since):
+    return [r for r in azure.state.requests_log[since:] if r["method"] != "GET"]
+
+
+def test_a_decision_is_recorded_here_made_in_azure_and_confirmed_from_arm(pending, alice, azure):
+    before = len(azure.state.requests_log)
+
+    result = services.jit_request_decide(
         jit_request=pending, by=alice, approve=True, justification="Planned work"
     )
-    submit(operation)
 
     pending.refresh_from_db()
-    assert operation.status == Operation.Status.DONE
+    assert result is None  # nothing is queued for ARM: Azure takes the decision itself
+    assert arm_writes(azure, before) == []
+    assert pending.state == State.PENDING
+    assert (pending.handoff_decision, pending.handoff_by) == ("approve", alice)
+    recorded = pending.audit_events.get(action=AuditEvent.Action.DECIDED)
+    assert recorded.after == {
+        "decision": "approve",
+        "channel": "handoff",
+        "confirmed_by_azure": False,
+    }
+    assert not pending.audit_events.filter(action=AuditEvent.Action.APPROVED).exists()
+
+    decided_in_azure(azure, pending, by=str(alice.entra_object_id))
+    tasks.watch_request(str(pending.pk))
+
+    pending.refresh_from_db()
     assert pending.state == State.APPROVED
-    assert pending.decided_by_name == "Alice Archer"
-    assert _arm(azure, pending).state == "Approved"
     assert actions(pending)[-3:] == [
         AuditEvent.Action.DECIDED,
         AuditEvent.Action.APPROVED,
         AuditEvent.Action.GRANT_STARTED,
     ]
+    approved = pending.audit_events.get(action=AuditEvent.Action.APPROVED)
+    assert approved.actor_name == "Azure"
+    assert "Alice Archer recorded in the portal the decision to approve" in approved.reason
+
+
+def test_the_deep_link_opens_the_applications_jit_blade(pending, alice, azure):
+    from jit import handoff
+
+    url = handoff.azure_decision_url(pending)
+
+    assert url.startswith(azure.http_url + "/_portal/jitAccess?application=")
+    assert "%2Fapplications%2Ffabrikam-monitoring" in url
 
 
 def test_requester_hears_of_the_denial_with_the_reason(
     pending, alice, azure, django_capture_on_commit_callbacks
 ):
+    services.jit_request_decide(
+        jit_request=pending, by=alice, approve=False, justification="Not during the freeze"
+    )
+    decided_in_azure(azure, pending, by=str(alice.entra_object_id), approve=False)
     mail.outbox.clear()
+
     with django_capture_on_commit_callbacks(execute=True):
-        services.jit_request_decide(
-            jit_request=pending, by=alice, approve=False, justification="Not during the freeze"
-        )
+        mirror.jit_requests_reconcile_scope()
 
     pending.refresh_from_db()
     assert pending.state == State.DENIED
@@ -261,6 +312,18 @@ def test_requester_hears_of_the_denial_with_the_reason(
     assert message.to == ["pat@example.test"]
     assert message.subject.startswith("Denied")
     assert "Not during the freeze" in message.body
+
+
+def test_recording_again_replaces_the_decision_and_each_is_audited(pending, alice):
+    services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+    services.jit_request_decide(
+        jit_request=pending, by=alice, approve=False, justification="Changed my mind"
+    )
+
+    pending.refresh_from_db()
+    assert pending.handoff_decision == "deny"
+    assert pending.handoff_reason == "Changed my mind"
+    assert actions(pending).count(AuditEvent.Action.DECIDED) == 2
 
 
 @pytest.mark.parametrize("approve", [True, False])
@@ -273,30 +336,41 @@ def test_every_decision_needs_a_reason(pending, alice, approve):
 
 def test_reader_cannot_decide(pending, bob):
     with pytest.raises(NotAllowed):
-        services.jit_request_decide(jit_request=pending, by=bob, approve=True, justification="")
+        services.jit_request_decide(jit_request=pending, by=bob, approve=True, justification="ok")
 
 
 def test_admin_who_is_not_an_approver_cannot_decide(pending, carol):
     with pytest.raises(NotAllowed):
-        services.jit_request_decide(jit_request=pending, by=carol, approve=True, justification="")
+        services.jit_request_decide(jit_request=pending, by=carol, approve=True, justification="ok")
 
 
 def test_admin_of_another_tenant_cannot_decide(pending, charlie):
     with pytest.raises(NotAllowed):
-        services.jit_request_decide(jit_request=pending, by=charlie, approve=True, justification="")
+        services.jit_request_decide(
+            jit_request=pending, by=charlie, approve=True, justification="ok"
+        )
 
 
 def test_nobody_decides_their_own_request(pending, alice):
     JitRequest.objects.filter(pk=pending.pk).update(requested_by=alice)
 
     with pytest.raises(NotAllowed):
-        services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="")
-
-
-def test_a_decided_request_cannot_be_decided_again(pending, alice):
-    submit(
         services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
-    )
+
+
+@pytest.mark.parametrize("spelling", [str.upper, str.lower, lambda oid: "{" + oid + "}"])
+def test_nobody_decides_a_request_that_would_elevate_themselves(pending, alice, spelling):
+    oid = spelling(str(alice.entra_object_id))
+    JitRequest.objects.filter(pk=pending.pk).update(principal_id=oid.strip("{}"))
+
+    with pytest.raises(NotAllowed):
+        services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+
+
+def test_a_decided_request_cannot_be_decided_again(pending, alice, azure):
+    services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+    decided_in_azure(azure, pending, by=str(alice.entra_object_id))
+    mirror.jit_request_refresh(pending)
 
     with pytest.raises(NotAllowed):
         services.jit_request_decide(
@@ -304,12 +378,102 @@ def test_a_decided_request_cannot_be_decided_again(pending, alice):
         )
 
 
+def test_a_request_that_times_out_after_a_recorded_decision_says_so(pending, alice, azure):
+    services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="late")
+    azure.advance_clock(dt.timedelta(hours=25))
+
+    mirror.jit_requests_reconcile_scope()
+
+    pending.refresh_from_db()
+    assert pending.state == State.TIMEOUT
+    assert not pending.audit_events.filter(action=AuditEvent.Action.APPROVED).exists()
+
+
+# Decisions: the PIM channel (an assumption, opted into per tenant and in the emulator) ----------
+
+
+@pytest.fixture
+def pim(azure, fabrikam):
+    """Fabrikam on the in-portal channel, and the emulator assuming the undocumented link from a
+    jitRequest to a PIM approval (docs/emulator.md, Assumptions: pim-link)."""
+    import requests
+
+    response = requests.post(
+        f"{azure.https_url}/_emulator/settings",
+        json={"assumptions": ["pim-link"]},
+        verify=azure.ca_bundle,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    fabrikam.approval_channel = fabrikam.ApprovalChannel.PIM
+    fabrikam.save()
+
+
+@pytest.fixture
+def pim_pending(pim, signed_in, pat, alice, monitoring):
+    signed_in(pat)
+    signed_in(alice)
+    jit = request_as(pat, monitoring)
+    submit(only_operation(jit, "create"))
+    jit.refresh_from_db()
+    assert jit.state == State.PENDING
+    return jit
+
+
+def test_pim_channel_decides_the_approval_stage_as_the_approver(pim_pending, alice, azure):
+    operation = services.jit_request_decide(
+        jit_request=pim_pending, by=alice, approve=True, justification="Planned work"
+    )
+    submit(operation)
+
+    pim_pending.refresh_from_db()
+    assert operation.status == Operation.Status.DONE
+    assert pim_pending.state == State.APPROVED
+    assert pim_pending.decided_by_name == "Alice Archer"
+    assert _arm(azure, pim_pending).state == "Approved"
+    assert actions(pim_pending)[-3:] == [
+        AuditEvent.Action.DECIDED,
+        AuditEvent.Action.APPROVED,
+        AuditEvent.Action.GRANT_STARTED,
+    ]
+
+
+def test_pim_channel_without_the_link_fails_with_what_actually_happened(
+    pim, signed_in, pat, alice, monitoring, azure
+):
+    import requests
+
+    signed_in(pat)
+    signed_in(alice)
+    jit = request_as(pat, monitoring)
+    submit(only_operation(jit, "create"))
+    requests.post(
+        f"{azure.https_url}/_emulator/settings",
+        json={"assumptions": []},
+        verify=azure.ca_bundle,
+        timeout=10,
+    )
+    # The request made before still has its approval; a new one has none.
+    second = request_as(pat, monitoring)
+    submit(only_operation(second, "create"))
+
+    operation = submit(
+        services.jit_request_decide(jit_request=second, by=alice, approve=True, justification="ok")
+    )
+
+    assert operation.status == Operation.Status.FAILED
+    assert operation.error_code == "ApprovalNotFound"
+    assert "approver" not in operation.error_message.lower()
+    assert "Azure portal" in operation.what_to_do
+
+
 def test_double_click_and_two_approvers_apply_once(
-    pending, alice, signed_in, django_capture_on_commit_callbacks
+    pim_pending, alice, signed_in, django_capture_on_commit_callbacks
 ):
     from accounts.models import Role
     from tests.conftest import make_person
 
+    pending = pim_pending
     other = signed_in(make_person(pending.application.customer_tenant, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN))  # fmt: skip
     pending.application.jit_approvers = []  # any admin may approve
     pending.application.save()
@@ -324,7 +488,7 @@ def test_double_click_and_two_approvers_apply_once(
             jit_request=pending, by=other, approve=False, justification="no"
         )
 
-    assert first.pk == again.pk == rival.pk
+    assert first is not None and first.pk == again.pk == rival.pk
     assert Operation.objects.filter(kind="decide").count() == 1
     queued(callbacks)
     queued(callbacks)  # the task delivered twice
@@ -333,7 +497,8 @@ def test_double_click_and_two_approvers_apply_once(
     assert actions(pending).count(AuditEvent.Action.APPROVED) == 1
 
 
-def test_decision_survives_server_errors_without_a_double_decision(pending, alice, azure):
+def test_decision_survives_server_errors_without_a_double_decision(pim_pending, alice, azure):
+    pending = pim_pending
     operation = services.jit_request_decide(
         jit_request=pending, by=alice, approve=True, justification="ok"
     )
@@ -357,17 +522,17 @@ def test_decision_survives_server_errors_without_a_double_decision(pending, alic
     assert [r["status"] for r in patches] == [502, 502, 200]
 
 
-def test_a_decision_after_azure_timed_it_out_is_reported(pending, alice, azure):
+def test_a_decision_after_azure_timed_it_out_is_reported(pim_pending, alice, azure):
     operation = services.jit_request_decide(
-        jit_request=pending, by=alice, approve=True, justification="late"
+        jit_request=pim_pending, by=alice, approve=True, justification="late"
     )
     azure.advance_clock(dt.timedelta(hours=25))
 
     submit(operation)
 
-    pending.refresh_from_db()
+    pim_pending.refresh_from_db()
     assert operation.status == Operation.Status.FAILED
-    assert pending.state == State.TIMEOUT
+    assert pim_pending.state == State.TIMEOUT
     assert operation.what_to_do
 
 
@@ -382,27 +547,45 @@ def test_publisher_cancels_a_pending_request(pending, pat, azure):
     assert _arm(azure, pending).state == "Canceled"
 
 
-def test_customer_admin_revokes_an_active_grant(signed_in, pat, alice, backup, azure):
+def test_publisher_ends_an_active_grant_early(signed_in, pat, backup, azure):
     signed_in(pat)
-    signed_in(alice)
     jit = request_as(pat, backup)
     submit(only_operation(jit, "create"))
 
-    submit(services.jit_request_revoke(jit_request=jit, by=alice, reason="Work is done"))
+    submit(services.jit_request_cancel(jit_request=jit, by=pat))
 
     jit.refresh_from_db()
     assert jit.state == State.CANCELED
     assert jit.grant_ended_at is not None
-    assert actions(jit)[-2:] == [AuditEvent.Action.CANCELED, AuditEvent.Action.GRANT_ENDED]
+    assert actions(jit)[-1] == AuditEvent.Action.GRANT_ENDED
 
 
-def test_reader_cannot_revoke(signed_in, pat, bob, backup):
+def test_customer_admin_cannot_revoke_a_grant_in_the_publishers_scope(
+    signed_in, pat, alice, backup
+):
     signed_in(pat)
     jit = request_as(pat, backup)
     submit(only_operation(jit, "create"))
 
+    # ARM would refuse her DELETE there (no rights in the publisher's subscription).
     with pytest.raises(NotAllowed):
-        services.jit_request_revoke(jit_request=jit, by=bob, reason="")
+        services.jit_request_revoke(jit_request=jit, by=alice, reason="Work is done")
+
+
+def test_a_publisher_cannot_create_requests_outside_its_scopes(
+    signed_in, pat, monitoring, azure, settings
+):
+    settings.PUBLISHER_JIT_SCOPE = "application"  # the customer's resource group: not theirs
+    signed_in(pat)
+    jit = request_as(pat, monitoring)
+
+    operation = submit(only_operation(jit, "create"))
+
+    jit.refresh_from_db()
+    assert operation.status == Operation.Status.FAILED
+    assert operation.error_code == "AuthorizationFailed"
+    assert "check_azure" in operation.what_to_do
+    assert jit.state == State.FAILED
 
 
 def test_policy_change_is_patched_as_the_admin_and_audited(signed_in, alice, monitoring, azure):
@@ -441,7 +624,7 @@ def test_reader_policy_change_fails_with_what_to_do(signed_in, bob, monitoring):
 
 
 def test_reconcile_adopts_requests_made_outside_the_portal(azure, fabrikam, monitoring, backup):
-    services.jit_requests_reconcile(tenant=fabrikam)
+    mirror.jit_requests_reconcile_scope()
 
     states = dict(JitRequest.objects.values_list("name", "state"))
     assert states == {
@@ -454,7 +637,7 @@ def test_reconcile_adopts_requests_made_outside_the_portal(azure, fabrikam, moni
     }
     active = JitRequest.objects.get(name="jitact1")
     assert active.grant_started_at is not None
-    services.jit_requests_reconcile(tenant=fabrikam)  # twice: nothing new
+    mirror.jit_requests_reconcile_scope()  # twice: nothing new
     assert AuditEvent.objects.filter(action=AuditEvent.Action.REQUESTED).count() == 6
     # Nobody has signed in yet: requesters are named as well as the portal can, never a bare id.
     actors = set(
@@ -468,7 +651,7 @@ def test_reconcile_adopts_requests_made_outside_the_portal(azure, fabrikam, moni
 def test_requests_made_outside_the_portal_name_a_requester_who_signed_in(
     azure, fabrikam, monitoring, backup, pat
 ):
-    services.jit_requests_reconcile(tenant=fabrikam)
+    mirror.jit_requests_reconcile_scope()
     requested = AuditEvent.objects.filter(
         action=AuditEvent.Action.REQUESTED, jit_request__name="jitpend1"
     ).get()
@@ -482,7 +665,7 @@ def test_timeout_by_the_emulator_clock(
     azure.advance_clock(dt.timedelta(hours=25))
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.jit_requests_reconcile(tenant=fabrikam)
+        mirror.jit_requests_reconcile_scope()
 
     pending.refresh_from_db()
     assert pending.state == State.TIMEOUT
@@ -501,7 +684,7 @@ def test_expiry_by_the_emulator_clock_ends_the_grant_and_tells_both_sides(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.jit_requests_reconcile(tenant=fabrikam)
+        mirror.jit_requests_reconcile_scope()
 
     jit.refresh_from_db()
     assert jit.state == State.EXPIRED
@@ -525,29 +708,48 @@ def test_timeout_warning_is_sent_once_an_hour_before(pending, django_capture_on_
     assert "within the hour" in message.subject
 
 
-def test_reconcile_task_fans_out_per_tenant(
+def test_reconcile_task_lists_the_publisher_scope_once(
     fabrikam, monitoring, django_capture_on_commit_callbacks
 ):
     from unittest import mock
 
-    with mock.patch.object(tasks.reconcile_tenant_requests, "delay") as delay:
+    with (
+        mock.patch.object(tasks.reconcile_scope_requests, "delay") as scope,
+        mock.patch.object(tasks.reconcile_tenant_requests, "delay") as tenant,
+    ):
         tasks.reconcile_requests()
-    delay.assert_called_once_with(fabrikam.pk)
+    scope.assert_called_once_with()
+    tenant.assert_not_called()  # no request lives in Fabrikam's own subscription
+
+
+def test_reconcile_task_fans_out_per_tenant_in_the_application_scope(
+    fabrikam, monitoring, settings
+):
+    from unittest import mock
+
+    settings.PUBLISHER_JIT_SCOPE = "application"
+    with (
+        mock.patch.object(tasks.reconcile_scope_requests, "delay") as scope,
+        mock.patch.object(tasks.reconcile_tenant_requests, "delay") as tenant,
+    ):
+        tasks.reconcile_requests()
+    scope.assert_not_called()
+    tenant.assert_called_once_with(fabrikam.pk)
 
 
 # Elevation report -------------------------------------------------------------------------------
 
 
 def test_what_the_publisher_did_while_elevated_is_kept_for_review(
-    pending, alice, azure, django_capture_on_commit_callbacks
+    pending, alice, pat, azure, django_capture_on_commit_callbacks
 ):
     import requests
 
-    submit(
-        services.jit_request_decide(
-            jit_request=pending, by=alice, approve=True, justification="Resize the disk"
-        )
+    services.jit_request_decide(
+        jit_request=pending, by=alice, approve=True, justification="Resize the disk"
     )
+    decided_in_azure(azure, pending, by=str(alice.entra_object_id))
+    mirror.jit_request_refresh(pending)
     mrg = pending.application.managed_resource_group_id
     vm = f"{mrg}/providers/Microsoft.Compute/virtualMachines/vm-fabrikam-monitoring"
     restarted = requests.post(
@@ -560,7 +762,7 @@ def test_what_the_publisher_did_while_elevated_is_kept_for_review(
     assert restarted.status_code < 300, restarted.text
 
     with django_capture_on_commit_callbacks(execute=True):
-        submit(services.jit_request_revoke(jit_request=pending, by=alice, reason="Done"))
+        submit(services.jit_request_cancel(jit_request=pending, by=pat))
 
     pending.refresh_from_db()
     assert pending.activity_fetched_at is not None
