@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from emulator.server import EmulatorServer
+from emulator.state import ASSUMPTIONS
 
 
 def run(argv: list[str]) -> int:
@@ -42,6 +43,13 @@ def run(argv: list[str]) -> int:
         default=None,
         help="send every application's notifications here (+ /resource)",
     )
+    parser.add_argument(
+        "--assume",
+        action="append",
+        default=[],
+        choices=sorted(ASSUMPTIONS),
+        help="play an undocumented behaviour (docs/emulator.md, Assumptions); repeatable",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     params = {k: int(v) for k, v in (p.split("=") for p in args.scale.split(",") if p)} or None
@@ -55,11 +63,14 @@ def run(argv: list[str]) -> int:
         scenario_params=params,
         verbose=args.verbose,
         notification_url=args.notification_url,
+        assumptions=args.assume,
     )
     server.start()
     print(f"Azure emulator ({server.state.scenario_name}) is running:")
     print(f"  HTTPS (Entra, Graph, ARM, control): {server.https_url}")
-    print(f"  HTTP (sign-in page only):           {server.http_url}")
+    print(f"  HTTP (sign-in page, JIT blade):      {server.http_url}")
+    if args.assume:
+        print(f"  Assuming (undocumented):            {', '.join(sorted(args.assume))}")
     print(f"  CA bundle:                          {server.ca_bundle}")
     print(f"  Control API:                        {server.https_url}/_emulator/info")
     sys.stdout.flush()

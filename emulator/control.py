@@ -17,7 +17,7 @@ from emulator.arm.solutions import app_json, create_application, jit_json
 from emulator.authz import Principal
 from emulator.http import ArmError, json_response
 from emulator.scenarios import role_id
-from emulator.state import iso, new_id
+from emulator.state import checked_assumptions, iso, new_id
 
 if TYPE_CHECKING:
     from emulator.server import EmulatorServer
@@ -74,6 +74,7 @@ def info(server: "EmulatorServer") -> dict[str, Any]:
             "clock": iso(state.now()),
             "clock_offset_seconds": state.clock.offset.total_seconds(),
             "throttling": server.throttle.enabled,
+            "assumptions": sorted(state.assumptions),
             "tenants": [vars(t) for t in state.tenants.values()],
             "people": [vars(p) for p in state.people.values()],
             "apps": [
@@ -144,6 +145,13 @@ def _route(server: "EmulatorServer", request: Request, path: str, body: dict[str
             server.faults.clear()
             return json_response({"faults": []})
     if path == "/settings" and method == "POST":
+        if "assumptions" in body:
+            try:
+                chosen = checked_assumptions(body["assumptions"])
+            except ValueError as exc:
+                return _error(400, str(exc))
+            with state.lock:
+                state.assumptions = chosen
         with state.lock:
             if "throttling" in body:
                 server.throttle.enabled = bool(body["throttling"])
@@ -160,6 +168,7 @@ def _route(server: "EmulatorServer", request: Request, path: str, body: dict[str
                 "page_size": state.page_size,
                 "lro_delay_seconds": state.lro_delay_seconds,
                 "notification_url": server.notification_url,
+                "assumptions": sorted(state.assumptions),
             }
         )
     if path == "/requests" and method == "GET":
@@ -221,10 +230,11 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
     if action == "jit-request":
         ctx = _context(server, request, body["as"])
         app = state.applications[body["application_id"].lower()]
+        subscription, resource_group = scenarios.jit_location(state, app, body)
         request_obj = jit.create_request(
             state,
-            subscription_id=app.subscription_id,
-            resource_group=body.get("resource_group", app.resource_group),
+            subscription_id=subscription,
+            resource_group=resource_group,
             name=body.get("name") or new_id()[:8],
             location=app.location,
             app=app,
@@ -245,19 +255,20 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
         jit.tick(state)
         return json_response(jit_json(request_obj), 201)
     if action == "decide":
-        request_obj = state.jit_requests[body["jit_request_id"].lower()]
-        approval = state.approvals.get(request_obj.approval_id or "")
-        if approval is None or not jit.is_approver(state, approval, body["as"]):
-            raise ValueError("that person is not an approver of this request")
-        jit.decide(
-            state,
-            request_obj,
-            approve=body.get("decision", "Approve") == "Approve",
-            by_oid=body["as"],
-            justification=body.get("justification", "Decided in the Azure portal."),
-            at=now,
-        )
-        jit.tick(state)
+        # What an approver does in the Azure portal's JIT Access blade.
+        request_obj = state.jit_requests.get(str(body.get("jit_request_id", "")).lower())
+        if request_obj is None:
+            return _error(404, "No such JIT request")
+        try:
+            jit.decide_in_portal(
+                state,
+                request_obj,
+                oid=str(body.get("as", "")),
+                approve=body.get("decision", "Approve") == "Approve",
+                justification=str(body.get("justification", "Decided in the Azure portal.")),
+            )
+        except ArmError as exc:
+            return json_response({"error": {"code": exc.code, "message": exc.message}}, exc.status)
         return json_response(jit_json(request_obj))
     if action == "cancel":
         request_obj = state.jit_requests[body["jit_request_id"].lower()]

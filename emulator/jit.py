@@ -145,8 +145,30 @@ def create_request(
         jit.provisioning_state = "Failed"
         return jit
     manual = policy.get("jitApprovalMode") == "ManualApprove"
-    requestor = caller.oid
-    for item in normalized:
+    if not manual:
+        jit.state = "Approved"
+        jit.decided_at = at
+        state.schedule_jit(jit)
+    if state.assumes("pim-link"):
+        _link_to_pim(state, jit, app, manual=manual, requestor=caller.oid, at=at)
+    return jit
+
+
+def _link_to_pim(
+    state: State,
+    jit: JitRequest,
+    app: Application,
+    *,
+    manual: bool,
+    requestor: str,
+    at: dt.datetime,
+) -> None:
+    """Assumption `pim-link`: PIM schedule requests (and, for manual approval, one approval)
+    behind the jitRequest. No Azure document shows this link."""
+    policy = app.jit_access_policy or {}
+    customer_tenant = state.subscriptions[app.subscription_id.lower()].tenant_id
+    start, duration_text = jit.start, jit.duration_text
+    for item in jit.policies:
         request = ScheduleRequest(
             name=new_id(),
             scope=app.managed_resource_group_id,
@@ -186,11 +208,50 @@ def create_request(
             ].approval_id = (
                 f"/providers/Microsoft.Authorization/roleAssignmentApprovals/{approval.id}"
             )
-    else:
-        jit.state = "Approved"
-        jit.decided_at = at
-        state.schedule_jit(jit)
-    return jit
+
+
+def refusal_to_decide(state: State, jit: JitRequest, oid: str) -> tuple[int, str, str] | None:
+    """Why this person may not decide the request in the Azure portal's JIT Access blade, as
+    (status, code, message), or None. The approvers are the app's `jitApprovers` (users, or
+    members of listed groups); with none listed, anyone who may write the application."""
+    from emulator.authz import Principal, is_allowed
+
+    if jit.state != "Pending":
+        return 409, "Conflict", f"The request '{jit.name}' is '{jit.state}', not pending."
+    app = state.applications.get(jit.application_id.lower())
+    person = state.people.get(oid)
+    if app is None or person is None:
+        return 404, "NotFound", "No such application or person."
+    customer_tenant = state.subscriptions[app.subscription_id.lower()].tenant_id
+    if person.tenant_id != customer_tenant:
+        return 403, "NotAnApprover", f"{person.name} is not in the customer's tenant."
+    own = {jit.created_by.get("oid", "").lower(), *(p["principalId"].lower() for p in jit.policies)}
+    if oid.lower() in own:
+        return 403, "SelfApproval", "Nobody approves a request they made or that elevates them."
+    approvers = {a["id"].lower() for a in (app.jit_access_policy or {}).get("jitApprovers", [])}
+    if approvers:
+        if not approvers & {oid.lower(), *state.groups_of(oid)}:
+            return 403, "NotAnApprover", f"{person.name} is not an approver of this application."
+        return None
+    principal = Principal(
+        oid=oid, tenant_id=person.tenant_id, app_id="", name=person.name, is_app=False
+    )
+    if not is_allowed(state, principal, "Microsoft.Solutions/applications/write", app.id):
+        return 403, "NotAnApprover", f"{person.name} may not change this application."
+    return None
+
+
+def decide_in_portal(
+    state: State, jit: JitRequest, *, oid: str, approve: bool, justification: str
+) -> None:
+    """A decision made in the Azure portal's blade (the control API and the blade page)."""
+    refusal = refusal_to_decide(state, jit, oid)
+    if refusal is not None:
+        raise ArmError(*refusal)
+    if not justification.strip():
+        raise ArmError(400, "JustificationRequired", "Give a reason for the decision.")
+    decide(state, jit, approve=approve, by_oid=oid, justification=justification, at=state.now())
+    tick(state)
 
 
 def is_approver(state: State, approval: Approval, oid: str) -> bool:

@@ -77,7 +77,7 @@ def load(state: State, name: str, params: dict[str, Any] | None = None) -> None:
     fresh = State()
     build(fresh, data)
     with state.lock:
-        keep = {"lock", "clock"}
+        keep = {"lock", "clock", "assumptions"}
         for key, value in vars(fresh).items():
             if key not in keep:
                 setattr(state, key, value)
@@ -326,6 +326,10 @@ def _build_dynamic(state: State, data: dict[str, Any]) -> None:
                 caller_tenant_id=caller_tenant,
                 at=max(created, _ago(now, event.get("ago"))),
             )
+    state.jit_scope = str(data.get("jit_scope") or "")
+    if state.jit_scope:
+        parts = state.jit_scope.strip("/").split("/")
+        ensure_resource_group(state, parts[1], parts[3], "westeurope")
     for r in data.get("jit_requests", []):
         _seed_jit_request(state, apps_by_name[r["application"]], r, now)
     jit.tick(state)
@@ -345,6 +349,17 @@ def _subscription_owners(state: State) -> dict[str, str]:
     return owners
 
 
+def jit_location(state: State, app: Application, given: dict[str, Any]) -> tuple[str, str]:
+    """Where a scenario's (or a control call's) jitRequest goes: the subscription and resource
+    group it names, else the scenario's `jit_scope`, else the application's own group."""
+    if given.get("resource_group"):
+        return str(given.get("subscription") or app.subscription_id), str(given["resource_group"])
+    if state.jit_scope:
+        parts = state.jit_scope.strip("/").split("/")
+        return parts[1], parts[3]
+    return app.subscription_id, app.resource_group
+
+
 def _seed_jit_request(state: State, app: Application, r: dict[str, Any], now: dt.datetime) -> None:
     created = _ago(now, r.get("created_ago"))
     principal_oid = r["principal"]
@@ -355,10 +370,11 @@ def _seed_jit_request(state: State, app: Application, r: dict[str, Any], now: dt
         name=state.principal_name(principal_oid),
         is_app=principal_oid not in state.people,
     )
+    subscription, resource_group = jit_location(state, app, r)
     request = jit.create_request(
         state,
-        subscription_id=app.subscription_id,
-        resource_group=r.get("resource_group", app.resource_group),
+        subscription_id=subscription,
+        resource_group=resource_group,
         name=r["name"],
         location=app.location,
         app=app,
@@ -394,14 +410,17 @@ def scale_data(
     """A generated scenario: one publisher, `tenants` customers, apps and JIT requests in bulk."""
     demo = json.loads((SCENARIO_DIR / "demo.json").read_text())
     publisher = demo["tenants"][0]
+    scope = demo["jit_scope"]
     data: dict[str, Any] = {
         "name": "scale",
+        "jit_scope": scope,
         "tenants": [publisher],
         "people": [p for p in demo["people"] if p["tenant"] == publisher["id"]],
         "groups": [],
         "apps": [a for a in demo["apps"] if a["key"] == "publisher"],
-        "subscriptions": [],
-        "role_assignments": [],
+        "subscriptions": [s for s in demo["subscriptions"] if s["tenant"] == publisher["id"]],
+        # The publisher's people write, and its automation app reads, the requests' scope.
+        "role_assignments": [ra for ra in demo["role_assignments"] if ra["scope"] == scope],
         "offers": [o for o in demo["offers"] if "plan" in o],
         "applications": [],
         "jit_requests": [],

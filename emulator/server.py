@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,14 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from emulator import control, jit, scenarios
+from emulator import blade, control, jit, scenarios
 from emulator.arm import authorization, resources, solutions
 from emulator.arm.core import ArmContext, Route, check_api_version
 from emulator.authz import Principal
 from emulator.faults import Fault, Faults, fault_from_json
 from emulator.http import ArmError, error_response, json_response
 from emulator.identity import ARM_ALIASES, Identity
-from emulator.state import State, new_id
+from emulator.state import State, checked_assumptions, new_id
 from emulator.throttling import Throttle
 from emulator.tls import ensure_tls_files, load_or_create_signing_key
 from emulator.webhooks import WebhookSender
@@ -334,7 +335,8 @@ def identity_routes(identity: Identity, request: Request, path: str) -> Response
 
 
 class SignInApp:
-    """The plain-HTTP app: only what a browser opens (sign-in page, its form POST, sign-out)."""
+    """The plain-HTTP app: only what a browser opens (sign-in page, its form POST, sign-out, the
+    JIT Access blade stand-in)."""
 
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
@@ -353,6 +355,8 @@ class SignInApp:
             response = self.identity.authorize(request, found.group("tenant"), admin_consent=True)
         elif found and rest == "oauth2/v2.0/logout":
             response = self.identity.logout(request)
+        elif request.path.rstrip("/") == "/_portal/jitAccess" and request.method in ("GET", "POST"):
+            response = blade.jit_access(self.identity.state, request)
         else:
             response = Response("Only the sign-in page is served over plain HTTP.", status=404)
         return response(environ, start_response)
@@ -381,7 +385,9 @@ class EmulatorServer:
         webhook_ca_bundle: str | None = None,
         verbose: bool = False,
         notification_url: str | None = None,
+        assumptions: Iterable[str] = (),
     ) -> None:
+        self.assumptions = checked_assumptions(list(assumptions))
         self.verbose = verbose
         self.notification_url = notification_url
         self.scenario = scenario
@@ -416,6 +422,7 @@ class EmulatorServer:
         return f"http://{self.host}:{self.http_port}"
 
     def _load(self, params: dict[str, Any] | None) -> None:
+        self.state.assumptions = set(self.assumptions)  # a reset returns to the start-up set
         scenarios.load(self.state, self.scenario, params)
         if self.notification_url:
             self.set_notification_url(self.notification_url)

@@ -44,6 +44,27 @@ def _iso_text(moment: dt.datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
+# Behaviours the emulator can play although no Azure document shows them (all off by default).
+ASSUMPTIONS = {
+    "pim-link": "a ManualApprove jitRequest gets a PIM schedule request (ticket number = its "
+    "name) and a role assignment approval whose stage decides it",
+    "update-access-decides": "POST applications/{app}/updateAccess with Elevate+Approved|Denied "
+    "decides the app's pending jitRequest, Remove+Expired|Timeout ends its grant",
+}
+
+
+def checked_assumptions(names: Any) -> set[str]:
+    """The assumption names given, or ValueError naming the known ones."""
+    if isinstance(names, str) or not isinstance(names, list | tuple | set | frozenset):
+        raise ValueError("assumptions must be a list of names")
+    unknown = sorted(str(n) for n in names if n not in ASSUMPTIONS)
+    if unknown:
+        raise ValueError(
+            f"unknown assumption(s) {', '.join(unknown)}; known: {', '.join(sorted(ASSUMPTIONS))}"
+        )
+    return {str(n) for n in names}
+
+
 class Clock:
     """Scenario time: wall-clock time plus an offset the control API can move forward."""
 
@@ -397,6 +418,14 @@ class State:
         self.page_size = 100
         self.lro_delay_seconds = 0.0
         self.jit_approval_timeout = dt.timedelta(hours=24)
+        # Behaviours no Azure document shows, switched on only where a test or demo asks
+        # (docs/emulator.md, "Assumptions").
+        self.assumptions: set[str] = set()
+        # Where the scenario's publisher keeps its jitRequests (a resource group id).
+        self.jit_scope = ""
+
+    def assumes(self, name: str) -> bool:
+        return name in self.assumptions
 
     def now(self) -> dt.datetime:
         return self.clock.now()

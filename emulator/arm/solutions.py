@@ -8,7 +8,6 @@ from emulator import jit, webhooks
 from emulator.arm.core import (
     ArmContext,
     Route,
-    forbidden,
     require_resource_group,
     require_subscription,
     route,
@@ -159,28 +158,13 @@ def _find(ctx: ArmContext, kind: str, store: dict[str, T]) -> T:
     return found
 
 
-def is_publisher_principal(ctx: ArmContext, app: Application) -> bool:
-    ids = {ctx.principal.oid, *ctx.state.groups_of(ctx.principal.oid)}
-    return any(a["principalId"] in ids for a in app.authorizations)
-
-
-def can_change_jit(ctx: ArmContext, request: JitRequest) -> bool:
-    """The requester's side (publisher principals, the creator) or a customer with write access."""
-    if request.created_by.get("oid") == ctx.principal.oid:
-        return True
-    app = ctx.state.applications.get(request.application_id.lower())
-    if app is not None and is_publisher_principal(ctx, app):
-        return True
-    return ctx.allowed("Microsoft.Solutions/jitRequests/write", request.id)
-
-
-def can_see_jit(ctx: ArmContext, request: JitRequest) -> bool:
-    if ctx.allowed("Microsoft.Solutions/jitRequests/read", request.id):
-        return True
-    if request.created_by.get("oid") == ctx.principal.oid:
-        return True
-    app = ctx.state.applications.get(request.application_id.lower())
-    return app is not None and is_publisher_principal(ctx, app)
+def jit_path_id(ctx: ArmContext) -> str:
+    """The jitRequest id named by the route, as ARM authorizes it (before it looks it up)."""
+    p = ctx.params
+    return (
+        f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}"
+        f"/providers/Microsoft.Solutions/jitRequests/{p['name']}"
+    )
 
 
 # Applications ----------------------------------------------------------------------------------
@@ -494,7 +478,10 @@ def update_access(ctx: ArmContext) -> Response:
     ]
     requests.sort(key=lambda r: r.created_at)
     now = ctx.state.now()
-    if status == "Elevate" and sub_status in ("Approved", "Denied"):
+    # A documented call with an undocumented effect: answered always, deciding only when the
+    # `update-access-decides` assumption is on.
+    decides = ctx.state.assumes("update-access-decides")
+    if decides and status == "Elevate" and sub_status in ("Approved", "Denied"):
         pending = [r for r in requests if r.state == "Pending"]
         if not pending:
             raise ArmError(
@@ -508,7 +495,7 @@ def update_access(ctx: ArmContext) -> Response:
             justification=f"Decided through updateAccess by {lowered.get('approver') or ctx.caller_name()}",
             at=now,
         )
-    elif status == "Remove" and sub_status in ("Expired", "Timeout"):
+    elif decides and status == "Remove" and sub_status in ("Expired", "Timeout"):
         for request in requests:
             if request.state == "Approved":
                 jit.expire(ctx.state, request, now)
@@ -683,26 +670,19 @@ def list_jits(ctx: ArmContext) -> Response:
     if "rg" in ctx.params:
         scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
     prefix = scope.lower() + "/"
+    # ARM authorizes the listing at its scope; a right lower down does not make it readable.
+    ctx.require("Microsoft.Solutions/jitRequests/read", scope)
     in_scope = [
         r for r in ctx.state.jit_requests_in_subscription(sub) if r.id.lower().startswith(prefix)
     ]
-    if not ctx.allowed("Microsoft.Solutions/jitRequests/read", scope):
-        publisher_here = any(
-            is_publisher_principal(ctx, a) for a in ctx.state.apps_in_subscription(sub)
-        )
-        if not publisher_here:
-            raise forbidden(ctx, "Microsoft.Solutions/jitRequests/read", scope)
-        in_scope = [r for r in in_scope if can_see_jit(ctx, r)]
     in_scope.sort(key=lambda r: r.created_at)
     # jitRequests lists are not pageable in the SDK: everything comes back in one response.
     return json_response({"value": [jit_json(r) for r in in_scope]})
 
 
 def get_jit(ctx: ArmContext) -> Response:
-    request = find_jit(ctx)
-    if not can_see_jit(ctx, request):
-        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/read", request.id)
-    return json_response(jit_json(request))
+    ctx.require("Microsoft.Solutions/jitRequests/read", jit_path_id(ctx))
+    return json_response(jit_json(find_jit(ctx)))
 
 
 def _finish_jit(key: str) -> Any:
@@ -727,6 +707,9 @@ def put_jit(ctx: ArmContext) -> Response:
     sub = require_subscription(ctx.state, p["sub"])
     rg = require_resource_group(ctx.state, sub, p["rg"])
     rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/jitRequests/{p['name']}"
+    # RBAC comes first, as in ARM: being named in an application's authorizations gives no
+    # right to write jitRequests anywhere.
+    ctx.require("Microsoft.Solutions/jitRequests/write", rid)
     body = ctx.body()
     properties = body.get("properties")
     if not isinstance(properties, dict):
@@ -751,11 +734,6 @@ def put_jit(ctx: ArmContext) -> Response:
         raise ArmError(
             404, "ResourceNotFound", f"The managed application '{app_id}' was not found."
         )
-    if not (
-        is_publisher_principal(ctx, app)
-        or ctx.allowed("Microsoft.Solutions/jitRequests/write", rid)
-    ):
-        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/write", rid)
     existing = ctx.state.jit_requests.get(rid.lower())
     if existing is not None:
         same = existing.application_id.lower() == app.id.lower() and [
@@ -808,9 +786,8 @@ def put_jit(ctx: ArmContext) -> Response:
 
 
 def patch_jit(ctx: ArmContext) -> Response:
+    ctx.require("Microsoft.Solutions/jitRequests/write", jit_path_id(ctx))
     request = find_jit(ctx)
-    if not can_change_jit(ctx, request):
-        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/write", request.id)
     tags = ctx.body().get("tags")
     if not isinstance(tags, dict):
         raise ArmError(
@@ -822,13 +799,11 @@ def patch_jit(ctx: ArmContext) -> Response:
 
 def delete_jit(ctx: ArmContext) -> Response:
     p = ctx.params
+    ctx.require("Microsoft.Solutions/jitRequests/delete", jit_path_id(ctx))
     require_resource_group(ctx.state, p["sub"], p["rg"])
-    key = f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/jitRequests/{p['name']}".lower()
-    request = ctx.state.jit_requests.get(key)
+    request = ctx.state.jit_requests.get(jit_path_id(ctx).lower())
     if request is None:
         return json_response(None, 204)
-    if not can_change_jit(ctx, request):
-        raise forbidden(ctx, "Microsoft.Solutions/jitRequests/delete", request.id)
     if request.state in ("Pending", "Approved"):
         # Cancel, keeping the request visible as Canceled; finished requests are removed.
         jit.cancel(ctx.state, request, ctx.state.now())

@@ -15,3 +15,15 @@ def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     emulator_server.reset(scenario="demo")
     emulator_server.throttle = Throttle(enabled=False)
     yield emulator_server
+
+
+@pytest.fixture
+def pim_link(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The demo with the `pim-link` assumption on (docs/emulator.md, Assumptions): PIM schedule
+    requests and approvals behind jitRequests. No Azure document shows them; tests that use this
+    fixture test the emulator's assumption, not Azure."""
+    emulator.assumptions = {"pim-link"}
+    emulator.reset(scenario="demo")
+    yield emulator
+    emulator.assumptions = set()
+    emulator.reset(scenario="demo")

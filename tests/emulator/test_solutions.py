@@ -13,8 +13,12 @@ def alice_client(emulator):
     return solutions(emulator, user_credential(emulator, ids.ALICE), ids.FABRIKAM_SUB)
 
 
-def pat_client(emulator, subscription=ids.FABRIKAM_SUB):
+def pat_client(emulator, subscription=ids.CONTOSO_SUB):
+    """Pat's client in the publisher's subscription, where the demo keeps jitRequests."""
     return solutions(emulator, user_credential(emulator, ids.PAT), subscription)
+
+
+SCOPE_RG = "jit-requests"  # the publisher's resource group of the demo's jitRequests
 
 
 def jit_body(
@@ -143,7 +147,8 @@ def test_application_definitions(emulator):
 def test_seeded_jit_requests_cover_every_state(emulator):
     states = {
         j.name: j.jit_request_state
-        for j in alice_client(emulator).jit_requests.list_by_subscription().value
+        for j in pat_client(emulator).jit_requests.list_by_resource_group(SCOPE_RG).value
+        if j.application_resource_id.lower().startswith(f"/subscriptions/{ids.FABRIKAM_SUB}")
     }
     assert states == {
         "jitpend1": "Pending",
@@ -158,19 +163,19 @@ def test_seeded_jit_requests_cover_every_state(emulator):
 def test_publisher_requests_jit_manual_approval_keeps_it_pending(emulator):
     client = pat_client(emulator)
     result = client.jit_requests.begin_create_or_update(
-        "rg-monitoring", "jitnew1", jit_body(ids.FAB_MONITORING)
+        SCOPE_RG, "jitnew1", jit_body(ids.FAB_MONITORING)
     ).result()
     assert result.jit_request_state == "Pending"
     assert result.provisioning_state == "Succeeded"
     assert result.jit_scheduling_policy.duration == dt.timedelta(hours=2)
     assert result.publisher_tenant_id == ids.CONTOSO
-    assert client.jit_requests.get("rg-monitoring", "jitnew1").created_by.oid == ids.PAT
+    assert client.jit_requests.get(SCOPE_RG, "jitnew1").created_by.oid == ids.PAT
 
 
 def test_auto_approve_grants_a_time_boxed_role_assignment(emulator):
     client = pat_client(emulator)
     result = client.jit_requests.begin_create_or_update(
-        "rg-backup", "jitnew2", jit_body(ids.FAB_BACKUP, hours=1)
+        SCOPE_RG, "jitnew2", jit_body(ids.FAB_BACKUP, hours=1)
     ).result()
     assert result.jit_request_state == "Approved"
     mrg = f"/subscriptions/{ids.FABRIKAM_SUB}/resourceGroups/mrg-fabrikam-backup"
@@ -181,7 +186,7 @@ def test_auto_approve_grants_a_time_boxed_role_assignment(emulator):
     ]
     assert len(grants) == 1
     emulator.advance_clock(dt.timedelta(hours=1, minutes=1))
-    assert client.jit_requests.get("rg-backup", "jitnew2").jit_request_state == "Expired"
+    assert client.jit_requests.get(SCOPE_RG, "jitnew2").jit_request_state == "Expired"
     assert not [
         a
         for a in emulator.state.role_assignments.values()
@@ -192,12 +197,12 @@ def test_auto_approve_grants_a_time_boxed_role_assignment(emulator):
 def test_pending_request_times_out_after_24_hours(emulator):
     client = pat_client(emulator)
     client.jit_requests.begin_create_or_update(
-        "rg-monitoring", "jitnew3", jit_body(ids.FAB_MONITORING)
+        SCOPE_RG, "jitnew3", jit_body(ids.FAB_MONITORING)
     ).result()
     emulator.advance_clock(dt.timedelta(hours=23))
-    assert client.jit_requests.get("rg-monitoring", "jitnew3").jit_request_state == "Pending"
+    assert client.jit_requests.get(SCOPE_RG, "jitnew3").jit_request_state == "Pending"
     emulator.advance_clock(dt.timedelta(hours=2))
-    assert client.jit_requests.get("rg-monitoring", "jitnew3").jit_request_state == "Timeout"
+    assert client.jit_requests.get(SCOPE_RG, "jitnew3").jit_request_state == "Timeout"
 
 
 @pytest.mark.parametrize(
@@ -211,59 +216,133 @@ def test_pending_request_times_out_after_24_hours(emulator):
 def test_invalid_jit_requests_get_400(emulator, hours, principal, role, code):
     with pytest.raises(HttpResponseError) as error:
         pat_client(emulator).jit_requests.begin_create_or_update(
-            "rg-monitoring", "jitbad", jit_body(ids.FAB_MONITORING, principal, role, hours)
+            SCOPE_RG, "jitbad", jit_body(ids.FAB_MONITORING, principal, role, hours)
         ).result()
     assert error.value.status_code == 400
     assert error.value.error.code == code
 
 
 def test_jit_request_without_p2_fails(emulator):
-    client = pat_client(emulator, ids.WOODGROVE_SUB)
+    client = pat_client(emulator)
     with pytest.raises(HttpResponseError) as error:
         client.jit_requests.begin_create_or_update(
-            "rg-managed-apps", "jitwg2", jit_body(ids.WOODGROVE_MONITORING)
+            SCOPE_RG, "jitwg2", jit_body(ids.WOODGROVE_MONITORING)
         ).result()
     assert error.value.error.code == "JitRequestFailed"
-    assert client.jit_requests.get("rg-managed-apps", "jitwg2").jit_request_state == "Failed"
+    assert client.jit_requests.get(SCOPE_RG, "jitwg2").jit_request_state == "Failed"
 
 
 def test_delete_cancels_a_pending_request_and_patch_sets_tags(emulator):
     client = pat_client(emulator)
     tagged = client.jit_requests.update(
-        "rg-monitoring", "jitpend1", models.JitRequestPatchable(tags={"ticket": "INC-1"})
+        SCOPE_RG, "jitpend1", models.JitRequestPatchable(tags={"ticket": "INC-1"})
     )
     assert tagged.tags == {"ticket": "INC-1"}
-    client.jit_requests.delete("rg-monitoring", "jitpend1")
-    assert client.jit_requests.get("rg-monitoring", "jitpend1").jit_request_state == "Canceled"
+    client.jit_requests.delete(SCOPE_RG, "jitpend1")
+    assert client.jit_requests.get(SCOPE_RG, "jitpend1").jit_request_state == "Canceled"
 
 
-def test_publisher_sees_only_requests_of_apps_it_serves(emulator):
+def test_the_publishers_app_reads_the_requests_scope_and_outsiders_cannot(emulator):
     publisher = solutions(
         emulator,
         app_credential(emulator, ids.CONTOSO, ids.PUBLISHER_CLIENT_ID, ids.PUBLISHER_SECRET),
+        ids.CONTOSO_SUB,
+    )
+    names = {j.name for j in publisher.jit_requests.list_by_resource_group(SCOPE_RG).value}
+    assert {"jitpend1", "jitnw1"} <= names
+    assert publisher.jit_requests.get(SCOPE_RG, "jitpend1").jit_request_state == "Pending"
+    # Reader there lets it read, not write.
+    with pytest.raises(HttpResponseError) as error:
+        publisher.jit_requests.begin_create_or_update(
+            SCOPE_RG, "jitapp1", jit_body(ids.FAB_MONITORING)
+        ).result()
+    assert error.value.status_code == 403
+    for outsider in (ids.TOM, ids.OLIVIA, ids.ALICE):
+        client = solutions(emulator, user_credential(emulator, outsider), ids.CONTOSO_SUB)
+        with pytest.raises(HttpResponseError) as error:
+            client.jit_requests.list_by_resource_group(SCOPE_RG)
+        assert error.value.status_code == 403
+        assert error.value.error.code == "AuthorizationFailed"
+
+
+def test_customers_listing_of_their_subscription_holds_none_of_the_publishers_requests(emulator):
+    portal = solutions(
+        emulator,
+        app_credential(emulator, ids.FABRIKAM, ids.PORTAL_CLIENT_ID, ids.PORTAL_SECRET),
         ids.FABRIKAM_SUB,
     )
-    names = {j.name for j in publisher.jit_requests.list_by_subscription().value}
-    assert "jitpend1" in names
-    tom = solutions(emulator, user_credential(emulator, ids.TOM), ids.FABRIKAM_SUB)
+    assert portal.jit_requests.list_by_subscription().value == []
+
+
+@pytest.mark.parametrize(
+    ("who", "resource_group"),
+    [(ids.PAT, "rg-monitoring"), (ids.OLIVIA, SCOPE_RG), (ids.ALICE, SCOPE_RG)],
+)
+def test_a_jit_request_outside_the_callers_rights_is_refused_before_anything_else(
+    emulator, who, resource_group
+):
+    """Being named in an application's authorizations gives no right to write jitRequests:
+    ARM checks the caller's role at the request's own scope first."""
+    subscription = ids.CONTOSO_SUB if resource_group == SCOPE_RG else ids.FABRIKAM_SUB
+    client = solutions(emulator, user_credential(emulator, who), subscription)
     with pytest.raises(HttpResponseError) as error:
-        tom.jit_requests.list_by_subscription()
+        client.jit_requests.begin_create_or_update(
+            resource_group, "jitno1", jit_body(ids.FAB_MONITORING)
+        ).result()
     assert error.value.status_code == 403
+    assert error.value.error.code == "AuthorizationFailed"
+    message = error.value.error.message
+    assert "does not have authorization to perform action" in message
+    assert "'Microsoft.Solutions/jitRequests/write'" in message
+    assert f"/resourceGroups/{resource_group}/providers/Microsoft.Solutions/jitRequests/jitno1" in (
+        message
+    )
+    assert "jitno1" not in {r.name for r in emulator.state.jit_requests.values()}
 
 
-def test_update_access_approves_the_pending_request(emulator):
-    client = alice_client(emulator)
+def test_cancel_and_tags_need_rights_at_the_requests_scope(emulator):
+    alice = solutions(emulator, user_credential(emulator, ids.ALICE), ids.CONTOSO_SUB)
+    with pytest.raises(HttpResponseError) as error:
+        alice.jit_requests.delete(SCOPE_RG, "jitpend1")
+    assert error.value.status_code == 403
+    with pytest.raises(HttpResponseError) as error:
+        alice.jit_requests.update(SCOPE_RG, "jitpend1", models.JitRequestPatchable(tags={}))
+    assert error.value.status_code == 403
+    assert pat_client(emulator).jit_requests.get(SCOPE_RG, "jitpend1").jit_request_state == (
+        "Pending"
+    )
+
+
+def _update_access(client, sub_status="Approved"):
     body = models.UpdateAccessDefinition(
         approver="alice@fabrikam.onmicrosoft.com",
         metadata=models.JitRequestMetadata(origin_request_id="jitpend1", requestor_id=ids.PAT),
         status="Elevate",
-        sub_status="Approved",
+        sub_status=sub_status,
     )
-    result = client.applications.begin_update_access(
+    return client.applications.begin_update_access(
         "rg-monitoring", "fabrikam-monitoring", body
     ).result()
+
+
+def test_update_access_is_answered_but_decides_nothing_by_default(emulator):
+    result = _update_access(alice_client(emulator))
+
     assert result.status == "Elevate"
-    assert client.jit_requests.get("rg-monitoring", "jitpend1").jit_request_state == "Approved"
+    assert pat_client(emulator).jit_requests.get(SCOPE_RG, "jitpend1").jit_request_state == (
+        "Pending"
+    )
+
+
+def test_update_access_decides_under_its_assumption(emulator):
+    """Tests the emulator's `update-access-decides` assumption, not documented Azure."""
+    emulator.state.assumptions = {"update-access-decides"}
+
+    _update_access(alice_client(emulator))
+
+    assert pat_client(emulator).jit_requests.get(SCOPE_RG, "jitpend1").jit_request_state == (
+        "Approved"
+    )
 
 
 def test_wrong_api_version_and_bad_json_get_arm_errors(emulator):
@@ -352,7 +431,7 @@ def test_invalid_duration_is_invalid_request_content(emulator):
         },
     }
     answer = requests.put(
-        f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/resourceGroups/rg-monitoring/providers/Microsoft.Solutions/jitRequests/jitbad",
+        f"{emulator.https_url}{ids.JIT_SCOPE}/providers/Microsoft.Solutions/jitRequests/jitbad",
         params={"api-version": "2023-12-01-preview"},
         json=body,
         headers={"Authorization": f"Bearer {emulator.token_for(ids.PAT)}"},
@@ -367,7 +446,7 @@ def test_future_start_grants_access_only_from_the_start_time(emulator):
     client = pat_client(emulator)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
     client.jit_requests.begin_create_or_update(
-        "rg-backup", "jitlater", jit_body(ids.FAB_BACKUP, hours=1, start=start)
+        SCOPE_RG, "jitlater", jit_body(ids.FAB_BACKUP, hours=1, start=start)
     ).result()
 
     def grants():
@@ -377,13 +456,13 @@ def test_future_start_grants_access_only_from_the_start_time(emulator):
             if a.description and a.description.endswith("jitlater")
         ]
 
-    assert client.jit_requests.get("rg-backup", "jitlater").jit_request_state == "Approved"
+    assert client.jit_requests.get(SCOPE_RG, "jitlater").jit_request_state == "Approved"
     assert grants() == []
     emulator.advance_clock(dt.timedelta(hours=2, minutes=1))
     assert len(grants()) == 1
     emulator.advance_clock(dt.timedelta(hours=1))
     assert grants() == []
-    assert client.jit_requests.get("rg-backup", "jitlater").jit_request_state == "Expired"
+    assert client.jit_requests.get(SCOPE_RG, "jitlater").jit_request_state == "Expired"
 
 
 def test_route_templates_match_their_dots_literally(emulator):

@@ -3,6 +3,7 @@ import threading
 import time
 import uuid
 
+import pytest
 import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -258,7 +259,8 @@ def test_control_api_acts_as_customer_and_publisher(emulator):
     )
     assert decided["properties"]["jitRequestState"] == "Approved"
     control(emulator, "POST", "/clock/advance", {"duration": "PT3H"})
-    client = solutions(emulator, user_credential(emulator, ids.CHARLIE), ids.NORTHWIND_SUB)
+    assert request["id"].startswith(ids.JIT_SCOPE + "/")  # the scenario's jit_scope
+    client = solutions(emulator, user_credential(emulator, ids.PAT), ids.CONTOSO_SUB)
     assert (
         client.jit_requests.get(request["id"].split("/")[4], request["name"]).jit_request_state
         == "Expired"
@@ -300,17 +302,118 @@ def test_control_api_faults_and_reset(emulator):
     assert control(emulator, "GET", "/info")["counts"]["applications"] == 9
 
 
-def test_reader_cannot_cancel_or_tag_a_jit_request(emulator):
-    bob = solutions(emulator, user_credential(emulator, ids.BOB), ids.FABRIKAM_SUB)
-    assert bob.jit_requests.get("rg-monitoring", "jitpend1").jit_request_state == "Pending"
-    answer = requests.delete(
-        f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}/resourceGroups/rg-monitoring/providers/Microsoft.Solutions/jitRequests/jitpend1",
-        params={"api-version": "2023-12-01-preview"},
-        headers={"Authorization": f"Bearer {emulator.token_for(ids.BOB)}"},
+def test_a_customer_can_neither_read_nor_cancel_requests_in_the_publishers_scope(emulator):
+    url = f"{emulator.https_url}{ids.JIT_SCOPE}/providers/Microsoft.Solutions/jitRequests/jitpend1"
+    for method in ("GET", "DELETE"):
+        answer = requests.request(
+            method,
+            url,
+            params={"api-version": "2023-12-01-preview"},
+            headers={"Authorization": f"Bearer {emulator.token_for(ids.BOB)}"},
+            verify=emulator.ca_bundle,
+            timeout=5,
+        )
+        assert answer.status_code == 403, method
+        assert answer.json()["error"]["code"] == "AuthorizationFailed"
+
+
+def _pending_request(emulator, name="jitrule1"):
+    app = next(a for a in emulator.state.applications.values() if a.name == "fabrikam-monitoring")
+    return control(
+        emulator,
+        "POST",
+        "/act/jit-request",
+        {"as": ids.PAT, "application_id": app.id, "name": name, "duration": "PT1H"},
+    )
+
+
+def _decide(emulator, who, request_id, decision="Approve", justification="ok"):
+    return requests.post(
+        f"{emulator.https_url}/_emulator/act/decide",
+        json={"as": who, "jit_request_id": request_id, "decision": decision,
+              "justification": justification},
+        verify=emulator.ca_bundle,
+        timeout=5,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "code"),
+    [
+        (ids.CAROL, 403, "NotAnApprover"),  # an admin, but not in the app's approvers
+        (ids.CHARLIE, 403, "NotAnApprover"),  # another tenant
+        (ids.PAT, 403, "NotAnApprover"),  # the publisher
+    ],
+)
+def test_decisions_in_the_azure_portal_follow_the_apps_policy(emulator, who, status, code):
+    request = _pending_request(emulator)
+
+    answer = _decide(emulator, who, request["id"])
+
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert _decide(emulator, ids.ALICE, request["id"]).status_code == 200
+    repeated = _decide(emulator, ids.ALICE, request["id"])
+    assert (repeated.status_code, repeated.json()["error"]["code"]) == (409, "Conflict")
+
+
+def test_nobody_decides_a_request_that_elevates_themselves(emulator):
+    request = _pending_request(emulator)
+    key = request["id"].lower()
+    emulator.state.jit_requests[key].policies[0]["principalId"] = ids.ALICE
+
+    answer = _decide(emulator, ids.ALICE, request["id"])
+
+    assert (answer.status_code, answer.json()["error"]["code"]) == (403, "SelfApproval")
+
+
+def test_assumptions_are_off_by_default_and_switched_by_the_settings_call(emulator):
+    assert control(emulator, "GET", "/info")["assumptions"] == []
+    changed = control(emulator, "POST", "/settings", {"assumptions": ["pim-link"]})
+    assert changed["assumptions"] == ["pim-link"]
+    refused = requests.post(
+        f"{emulator.https_url}/_emulator/settings",
+        json={"assumptions": ["invented"]},
         verify=emulator.ca_bundle,
         timeout=5,
     )
-    assert answer.status_code == 403
+    assert refused.status_code == 400
+    assert "pim-link" in refused.text and "update-access-decides" in refused.text
+    emulator.reset()
+    assert control(emulator, "GET", "/info")["assumptions"] == []
+
+
+def test_the_jit_access_blade_stand_in_lists_and_decides(emulator):
+    request = _pending_request(emulator, "jitblade")
+    app_id = request["properties"]["applicationResourceId"]
+    page = requests.get(
+        f"{emulator.http_url}/_portal/jitAccess", params={"application": app_id}, timeout=5
+    )
+    assert page.status_code == 200
+    assert "jitblade" in page.text and "Alice Archer" in page.text
+    assert "Carol Chen" not in page.text  # not an approver of this application
+    assert "<script" not in page.text
+
+    refused = requests.post(
+        f"{emulator.http_url}/_portal/jitAccess",
+        params={"application": app_id},
+        data={"request": request["id"], "as": ids.ALICE, "decision": "Approve", "reason": ""},
+        timeout=5,
+    )
+    assert refused.status_code == 400 and "Give a reason" in refused.text
+    decided = requests.post(
+        f"{emulator.http_url}/_portal/jitAccess",
+        params={"application": app_id},
+        data={"request": request["id"], "as": ids.ALICE, "decision": "Approve",
+              "reason": "Planned work"},
+        timeout=5,
+    )  # fmt: skip
+    assert decided.status_code == 200
+    assert "Approved" in decided.text
+    assert emulator.state.jit_requests[request["id"].lower()].state == "Approved"
+    unknown = requests.get(
+        f"{emulator.http_url}/_portal/jitAccess", params={"application": "/nope<b>"}, timeout=5
+    )
+    assert unknown.status_code == 404 and "<b>" not in unknown.text
 
 
 def test_settings_point_notifications_at_one_url(emulator):
