@@ -175,7 +175,7 @@ def _live_operation(jit: JitRequest, kind: str) -> Operation | None:
 
 
 def _record_once(
-    *, jit: JitRequest, kind: str, by: User, payload: dict[str, Any], audit: str, reason: str
+    *, jit: JitRequest, kind: str, by: User, payload: dict[str, Any], action: str, reason: str
 ) -> Operation:
     """Create the one live operation of this kind for the request, or return the existing one."""
     try:
@@ -184,7 +184,7 @@ def _record_once(
                 kind=kind, jit_request=jit, application=jit.application, by=by, payload=payload
             )
             audit.record(
-                audit,
+                action,
                 application=jit.application,
                 actor=by,
                 jit_request=jit,
@@ -226,7 +226,7 @@ def jit_request_decide(
         kind=Operation.Kind.DECIDE,
         by=by,
         payload={"approve": approve, "justification": justification},
-        audit=AuditEvent.Action.DECIDED,
+        action=AuditEvent.Action.DECIDED,
         reason=justification,
     )
 
@@ -240,7 +240,7 @@ def jit_request_cancel(*, jit_request: JitRequest, by: User) -> Operation:
         kind=Operation.Kind.CANCEL,
         by=by,
         payload={},
-        audit=AuditEvent.Action.CANCEL_REQUESTED,
+        action=AuditEvent.Action.CANCEL_REQUESTED,
         reason="",
     )
 
@@ -254,7 +254,7 @@ def jit_request_revoke(*, jit_request: JitRequest, by: User, reason: str) -> Ope
         kind=Operation.Kind.REVOKE,
         by=by,
         payload={"reason": reason},
-        audit=AuditEvent.Action.REVOKE_REQUESTED,
+        action=AuditEvent.Action.REVOKE_REQUESTED,
         reason=reason,
     )
 
@@ -436,11 +436,12 @@ def _submit_cancel(operation: Operation, gateway: AzureGateway) -> None:
     jit = operation.jit_request
     assert jit is not None
     gateway.cancel_jit_request(jit.arm_id)
-    jit_request_refresh(jit, gateway)
+    jit_request_refresh(jit)
 
 
 def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
-    """Find the PIM approval behind the JIT request and decide its stage as the approver."""
+    """Find the PIM approval behind the JIT request and decide its stage as the approver. The
+    request is read back with the portal's own app: the approver may not read where it lives."""
     jit = operation.jit_request
     assert jit is not None
     scope = jit.application.managed_resource_group_id
@@ -450,7 +451,7 @@ def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
         if a.ticket_number == jit.name and a.approval_id
     ]
     if not linked:
-        jit_request_refresh(jit, gateway)
+        jit_request_refresh(jit)
         raise NotFound(
             "Azure lists no PIM approval of this request for you.", code="ApprovalNotFound"
         )
@@ -469,22 +470,16 @@ def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
             justification=str(operation.payload.get("justification", "")),
         )
     except Conflict:
-        jit_request_refresh(
-            jit, gateway
-        )  # decided elsewhere, canceled or timed out: show what ARM has
+        jit_request_refresh(jit)  # decided elsewhere, canceled or timed out: show what ARM has
         raise
-    jit_request_refresh(
-        jit, gateway, decided_by=operation.by, reason=operation.payload.get("justification")
-    )
+    jit_request_refresh(jit, decided_by=operation.by, reason=operation.payload.get("justification"))
 
 
 def _submit_revoke(operation: Operation, gateway: AzureGateway) -> None:
     jit = operation.jit_request
     assert jit is not None
     gateway.cancel_jit_request(jit.arm_id)  # DELETE of an approved request revokes the grant
-    jit_request_refresh(
-        jit, gateway, decided_by=operation.by, reason=operation.payload.get("reason")
-    )
+    jit_request_refresh(jit, decided_by=operation.by, reason=operation.payload.get("reason"))
 
 
 def _submit_policy(operation: Operation, gateway: AzureGateway) -> None:

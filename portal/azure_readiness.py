@@ -241,7 +241,7 @@ def customer_tenant(tenant: Tenant, *, save_channel: bool = False) -> Iterator[F
         subscriptions: list[str] = []
 
         def read_subscriptions() -> str:
-            subscriptions.extend(s.id for s in gateway.list_subscriptions())
+            subscriptions.extend(s.subscription_id for s in gateway.list_subscriptions())
             return f"{len(subscriptions)} subscriptions"
 
         fix = "give the portal's service principal Reader on the customer's subscriptions."

@@ -303,7 +303,7 @@ def test_requester_hears_of_the_denial_with_the_reason(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        mirror.jit_requests_reconcile_scope()
+        mirror.jit_request_refresh(pending)
 
     pending.refresh_from_db()
     assert pending.state == State.DENIED

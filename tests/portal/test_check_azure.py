@@ -10,6 +10,7 @@ from accounts.models import Role, Tenant
 from jit.mirror import jit_requests_reconcile_scope
 from tests.conftest import make_person
 from tests.jit.conftest import PAT, PUBLISHER_SP
+from tests.jit.conftest import monitoring, offers  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
