@@ -458,6 +458,7 @@ def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
     approval = gateway.get_approval(str(linked[0].approval_id))
     stage = next((s for s in approval.stages if s.assigned_to_me), None)
     if stage is None:
+        jit_request_refresh(jit)  # an expired or finished approval has no stage left to decide
         raise NotFound(
             "Azure shows the PIM approval of this request without a stage assigned to you.",
             code="ApprovalStageNotFound",

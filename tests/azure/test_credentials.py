@@ -10,6 +10,7 @@ from portal.azure import (
     tenant_gateway,
 )
 from portal.azure.credentials import DelegatedCredential
+from portal.azure.gateway import _app_credential
 from tests.azure.conftest import (
     ALICE,
     CONTOSO_SUB,
@@ -59,6 +60,7 @@ def test_delegated_calls_act_as_the_person(emulator):
 
 
 def test_publisher_gateway_uses_the_publisher_app(emulator):
+    _app_credential.cache_clear()  # an earlier test's token would hide the sign-in
     gateway = publisher_gateway()
 
     listed = list(gateway.list_subscriptions())

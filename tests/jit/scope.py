@@ -19,7 +19,7 @@ SCOPE_TESTS = {
         V + "test_other_tenant_gets_404_for_the_request",
     ],
     "jit:decide": [
-        V + "test_approver_decides_and_the_task_is_queued",
+        V + "test_approver_records_a_decision_and_azure_is_watched_for_it",
         V + "test_reader_cannot_decide",
         V + "test_other_tenant_cannot_decide",
     ],

@@ -182,7 +182,7 @@ def test_status_fragment_for_a_reader(client, bob, pending):
 # Decide, cancel, revoke -------------------------------------------------------------------------
 
 
-def test_approver_decides_and_the_task_is_queued(
+def test_approver_records_a_decision_and_azure_is_watched_for_it(
     client, alice, pending, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
@@ -192,12 +192,13 @@ def test_approver_decides_and_the_task_is_queued(
             headers={"HX-Request": "true"},
         )
     assert response.status_code == 200
-    assert "submitting to Azure" in response.text
-    assert Operation.objects.get(kind="decide").payload == {
-        "approve": True,
-        "justification": "Planned",
-    }
-    assert len(callbacks) == 1
+    assert "Azure has not confirmed it yet" in response.text
+    assert "Open in Azure" in response.text
+    pending.refresh_from_db()
+    assert (pending.handoff_decision, pending.handoff_reason) == ("approve", "Planned")
+    assert pending.state == "Pending"  # only Azure decides
+    assert not Operation.objects.exists()
+    assert len(callbacks) == 1  # the watch task
 
 
 def test_decision_without_a_reason_is_refused(client, alice, pending):

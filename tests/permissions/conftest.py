@@ -6,6 +6,7 @@ from django.core.cache import cache
 from deployments import sync
 from deployments.models import ManagedApplication
 from deployments.services import queue_tenant_sync
+from jit.mirror import jit_requests_reconcile_scope
 from tests.conftest import store_sign_in as sign_in
 
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -38,7 +39,10 @@ def resync(azure, fabrikam, contoso, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def synced(resync):
+    """Fabrikam as the scheduler leaves it: the tenant synced, then the publisher's JIT scope
+    reconciled (the demo's requests live there, so that is where their elevations come from)."""
     resync()
+    jit_requests_reconcile_scope()
     return {app.name: app for app in ManagedApplication.objects.select_related("offer")}
 
 
