@@ -233,7 +233,9 @@ def _grant_bookkeeping(
             application=jit.application,
             jit_request=jit,
             after={"role": jit.role_name, "until": record.end.isoformat()},
-            at=min(now, record.start),  # seen late (a reconcile) is recorded when it happened
+            # Seen late (a reconcile), it is recorded when it happened; but never before the
+            # approval, which Azure does not time-stamp: an approval seen now granted it now.
+            at=now if old_state == State.PENDING else min(now, record.start),
         )
     ended = jit.state in (State.EXPIRED, State.CANCELED) and jit.grant_started_at is not None
     if (

@@ -11,7 +11,7 @@ from accounts import scoping
 from accounts.models import Role, Tenant, User
 from deployments.models import ManagedApplication
 from jit import handoff
-from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation, State
+from jit.models import AuditEvent, JitRequest, Operation, State
 from portal.azure.records import JitApprover
 
 
@@ -87,6 +87,8 @@ def request_page(jit: JitRequest, user: User) -> dict[str, Any]:
         "handoff": jit.application.customer_tenant.approval_channel != Tenant.ApprovalChannel.PIM,
         "azure_url": handoff.azure_decision_url(jit),
         "waiting_for_azure": bool(jit.handoff_decision) and jit.state == State.PENDING,
+        "activities": jit.activities.all(),
+        "events": jit.audit_events.select_related("actor").order_by("at", "pk"),
     }
 
 
@@ -97,10 +99,6 @@ def past_elevations(jit: JitRequest) -> QuerySet[JitRequest]:
         .exclude(pk=jit.pk)
         .order_by("-created_at")[:10]
     )
-
-
-def activities(jit: JitRequest) -> QuerySet[ElevationActivity]:
-    return jit.activities.all()
 
 
 def approver_candidates(app: ManagedApplication) -> list[JitApprover]:

@@ -52,7 +52,14 @@ def _visible(request: AuthedRequest, pk: UUID) -> JitRequest:
 def _status(
     request: AuthedRequest, jit: JitRequest, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    context = {**selectors.request_page(jit, request.user), "form": DecisionForm(), **extra}
+    """The status card, with the history and activity sections swapped in out of band: a poll
+    that sees Azure's answer updates every part of the page that depends on it."""
+    context = {
+        **selectors.request_page(jit, request.user),
+        "form": DecisionForm(),
+        "oob": True,
+        **extra,
+    }
     return render(request, "jit/partials/request_status.html", context, status=status)
 
 
@@ -89,8 +96,6 @@ def request_detail(request: AuthedRequest, pk: UUID) -> HttpResponse:
         **selectors.request_page(jit, request.user),
         "form": DecisionForm(),
         "past": selectors.past_elevations(jit),
-        "activities": selectors.activities(jit),
-        "events": jit.audit_events.select_related("actor").order_by("at", "pk"),
     }
     return render(request, "jit/request_detail.html", context)
 

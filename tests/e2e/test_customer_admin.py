@@ -106,7 +106,7 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
     with page.context.expect_page() as opened:
         status.get_by_role("link", name="Open the request in Azure").click()
     blade = opened.value
-    expect(blade.get_by_text("jitpend1")).to_be_visible()
+    expect(blade.get_by_text("jitpend1", exact=True)).to_be_visible()
     screenshot(blade, "azure-blade-stand-in")
     blade.close()
     jit = JitRequest.objects.get(name="jitpend1")
@@ -119,6 +119,10 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
     expect(status.locator(".badge").first).to_have_text("Approved")
     expect(status).to_contain_text("left")
     expect(status).to_contain_text("Azure confirmed the outcome")
+    # The poll that saw Azure's answer also brought the history up to date.
+    expect(page.locator("#request_history")).to_contain_text("Decision recorded: approve")
+    expect(page.locator("#request_history")).to_contain_text("Approved")
+    expect(page.locator("#request_activity")).to_contain_text("when the grant ends")
     screenshot(page, "admin-approved")
 
     page.goto(f"/jit/requests/{second.pk}/")
