@@ -108,4 +108,3 @@ def _decide(state: State, request: Request) -> tuple[str, int]:
         return f"<p class='error' role='alert'>{html.escape(exc.message)}</p>", exc.status
     outcome = "Approved" if approve else "Denied"
     return f"<p class='ok' role='status'>{html.escape(found.name)}: {outcome}.</p>", 200
-

@@ -4,20 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_tenant_name_lower_idx'),
+        ("accounts", "0002_tenant_name_lower_idx"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='approval_channel',
-            field=models.CharField(choices=[('handoff', 'Decide in the Azure portal (hand-off)'), ('pim', 'Decide in the portal (PIM approval stage)')], default='handoff', max_length=10),
+            model_name="tenant",
+            name="approval_channel",
+            field=models.CharField(
+                choices=[
+                    ("handoff", "Decide in the Azure portal (hand-off)"),
+                    ("pim", "Decide in the portal (PIM approval stage)"),
+                ],
+                default="handoff",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='approval_channel_checked_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='approval channel proven at'),
+            model_name="tenant",
+            name="approval_channel_checked_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="approval channel proven at"
+            ),
         ),
     ]

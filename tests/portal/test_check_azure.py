@@ -9,8 +9,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import Role, Tenant
 from jit.mirror import jit_requests_reconcile_scope
 from tests.conftest import make_person
-from tests.jit.conftest import PAT, PUBLISHER_SP
-from tests.jit.conftest import monitoring, offers  # noqa: F401 (fixtures)
+from tests.jit.conftest import PAT, PUBLISHER_SP, monitoring, offers  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +46,7 @@ def unassign(azure, principal, scope):
 
 
 @pytest.fixture
-def fleet(azure, contoso, fabrikam, northwind, monitoring):
+def fleet(azure, contoso, fabrikam, northwind, monitoring):  # noqa: F811
     make_person(contoso, PAT, "Pat Patel", Role.PUBLISHER_SUPPORT)
     jit_requests_reconcile_scope()  # the demo's pending requests, for the channel probe
 
@@ -137,10 +136,10 @@ def test_with_the_pim_link_assumed_the_channel_probe_finds_it(fleet, azure, fabr
         timeout=10,
     )
     assert response.status_code == 200, response.text
-    monitoring = JitRequest.objects.get(name="jitpend1").application
+    app = JitRequest.objects.get(name="jitpend1").application
     created = requests.post(
         f"{azure.https_url}/_emulator/act/jit-request",
-        json={"as": PAT, "application_id": monitoring.arm_id, "name": "jitpim1"},
+        json={"as": PAT, "application_id": app.arm_id, "name": "jitpim1"},
         verify=azure.ca_bundle,
         timeout=10,
     )
