@@ -141,40 +141,60 @@ def jit_request_apply_record(
             changed = JitRequest.objects.filter(pk=jit.pk, state=old_state).update(**fields) == 1
             if changed:
                 jit.refresh_from_db()
-                _audit_transition(jit, old_state, new_state, decided_by, reason)
+                _audit_transition(jit, old_state, new_state, decided_by, reason, record)
         else:
             jit.arm_state = record.state
         _grant_bookkeeping(jit, record, now, old_state)
     return changed
 
 
-def _decision_seen_in_azure(jit: JitRequest, new_state: str) -> tuple[str, str]:
+def _last_changed_by(record: JitRequestRecord) -> str:
+    """Whom ARM's `updatedBy` names, when it is not the requester: the last caller to change the
+    request. No document says a decision sets it, so it is reported as what it is, not as the
+    decider."""
+    updater = record.updated_by.oid if record.updated_by else ""
+    creator = record.created_by.oid if record.created_by else ""
+    if not updater or updater.lower() == creator.lower():
+        return ""
+    return _principal_label(updater)
+
+
+def _decision_seen_in_azure(
+    jit: JitRequest, new_state: str, record: JitRequestRecord
+) -> tuple[str, str]:
     """Who to name, and what to say, for a decision ARM reports but the portal did not make.
 
     Azure does not say who decided. A decision recorded here (the hand-off channel) is what that
     person said they would do in Azure, so it is quoted as such, never taken for proof.
     """
+    updater = _last_changed_by(record)
+    noted = f" Azure names {updater} as the last to change the request." if updater else ""
     if not jit.handoff_decision:
         if new_state == State.APPROVED:
-            return "Azure (automatic approval or a decision in Azure)", ""
-        return "Azure (a decision in Azure)", ""
+            return "Azure (automatic approval or a decision in Azure)", noted.strip()
+        return "Azure (a decision in Azure)", noted.strip()
     recorded = "approve" if jit.handoff_decision == Decision.APPROVE else "deny"
     agrees = (new_state == State.APPROVED) == (jit.handoff_decision == Decision.APPROVE)
     if agrees:
         return (
             "Azure",
             f"Confirmed by Azure. {jit.handoff_by_name} recorded in the portal the decision to "
-            f"{recorded}: “{jit.handoff_reason}”",
+            f"{recorded}: “{jit.handoff_reason}”.{noted}",
         )
     return (
         "Azure",
         f"Azure reports the request {new_state.lower()}, although {jit.handoff_by_name} recorded "
-        f"the decision to {recorded} in the portal.",
+        f"the decision to {recorded} in the portal.{noted}",
     )
 
 
 def _audit_transition(
-    jit: JitRequest, old: str, new: str, decided_by: User | None, reason: Any
+    jit: JitRequest,
+    old: str,
+    new: str,
+    decided_by: User | None,
+    reason: Any,
+    record: JitRequestRecord,
 ) -> None:
     common: dict[str, Any] = {
         "application": jit.application,
@@ -189,7 +209,7 @@ def _audit_transition(
         if decided_by is not None:
             audit.record(action, actor=decided_by, reason=str(reason or ""), **common)
             return
-        actor_name, text = _decision_seen_in_azure(jit, new)
+        actor_name, text = _decision_seen_in_azure(jit, new, record)
         if jit.handoff_decision and text.startswith("Confirmed"):
             JitRequest.objects.filter(pk=jit.pk).update(decision_reason=jit.handoff_reason)
             jit.decision_reason = jit.handoff_reason

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 SCOPE = "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit-requests"
 
 
-def record_for(jit_or_app_id, *, name="jitx1", state="Pending", request_id=None):
+def record_for(
+    jit_or_app_id, *, name="jitx1", state="Pending", request_id=None, updated_by=PAT
+):
     start = timezone.now() - dt.timedelta(minutes=5)
     return JitRequestRecord(
         id=request_id or f"{SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}",
@@ -32,7 +34,7 @@ def record_for(jit_or_app_id, *, name="jitx1", state="Pending", request_id=None)
         state=state,
         provisioning_state="Succeeded",
         created_by=ClientDetails(oid=PAT, application_id=""),
-        updated_by=None,
+        updated_by=ClientDetails(oid=updated_by, application_id="") if updated_by else None,
         tags={},
     )
 
@@ -129,3 +131,31 @@ def test_a_confirmed_decision_quotes_what_was_recorded_without_claiming_who_clic
     assert approved.actor is None and approved.actor_name == "Azure"
     assert approved.reason.startswith("Confirmed by Azure.")
     assert "“Planned work”" in approved.reason
+
+
+def test_updated_by_is_reported_as_the_last_change_not_as_the_decider(monitoring, alice):
+    jit = pending_row(
+        monitoring,
+        handoff_decision=Decision.APPROVE,
+        handoff_by=alice,
+        handoff_by_name=str(alice),
+        handoff_reason="Planned work",
+        handoff_at=timezone.now(),
+    )
+    record = record_for(monitoring.arm_id, state="Approved", updated_by=str(alice.entra_object_id))
+
+    mirror.jit_request_apply_record(jit=jit, record=record)
+
+    approved = jit.audit_events.get(action=AuditEvent.Action.APPROVED)
+    assert approved.actor is None  # updatedBy is no proof of who decided
+    assert approved.reason.endswith("Azure names Alice Archer as the last to change the request.")
+
+
+def test_updated_by_the_requester_adds_nothing(monitoring):
+    jit = pending_row(monitoring)
+
+    mirror.jit_request_apply_record(jit=jit, record=record_for(monitoring.arm_id, state="Denied"))
+
+    denied = jit.audit_events.get(action=AuditEvent.Action.DENIED)
+    assert denied.actor_name == "Azure (a decision in Azure)"
+    assert denied.reason == ""
