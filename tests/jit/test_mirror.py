@@ -17,9 +17,7 @@ pytestmark = pytest.mark.django_db
 SCOPE = "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit-requests"
 
 
-def record_for(
-    jit_or_app_id, *, name="jitx1", state="Pending", request_id=None, updated_by=PAT
-):
+def record_for(jit_or_app_id, *, name="jitx1", state="Pending", request_id=None, updated_by=PAT):
     start = timezone.now() - dt.timedelta(minutes=5)
     return JitRequestRecord(
         id=request_id or f"{SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}",
