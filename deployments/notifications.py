@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from deployments.models import MarketplaceEvent, Subscription
 
@@ -24,11 +24,15 @@ KNOWN_EVENTS = {
     ("DELETE", "Deleted"),
     ("DELETE", "Failed"),
 }
+# Resource group names are at most 90 characters, application names at most 64; neither holds a
+# slash or a control character. Matched whole: `$` would let a trailing newline through.
 APPLICATION_ID = re.compile(
-    r"^/subscriptions/(?P<subscription>[0-9a-fA-F-]{36})/resourceGroups/[^/]+"
-    r"/providers/Microsoft\.Solutions/applications/[^/]+$",
+    r"/subscriptions/(?P<subscription>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/resourceGroups/[^/\x00-\x1f\x7f]{1,90}"
+    r"/providers/Microsoft\.Solutions/applications/[^/\x00-\x1f\x7f]{1,64}",
     re.IGNORECASE,
 )
+MAX_PLAN_VALUE = 200
 
 
 class InvalidNotification(Exception):
@@ -49,21 +53,26 @@ class Notification:
 def parse_notification(payload: Any) -> Notification:
     if not isinstance(payload, dict):
         raise InvalidNotification("the body must be a JSON object")
-    event_type = str(payload.get("eventType", ""))
-    state = str(payload.get("provisioningState", ""))
+    event_type = _text(payload, "eventType")
+    state = _text(payload, "provisioningState")
     if (event_type, state) not in KNOWN_EVENTS:
         raise InvalidNotification(
-            f"unknown eventType/provisioningState pair {event_type!r}/{state!r}"
+            f"unknown eventType/provisioningState pair {event_type[:20]!r}/{state[:20]!r}"
         )
-    application_id = str(payload.get("applicationId", ""))
+    application_id = _text(payload, "applicationId")
     if application_id and not application_id.startswith("/"):
         application_id = "/" + application_id  # one documented sample omits the leading slash
-    match = APPLICATION_ID.match(application_id)
+    match = APPLICATION_ID.fullmatch(application_id)
     if match is None:
         raise InvalidNotification("applicationId must be a Microsoft.Solutions/applications id")
     plan = payload.get("plan") or {}
-    if not isinstance(plan, dict):
-        raise InvalidNotification("plan must be an object")
+    if not isinstance(plan, dict) or not all(
+        isinstance(v, str | int | float | bool) and len(str(v)) <= MAX_PLAN_VALUE
+        for v in plan.values()
+    ):
+        raise InvalidNotification(
+            f"plan must be an object of short values (at most {MAX_PLAN_VALUE} characters)"
+        )
     return Notification(
         application_id=application_id,
         subscription_id=match["subscription"].lower(),
@@ -75,16 +84,29 @@ def parse_notification(payload: Any) -> Notification:
     )
 
 
+def _text(payload: dict[str, Any], key: str) -> str:
+    value = payload.get(key, "")
+    return value if isinstance(value, str) else ""
+
+
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST_EVENT = dt.datetime(2999, 12, 31, tzinfo=dt.UTC)
+
+
 def _parse_time(value: Any) -> dt.datetime:
-    """ISO 8601 in UTC; Azure sends seven fractional digits, Python reads at most six."""
-    text = str(value or "")
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+    """ISO 8601, kept in UTC; Azure sends seven fractional digits, Python reads at most six."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise InvalidNotification("eventTime must be an ISO 8601 date and time")
+    text = re.sub(r"(\.\d{6})\d+", r"\1", value).replace("Z", "+00:00")
     try:
         moment = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        moment = moment.astimezone(dt.UTC)  # an extreme offset can leave the calendar
+    except (ValueError, OverflowError):
         raise InvalidNotification("eventTime must be an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
+    if not EARLIEST_EVENT <= moment <= LATEST_EVENT:
+        raise InvalidNotification("eventTime is outside the years 2000 to 2999")
     return moment
 
 
@@ -122,11 +144,15 @@ def record_notification(notification: Notification) -> tuple[MarketplaceEvent, b
                     tenant=tenant, application_arm_id=notification.application_id
                 )
     except IntegrityError:
-        existing = MarketplaceEvent.objects.get(
+        existing = MarketplaceEvent.objects.filter(
             application_arm_id=notification.application_id,
             event_type=notification.event_type,
             provisioning_state=notification.provisioning_state,
             event_time=notification.event_time,
-        )
+        ).first()
+        if existing is None:  # not the duplicate-delivery constraint: the body itself is at fault
+            raise InvalidNotification("the notification could not be stored") from None
         return existing, False
+    except DataError:
+        raise InvalidNotification("the notification could not be stored") from None
     return event, True

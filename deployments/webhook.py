@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
@@ -11,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from deployments.notifications import InvalidNotification, parse_notification, record_notification
+from portal import strict_json
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -26,12 +25,10 @@ def receive(request: HttpRequest) -> JsonResponse:
     if len(request.body) > MAX_BODY_BYTES:
         return JsonResponse({"error": "body too large"}, status=413)
     try:
-        notification = parse_notification(json.loads(request.body))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return JsonResponse({"error": "the body is not JSON"}, status=400)
-    except InvalidNotification as exc:
+        notification = parse_notification(strict_json.loads(request.body))
+        event, created = record_notification(notification)
+    except (strict_json.InvalidJson, InvalidNotification) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    event, created = record_notification(notification)
     return JsonResponse(
         {"status": "accepted" if created else "duplicate", "outcome": event.outcome}, status=200
     )
