@@ -24,6 +24,11 @@ class RequestListForm(forms.Form):
     requester = forms.CharField(label="Requester", required=False, max_length=100)
 
 
+# The portal's own bound (Azure documents none): far enough ahead to plan a maintenance window,
+# near enough that the customer decides about work that is actually planned.
+LATEST_START = dt.timedelta(days=30)
+
+
 class ElevationForm(forms.Form):
     """A publisher's request: one eligible role, start now or later, up to the policy maximum."""
 
@@ -72,6 +77,12 @@ class ElevationForm(forms.Form):
                 self.add_error("start_at", "Pick when the access should start.")
             elif start < timezone.now():
                 self.add_error("start_at", "The start must be in the future.")
+            elif start > timezone.now() + LATEST_START:
+                self.add_error(
+                    "start_at",
+                    f"The start can be at most {LATEST_START.days} days ahead; ask again nearer "
+                    "the time.",
+                )
         return data
 
     @property

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts import scoping
 from accounts.models import Tenant, User
 from deployments.models import ManagedApplication
+from portal import moments
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -205,11 +206,11 @@ class JitRequest(models.Model):
 
     @property
     def end(self) -> dt.datetime:
-        return self.start + self.duration
+        return moments.plus(self.start, self.duration)
 
     @property
     def times_out_at(self) -> dt.datetime:
-        return self.created_at + DECISION_TIMEOUT
+        return moments.plus(self.created_at, DECISION_TIMEOUT)
 
     def is_active(self, now: dt.datetime | None = None) -> bool:
         now = now or timezone.now()

@@ -32,6 +32,7 @@ from jit.models import (
     State,
     role_name,
 )
+from portal import moments
 from portal.azure import (
     AuthenticationFailed,
     AzureError,
@@ -560,8 +561,8 @@ def elevation_activity_fetch(
         return 0
     # ARM's clock and ours differ a little, and the log filter has whole seconds: widen the
     # window; only the elevated principal's own events are kept.
-    start = jit.grant_started_at - ACTIVITY_MARGIN
-    end = (jit.grant_ended_at or jit.end) + ACTIVITY_MARGIN
+    start = moments.plus(jit.grant_started_at, -ACTIVITY_MARGIN)
+    end = moments.plus(jit.grant_ended_at or jit.end, ACTIVITY_MARGIN)
     owned = gateway is None
     gateway = gateway or tenant_gateway(str(jit.application.customer_tenant.entra_tenant_id))
     added = 0

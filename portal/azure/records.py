@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from portal import moments
+
 
 @dataclass(frozen=True)
 class SubscriptionRecord:
@@ -204,7 +206,7 @@ class JitRequestRecord:
 
     @property
     def end(self) -> dt.datetime:
-        return self.start + self.duration
+        return moments.plus(self.start, self.duration)
 
 
 @dataclass(frozen=True)

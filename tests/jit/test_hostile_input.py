@@ -1,0 +1,148 @@
+"""JIT forms and pages against hostile input: any value in any field re-renders the form with a
+message or is accepted, never a 500, and nothing is written on rejection; any stored date, even at
+the calendar's edge, still renders."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from jit.models import JitRequest, Operation, State
+from tests.jit.conftest import CONTRIBUTOR
+from tests.jit.test_views import as_, make_request
+
+pytestmark = pytest.mark.django_db
+
+PROPERTY = hypothesis_settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+# Text a browser could send, plus the characters that break things further down: NUL, lone
+# surrogates (sent as UTF-8 they cannot be; the test client encodes what it can), very long runs.
+hostile_text = st.text(max_size=60) | st.sampled_from(
+    ["", " ", "\x00", "9999-12-31T23:59", "0001-01-01T00:00", "2026-02-30T10:00", "x" * 5000, "-1"]
+)
+
+
+def _request_new(client, pat, app, data):
+    return as_(client, pat).post(reverse("jit:request_new", args=[app.pk]), data)
+
+
+def test_a_start_years_ahead_is_refused_with_a_message(client, pat, monitoring):
+    response = _request_new(
+        client,
+        pat,
+        monitoring,
+        {
+            "role": CONTRIBUTOR,
+            "start_now": "0",
+            "start_at": "9999-12-31T20:00",
+            "hours": "2",
+            "justification": "Later",
+        },
+    )
+    assert response.status_code == 200
+    assert "at most 30 days ahead" in response.text
+    assert not JitRequest.objects.exists()
+
+
+def test_a_start_within_the_bound_is_accepted(client, pat, monitoring):
+    start = (timezone.now() + dt.timedelta(days=29)).strftime("%Y-%m-%dT%H:%M")
+    response = _request_new(
+        client,
+        pat,
+        monitoring,
+        {
+            "role": CONTRIBUTOR,
+            "start_now": "0",
+            "start_at": start,
+            "hours": "2",
+            "justification": "Planned",
+        },
+    )
+    assert response.status_code == 302
+    assert JitRequest.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "duration"),
+    [
+        (dt.datetime(9999, 12, 31, 20, tzinfo=dt.UTC), dt.timedelta(hours=8)),
+        (dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.timedelta(hours=8)),
+        (timezone.now(), dt.timedelta(days=999_999)),
+    ],
+    ids=["ending after year 9999", "starting in year 1", "lasting a million days"],
+)
+@pytest.mark.parametrize("state", [State.PENDING, State.APPROVED, State.EXPIRED])
+def test_any_stored_date_still_renders_every_page_that_shows_it(
+    client, pat, alice, monitoring, start, duration, state
+):
+    jit = make_request(monitoring, pat, state=state)
+    JitRequest.objects.filter(pk=jit.pk).update(start=start, duration=duration, created_at=start)
+    for person in (pat, alice):
+        for url in (
+            reverse("jit:requests"),
+            reverse("jit:request_detail", args=[jit.pk]),
+            reverse("jit:request_status", args=[jit.pk]),
+            reverse("jit:audit"),
+            reverse("jit:audit_csv"),
+        ):
+            response = as_(client, person).get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+
+@PROPERTY
+@given(
+    role=hostile_text | st.just(CONTRIBUTOR),
+    start_now=hostile_text | st.sampled_from(["0", "1"]),
+    start_at=hostile_text,
+    hours=hostile_text | st.sampled_from(["1", "2", "8"]),
+    justification=hostile_text,
+    ticket=hostile_text,
+)
+def test_any_elevation_form_input_is_accepted_or_re_rendered(
+    client, pat, monitoring, role, start_now, start_at, hours, justification, ticket
+):
+    before = (JitRequest.objects.count(), Operation.objects.count())
+    response = _request_new(
+        client,
+        pat,
+        monitoring,
+        {
+            "role": role,
+            "start_now": start_now,
+            "start_at": start_at,
+            "hours": hours,
+            "justification": justification,
+            "ticket_reference": ticket,
+        },
+    )
+    assert response.status_code in (200, 302)
+    if response.status_code == 200:
+        assert "is-invalid" in response.text or "invalid-feedback" in response.text
+        assert (JitRequest.objects.count(), Operation.objects.count()) == before
+
+
+@PROPERTY
+@given(decision=hostile_text | st.sampled_from(["approve", "deny"]), justification=hostile_text)
+def test_any_decision_input_is_recorded_or_refused_with_a_reason(
+    client, alice, monitoring, pat, decision, justification
+):
+    jit = JitRequest.objects.filter(name="jithostile1").first() or make_request(
+        monitoring, pat, name="jithostile1"
+    )
+    JitRequest.objects.filter(pk=jit.pk).update(state=State.PENDING, handoff_decision="")
+    response = as_(client, alice).post(
+        reverse("jit:decide", args=[jit.pk]),
+        {"decision": decision, "justification": justification},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code in (200, 400)
+    jit.refresh_from_db()
+    if response.status_code == 400:
+        assert jit.handoff_decision == ""
