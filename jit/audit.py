@@ -19,7 +19,10 @@ NOTIFIED_ACTIONS = {
     AuditEvent.Action.GRANT_ENDED,
     AuditEvent.Action.TIMEOUT_WARNING,
     AuditEvent.Action.TIMED_OUT,
+    AuditEvent.Action.SELF_ADDED_APPROVER,
 }
+# A decision by someone who put themselves on the app's approvers this recently is flagged.
+SELF_ADDED_APPROVER_WINDOW = dt.timedelta(days=7)
 
 
 def record(
@@ -52,3 +55,39 @@ def record(
 
         tasks.send_notifications.delay_on_commit(event.pk)
     return event
+
+
+def flag_if_self_added_approver(jit: JitRequest, decider: User) -> AuditEvent | None:
+    """Flag a decision whose maker added themselves to the app's approvers shortly before.
+
+    Allowed, because who approves is the customer's own policy; but the other approvers hear of
+    it and the trail shows it. Seen only for policy changes made through the portal: a change made
+    directly in Azure names nobody.
+    """
+    from portal.guids import canonical_guid
+
+    if not decider.entra_object_id:
+        return None
+    oid = canonical_guid(decider.entra_object_id)
+    changes = AuditEvent.objects.filter(
+        application=jit.application,
+        actor=decider,
+        action=AuditEvent.Action.POLICY_CHANGED,
+        at__gte=timezone.now() - SELF_ADDED_APPROVER_WINDOW,
+    ).order_by("-at")
+    for change in changes:
+        before = {canonical_guid(a.get("id")) for a in change.before.get("approvers") or []}
+        after = {canonical_guid(a.get("id")) for a in change.after.get("approvers") or []}
+        if oid in after and oid not in before:
+            return record(
+                AuditEvent.Action.SELF_ADDED_APPROVER,
+                application=jit.application,
+                actor=decider,
+                jit_request=jit,
+                reason=(
+                    f"{decider} added themselves to the approvers of {jit.application.name} "
+                    f"on {change.at:%Y-%m-%d %H:%M} UTC, then decided this request."
+                ),
+                after={"policy_change_event": change.pk},
+            )
+    return None

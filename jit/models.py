@@ -20,6 +20,7 @@ from accounts import scoping
 from accounts.models import Tenant, User
 from deployments.models import ManagedApplication
 from portal import moments
+from portal.guids import canonical_guid
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -95,9 +96,9 @@ def approver_allows(application: ManagedApplication, user: User) -> bool:
     approvers: list[dict[str, Any]] = application.jit_approvers or []
     if not approvers:
         return True
-    oid = str(user.entra_object_id or "").lower()
+    oid = canonical_guid(user.entra_object_id)
     return any(
-        str(a.get("type", "")).lower() == "group" or str(a.get("id", "")).lower() == oid
+        str(a.get("type", "")).lower() == "group" or canonical_guid(a.get("id")) == oid
         for a in approvers
     )
 
@@ -119,8 +120,8 @@ class JitRequestQuerySet(models.QuerySet["JitRequest"]):
         # Nobody decides a request they filed or one that would elevate themselves.
         own = Q(requested_by=user)
         if user.entra_object_id:
-            oid = str(user.entra_object_id)
-            own |= Q(requester_oid__iexact=oid) | Q(principal_id__iexact=oid)
+            oid = canonical_guid(user.entra_object_id)  # rows hold ids in this spelling too
+            own |= Q(requester_oid=oid) | Q(principal_id=oid)
         return self.filter(state=State.PENDING, application__in=allowed).exclude(own)
 
     def cancelable_by(self, user: User | AnonymousUser) -> JitRequestQuerySet:
@@ -199,6 +200,14 @@ class JitRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on {self.application}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Who a request elevates and who filed it are compared with people's object ids:
+        # one spelling (see portal.guids), whatever ARM or a form sent.
+        self.principal_id = canonical_guid(self.principal_id)
+        if self.requester_oid:
+            self.requester_oid = canonical_guid(self.requester_oid)
+        super().save(*args, **kwargs)
 
     @property
     def role_name(self) -> str:
@@ -322,6 +331,10 @@ class AuditEvent(models.Model):
         TIMEOUT_WARNING = "request.timeout_warning", "Timeout warning sent"
         REQUEST_GONE = "request.gone", "No longer in Azure"
         STATE_UNKNOWN = "request.unknown_state", "Unknown state reported by Azure"
+        SELF_ADDED_APPROVER = (
+            "decision.self_added_approver",
+            "Decided by an approver who added themselves",
+        )
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices)

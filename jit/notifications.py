@@ -21,6 +21,7 @@ MAILS: dict[str, tuple[str, tuple[str, ...]]] = {
     Action.GRANT_ENDED: ("grant_ended", ("requester", "approvers")),
     Action.TIMEOUT_WARNING: ("timeout_warning", ("approvers",)),
     Action.TIMED_OUT: ("timed_out", ("requester",)),
+    Action.SELF_ADDED_APPROVER: ("self_added_approver", ("approvers",)),
 }
 
 
@@ -61,6 +62,8 @@ def notify(event: AuditEvent) -> int:
     for audience in audiences:
         found = approvers_of(jit) if audience == "approvers" else requester_of(jit)
         people.update({user.pk: user for user in found if user.email})
+    if event.actor_id is not None:
+        people.pop(event.actor_id, None)  # nobody is mailed about what they did themselves
     context = {"event": event, "jit": jit, "url": request_url(jit), "app": jit.application}
     subject = " ".join(render_to_string(f"jit/mail/{template}_subject.txt", context).split())
     body = render_to_string(f"jit/mail/{template}.txt", context)

@@ -217,19 +217,23 @@ def jit_request_decide(
         # Azure asks for a reason with the decision, approve or deny.
         raise NotAllowed("Give a reason: Azure records it with the decision.")
     tenant = jit_request.application.customer_tenant
-    if tenant.approval_channel != Tenant.ApprovalChannel.PIM:
-        handoff.record_decision(
-            jit_request=jit_request, by=by, approve=approve, justification=justification
-        )
-        return None
-    return _record_once(
-        jit=jit_request,
-        kind=Operation.Kind.DECIDE,
-        by=by,
-        payload={"approve": approve, "justification": justification},
-        action=AuditEvent.Action.DECIDED,
-        reason=justification,
-    )
+    with transaction.atomic():
+        operation = None
+        if tenant.approval_channel != Tenant.ApprovalChannel.PIM:
+            handoff.record_decision(
+                jit_request=jit_request, by=by, approve=approve, justification=justification
+            )
+        else:
+            operation = _record_once(
+                jit=jit_request,
+                kind=Operation.Kind.DECIDE,
+                by=by,
+                payload={"approve": approve, "justification": justification},
+                action=AuditEvent.Action.DECIDED,
+                reason=justification,
+            )
+        audit.flag_if_self_added_approver(jit_request, by)
+    return operation
 
 
 def jit_request_cancel(*, jit_request: JitRequest, by: User) -> Operation:

@@ -358,13 +358,35 @@ def test_nobody_decides_their_own_request(pending, alice):
         services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
 
 
-@pytest.mark.parametrize("spelling", [str.upper, str.lower, lambda oid: "{" + oid + "}"])
-def test_nobody_decides_a_request_that_would_elevate_themselves(pending, alice, spelling):
-    oid = spelling(str(alice.entra_object_id))
-    JitRequest.objects.filter(pk=pending.pk).update(principal_id=oid.strip("{}"))
+SPELLINGS = [
+    str.upper,
+    str.lower,
+    lambda oid: "{" + oid.upper() + "}",
+    lambda oid: oid.replace("-", ""),
+    lambda oid: f"  {oid}\t",
+]
 
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("field", ["principal_id", "requester_oid"])
+def test_nobody_decides_a_request_that_names_themselves_in_any_spelling(
+    pending, alice, spelling, field
+):
+    setattr(pending, field, spelling(str(alice.entra_object_id)))
+    pending.save()  # every write of a request goes through save, which keeps one spelling
+
+    assert not JitRequest.objects.decidable_by(alice).filter(pk=pending.pk).exists()
     with pytest.raises(NotAllowed):
         services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_an_approver_listed_in_any_spelling_may_decide(pending, alice, spelling):
+    app = pending.application
+    app.jit_approvers = [{"id": spelling(str(alice.entra_object_id)), "type": "user"}]
+    app.save()
+
+    assert JitRequest.objects.decidable_by(alice).filter(pk=pending.pk).exists()
 
 
 def test_a_decided_request_cannot_be_decided_again(pending, alice, azure):
@@ -608,6 +630,48 @@ def test_policy_change_is_patched_as_the_admin_and_audited(signed_in, alice, mon
     assert event.before["maximum_duration"] == 8 * 3600
     assert event.after["maximum_duration"] == 4 * 3600
     assert event.actor == alice
+
+
+def test_an_admin_who_adds_herself_as_approver_and_decides_is_flagged_to_the_others(
+    signed_in, alice, carol, pending, monitoring, django_capture_on_commit_callbacks
+):
+    from portal.azure.records import JitApprover, JitPolicy
+
+    for person in (alice, carol):
+        person.email = f"{person.first_name.lower() or person.pk}@fabrikam.example"
+        person.save()
+    signed_in(carol)
+    policy = services.current_policy(monitoring)
+    added = JitPolicy(
+        enabled=policy.enabled,
+        approval_mode=policy.approval_mode,
+        approvers=(
+            *policy.approvers,
+            JitApprover(id=str(carol.entra_object_id).upper(), type="user", display_name="Carol"),
+        ),
+        maximum_duration=policy.maximum_duration,
+    )
+    assert submit(
+        services.jit_policy_update(application=monitoring, by=carol, policy=added)
+    ).status == (Operation.Status.DONE)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.jit_request_decide(
+            jit_request=pending, by=carol, approve=True, justification="Needed now"
+        )
+
+    flag = pending.audit_events.get(action=AuditEvent.Action.SELF_ADDED_APPROVER)
+    assert flag.actor == carol
+    assert "added themselves to the approvers of fabrikam-monitoring" in flag.reason
+    flagged = [m for m in mail.outbox if "after adding themselves" in m.subject]
+    assert [m.to for m in flagged] == [[alice.email]]  # the other approver, not Carol herself
+
+
+def test_an_approver_of_long_standing_is_not_flagged(alice, pending):
+    services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+
+    assert not pending.audit_events.filter(action=AuditEvent.Action.SELF_ADDED_APPROVER).exists()
 
 
 def test_reader_policy_change_fails_with_what_to_do(signed_in, bob, monitoring):
