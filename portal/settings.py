@@ -69,7 +69,6 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
-    "allauth.socialaccount.providers.microsoft",
     "accounts.entra",
     "django_htmx",
     "django_celery_beat",
