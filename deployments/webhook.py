@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
@@ -9,18 +11,32 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from deployments.notifications import InvalidNotification, parse_notification, record_notification
-from portal import strict_json
+from portal import rate_limits, strict_json
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 
 
 @csrf_exempt  # Azure cannot send a CSRF token; the secret in the query string authenticates it
 @require_POST
+@rate_limits.limit("webhook", key="ip")
 def receive(request: HttpRequest) -> JsonResponse:
     secret = settings.MARKETPLACE_WEBHOOK_SECRET
     if not secret:
         raise Http404("Marketplace notifications are not configured")
+    guessing = rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=False)
+    if guessing["limit"] and guessing["count"] >= guessing["limit"]:
+        # Once the wrong secrets are used up, even a right one waits: guessing must not pay off.
+        return _too_many(guessing["time_left"])
     if not constant_time_compare(request.GET.get("sig", ""), secret):
+        guessing = rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=True)
+        logger.warning(
+            "Marketplace webhook refused a missing or wrong secret from %s (%d of %d allowed)",
+            rate_limits.client_ip(request),
+            guessing["count"],
+            guessing["limit"],
+        )
         return JsonResponse({"error": "missing or wrong sig"}, status=401)
     if len(request.body) > MAX_BODY_BYTES:
         return JsonResponse({"error": "body too large"}, status=413)
@@ -32,3 +48,11 @@ def receive(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "accepted" if created else "duplicate", "outcome": event.outcome}, status=200
     )
+
+
+def _too_many(retry_after: int) -> JsonResponse:
+    response = JsonResponse(
+        {"error": "too many wrong secrets from this address; try again later"}, status=429
+    )
+    response["Retry-After"] = str(max(1, retry_after))
+    return response

@@ -31,6 +31,7 @@ from jit.forms import (
     RevokeForm,
 )
 from jit.models import JitRequest
+from portal import rate_limits
 from portal.types import AuthedRequest
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def request_status(request: AuthedRequest, pk: UUID) -> HttpResponse:
 @portal_access_required
 @recent_sign_in_required
 @require_POST
+@rate_limits.limit("actions", key="user_or_ip")
 def decide(request: AuthedRequest, pk: UUID) -> HttpResponse:
     jit = _visible(request, pk)
     form = DecisionForm(request.POST)
@@ -130,6 +132,7 @@ def decide(request: AuthedRequest, pk: UUID) -> HttpResponse:
 @portal_access_required
 @recent_sign_in_required
 @require_POST
+@rate_limits.limit("actions", key="user_or_ip")
 def cancel(request: AuthedRequest, pk: UUID) -> HttpResponse:
     jit = _visible(request, pk)
     try:
@@ -142,6 +145,7 @@ def cancel(request: AuthedRequest, pk: UUID) -> HttpResponse:
 @portal_access_required
 @recent_sign_in_required
 @require_POST
+@rate_limits.limit("actions", key="user_or_ip")
 def revoke(request: AuthedRequest, pk: UUID) -> HttpResponse:
     jit = _visible(request, pk)
     form = RevokeForm(request.POST)
@@ -163,6 +167,7 @@ def _after_action(request: AuthedRequest, jit: JitRequest) -> HttpResponse:
 @portal_access_required
 @recent_sign_in_required
 @require_http_methods(["GET", "POST"])
+@rate_limits.limit("actions", key="user_or_ip", methods=("POST",))
 def request_new(request: AuthedRequest, app_pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.requestable_apps(request.user), pk=app_pk)
     roles = services.eligible_roles(application=app, user=request.user)
@@ -183,6 +188,7 @@ def request_new(request: AuthedRequest, app_pk: int) -> HttpResponse:
 
 @portal_access_required
 @require_http_methods(["GET", "POST"])
+@rate_limits.limit("actions", key="user_or_ip", methods=("POST",))
 def policy(request: AuthedRequest, app_pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.policy_apps(request.user), pk=app_pk)
     can_edit = (

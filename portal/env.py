@@ -119,3 +119,14 @@ def parse_url_template(name: str, raw: str, fields: tuple[str, ...]) -> str:
     if not filled.startswith(("https://", "http://")):
         raise ImproperlyConfigured(f"{name} must be an http(s) URL")
     return raw
+
+
+_RATE = re.compile(r"[1-9][0-9]{0,6}/[1-9]?[0-9]*[smhd]")
+
+
+def env_rate(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A rate limit such as "20/m" (requests per second, minute, hour or day; "100/5m" too)."""
+    value = env_str(name, default, environ).strip()
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(f'{name} must be a rate such as "20/m" or "100/5m"')
+    return value

@@ -19,6 +19,7 @@ from portal.env import (
     env_choice,
     env_int,
     env_list,
+    env_rate,
     env_secret,
     env_str,
     parse_jit_scope,
@@ -26,6 +27,7 @@ from portal.env import (
     parse_url_template,
 )
 from portal.mail import email_settings_from_url
+from portal.security_headers import content_security_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -81,6 +83,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.security_headers.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -392,6 +396,18 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = content_security_policy(ENTRA_SIGNIN_URL)
+# Abuse limits (portal/rate_limits.py), per client address or per signed-in person.
+RATE_LIMITS = {
+    "sign_in": env_rate("RATE_LIMIT_SIGN_IN", "20/m"),
+    "actions": env_rate("RATE_LIMIT_ACTIONS", "30/m"),
+    "webhook": env_rate("RATE_LIMIT_WEBHOOK", "6000/m"),
+    # Wrong webhook secrets from one address; past this, that address is refused for the window.
+    "webhook_bad_secret": env_rate("RATE_LIMIT_WEBHOOK_BAD_SECRET", "10/m"),
+}
+RATE_LIMIT_TRUST_FORWARDED_FOR = env_bool("RATE_LIMIT_TRUST_FORWARDED_FOR", False)
+RATELIMIT_IP_META_KEY = "portal.rate_limits.client_ip"
+RATELIMIT_FAIL_OPEN = True  # see portal.rate_limits.usage
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

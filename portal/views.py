@@ -1,9 +1,13 @@
+import logging
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal import health
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -14,10 +18,14 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 or 503 for load balancers. Which backends are in use and why one failed is logged and
+    shown to operators only: the public learns nothing about the installation."""
     checks = {"database": health.check_database(), "broker": health.check_broker()}
     healthy = all(check.ok for check in checks.values())
-    body = {
-        "status": "ok" if healthy else "unavailable",
-        "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
-    }
+    for name, check in checks.items():
+        if not check.ok:
+            logger.warning("Health check failed: %s (%s)", name, check.detail)
+    body: dict[str, object] = {"status": "ok" if healthy else "unavailable"}
+    if request.user.is_authenticated and request.user.is_staff:
+        body["checks"] = {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()}
     return JsonResponse(body, status=200 if healthy else 503)

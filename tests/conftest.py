@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from accounts.models import Membership, Role, Side, Tenant, User
+from portal.security_headers import content_security_policy
 
 CONTOSO = uuid.UUID("0ec098e5-b929-47d3-a4de-b2f969d0ba5b")
 FABRIKAM = uuid.UUID("3197bd27-109d-45f9-bdce-8200dec65df6")
@@ -96,6 +97,7 @@ def azure(emulator_server, settings):
     emulator_server.reset(scenario="demo")
     settings.ENTRA_LOGIN_URL = emulator_server.https_url
     settings.ENTRA_SIGNIN_URL = emulator_server.http_url
+    settings.CONTENT_SECURITY_POLICY = content_security_policy(emulator_server.http_url)
     settings.GRAPH_URL = emulator_server.https_url
     settings.ARM_URL = emulator_server.https_url
     settings.AZURE_CA_BUNDLE = emulator_server.ca_bundle

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from accounts.graph import tenant_facts
 from accounts.identity import InvalidIdToken, validate_id_token
+from portal import rate_limits
 
 TENANT = "organizations"  # work and school accounts of any tenant; never personal accounts
 
@@ -67,5 +68,10 @@ class EntraOAuth2Adapter(MicrosoftGraphOAuth2Adapter):
         return self.get_provider().sociallogin_from_response(request, extra_data)
 
 
-oauth2_login = OAuth2LoginView.adapter_view(EntraOAuth2Adapter)
-oauth2_callback = OAuth2CallbackView.adapter_view(EntraOAuth2Adapter)
+# Limited per address: both are open to anyone, and each costs calls to Entra ID.
+oauth2_login = rate_limits.limit("sign_in", key="ip")(
+    OAuth2LoginView.adapter_view(EntraOAuth2Adapter)
+)
+oauth2_callback = rate_limits.limit("sign_in", key="ip")(
+    OAuth2CallbackView.adapter_view(EntraOAuth2Adapter)
+)

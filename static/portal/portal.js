@@ -43,6 +43,22 @@
   });
   document.addEventListener("htmx:load", function (event) { localize(event.detail.elt); });
 
+  // Live countdowns for active grants (<span data-countdown="ISO time">); the server's figure
+  // stays as the text until the first tick.
+  function tickCountdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Math.max(0, Math.floor((new Date(el.dataset.countdown) - Date.now()) / 1000));
+      if (isNaN(left)) return;
+      var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+      el.textContent = (h ? h + " h " : "") + m + " min " + (h ? "" : s + " s");
+    });
+  }
+  // Always ticking: a polled fragment can bring a countdown onto a page that had none.
+  document.addEventListener("DOMContentLoaded", function () {
+    tickCountdowns();
+    setInterval(tickCountdowns, 1000);
+  });
+
   // A refused or invalid action answers 400/403/409 with the fragment explaining why: show it.
   // Anything else that is not a fragment (a whole error page) is reported instead of swapped.
   document.addEventListener("htmx:beforeSwap", function (event) {
@@ -57,6 +73,8 @@
     var status = event.detail.xhr.status;
     showError(status === 404
       ? "That is no longer there (404). Reload the page to see where things stand."
+      : status === 429
+        ? "Too many attempts in a short time (429). Nothing was changed: wait a minute, then try again."
       : status === 403
         ? "You are not allowed to do that (403). Your session may have ended: reload the page."
         : "The portal could not complete that (error " + status + "). Try again in a moment or reload the page.",

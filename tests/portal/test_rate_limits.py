@@ -1,0 +1,113 @@
+"""Abuse limits: sign-in, the marketplace webhook (and wrong secrets in particular) and the
+actions that change access answer 429 with Retry-After once their rate is passed."""
+
+import json
+import uuid
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from deployments.models import MarketplaceEvent
+from tests.deployments.test_webhook import URL, _payload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def limits(settings, **rates):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, **rates}
+
+
+def webhook(client, settings, sig=None, address="203.0.113.7", **extra):
+    return client.post(
+        f"{URL}?sig={sig or settings.MARKETPLACE_WEBHOOK_SECRET}",
+        data=json.dumps(_payload()),
+        content_type="application/json",
+        REMOTE_ADDR=address,
+        **extra,
+    )
+
+
+def test_sign_in_is_limited_per_address(client, settings):
+    limits(settings, sign_in="3/m")
+    for _ in range(3):
+        assert client.get(reverse("entra_login")).status_code == 200
+    refused = client.get(reverse("entra_login"))
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert b"Too many attempts" in refused.content
+    assert client.get(reverse("entra_callback")).status_code == 429
+    assert client.get(reverse("entra_login"), REMOTE_ADDR="198.51.100.2").status_code == 200
+
+
+def test_wrong_webhook_secrets_are_logged_and_then_the_address_waits(client, settings, caplog):
+    limits(settings, webhook_bad_secret="3/m")
+    for attempt in range(1, 4):
+        assert webhook(client, settings, sig=f"guess-{attempt}").status_code == 401
+        assert f"from 203.0.113.7 ({attempt} of 3 allowed)" in caplog.text
+    assert settings.MARKETPLACE_WEBHOOK_SECRET not in caplog.text
+    refused = webhook(client, settings)  # the right secret, but after too many guesses
+    assert refused.status_code == 429
+    assert "too many wrong secrets" in refused.json()["error"]
+    assert int(refused["Retry-After"]) >= 1
+    assert not MarketplaceEvent.objects.exists()
+    # Another address is not held back by this one's guesses.
+    assert webhook(client, settings, address="198.51.100.2").status_code == 200
+
+
+def test_webhook_deliveries_are_limited_per_address_with_a_json_answer(client, settings):
+    limits(settings, webhook="2/m")
+    assert webhook(client, settings).status_code == 200
+    assert webhook(client, settings).status_code == 200
+    refused = webhook(client, settings)
+    assert refused.status_code == 429
+    assert "try again in" in refused.json()["error"]
+    assert MarketplaceEvent.objects.count() == 1  # the second was a duplicate delivery
+
+
+def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(client, settings):
+    limits(settings, webhook="1/m")
+    assert webhook(client, settings, HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 200
+    # Untrusted: a new X-Forwarded-For does not make a new client.
+    assert webhook(client, settings, HTTP_X_FORWARDED_FOR="192.0.2.2").status_code == 429
+    settings.RATE_LIMIT_TRUST_FORWARDED_FOR = True
+    # Trusted: the proxy's own (last) entry counts, whatever the client put before it.
+    assert webhook(client, settings, HTTP_X_FORWARDED_FOR="10.9.9.9, 192.0.2.3").status_code == 200
+    assert webhook(client, settings, HTTP_X_FORWARDED_FOR="10.9.9.8, 192.0.2.3").status_code == 429
+    # A malformed header falls back to the connecting address.
+    assert webhook(client, settings, HTTP_X_FORWARDED_FOR="not an address").status_code == 429
+
+
+def test_actions_are_limited_per_person_and_reading_is_not(client, settings, alice, bob):
+    limits(settings, actions="2/m")
+    client.force_login(alice)
+    nowhere = reverse("jit:decide", args=[uuid.uuid4()])
+    assert client.post(nowhere, {"decision": "approve"}).status_code == 404
+    assert client.post(nowhere, {"decision": "approve"}).status_code == 404
+    refused = client.post(nowhere, {"decision": "approve"})
+    assert refused.status_code == 429
+    assert b"Nothing was changed" in refused.content
+    for _ in range(4):
+        assert client.get(reverse("jit:requests")).status_code == 200
+    client.force_login(bob)
+    assert client.post(nowhere, {"decision": "approve"}).status_code == 404
+
+
+def test_a_failing_cache_leaves_the_limits_open(client, settings, caplog):
+    limits(settings, webhook="1/m")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    assert webhook(client, settings).status_code == 200
+    assert webhook(client, settings).status_code == 200
+    assert "not counted: the cache failed" in caplog.text
