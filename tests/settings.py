@@ -17,3 +17,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # The suite signs in and posts far more often than a person would; the rate-limit tests set the
 # limits they exercise.
 RATE_LIMITS = dict.fromkeys(RATE_LIMITS, "100000/m")  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, as in the demo, not SQLite's shared in-memory database: there concurrent writers
+    # fail at once with "table is locked" instead of queueing (the race tests write from threads).
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "tests.sqlite3")}  # noqa: F405

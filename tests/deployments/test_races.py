@@ -1,0 +1,102 @@
+"""Races in the ARM mirror, with real threads, the real database and the emulator: syncs of one
+tenant asked for at once, one run delivered to several workers, a tenant sync overlapping an
+application sync, and one webhook delivered twice at the same moment."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from deployments import sync
+from deployments.models import ManagedApplication, ManagedResource, MarketplaceEvent, SyncRun
+from deployments.services import queue_tenant_sync
+from tests.deployments.test_webhook import URL, _payload
+from tests.jit.test_races import at_once, report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
+
+
+def mirror_snapshot():
+    return (
+        sorted(ManagedApplication.objects.values_list("arm_id", "provisioning_state")),
+        sorted(ManagedResource.objects.values_list("arm_id", flat=True)),
+    )
+
+
+def test_syncs_of_one_tenant_asked_for_at_once_queue_one_run(azure, fabrikam):
+    outcomes = at_once(*[lambda: queue_tenant_sync(tenant=fabrikam)] * 4)
+    report("queue", outcomes, runs=SyncRun.objects.count())
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert SyncRun.objects.count() == 1
+    assert {run.pk for run in outcomes} == {SyncRun.objects.get().pk}
+
+
+def test_one_run_delivered_to_several_workers_at_once_runs_once(azure, fabrikam, contoso):
+    run = queue_tenant_sync(tenant=fabrikam)
+    before = azure.state.requests_logged
+
+    outcomes = at_once(*[lambda: sync.run_tenant_sync(run_id=run.pk)] * 3)
+
+    run.refresh_from_db()
+    arm = [
+        entry
+        for entry in azure.state.requests_log
+        if entry["seq"] >= before and entry["path"].startswith(("/subscriptions", "/providers"))
+    ]
+    calls = len(arm)
+    report("claims", outcomes, state=run.state, arm_calls=calls, counted=run.calls_made)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert calls == run.calls_made  # only the run that claimed it talked to ARM
+    mirrored = mirror_snapshot()
+    # A second, sequential sync finds exactly what the raced one wrote.
+    again = queue_tenant_sync(tenant=fabrikam)
+    sync.run_tenant_sync(run_id=again.pk)
+    assert mirror_snapshot() == mirrored
+    assert len(mirrored[0]) == len(set(mirrored[0]))
+
+
+def test_a_tenant_sync_and_an_application_sync_at_once_agree(azure, fabrikam, contoso):
+    first = queue_tenant_sync(tenant=fabrikam)
+    sync.run_tenant_sync(run_id=first.pk)
+    expected = mirror_snapshot()
+    app = ManagedApplication.objects.order_by("pk").first()
+    tenant_run = queue_tenant_sync(tenant=fabrikam)
+    app_runs = [
+        sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
+        for _ in range(2)
+    ]
+
+    outcomes = at_once(
+        lambda: sync.run_tenant_sync(run_id=tenant_run.pk),
+        *[lambda run=run: sync.run_application_sync(run_id=run.pk) for run in app_runs],
+    )
+
+    states = list(SyncRun.objects.order_by("pk").values_list("state", "error"))
+    report("overlap", outcomes, runs=states)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert all(state == SyncRun.State.SUCCEEDED for state, _ in states), states
+    assert mirror_snapshot() == expected
+
+
+def test_one_webhook_delivered_twice_at_once_is_recorded_once(settings, fabrikam):
+    from deployments.models import Subscription
+
+    Subscription.objects.create(subscription_id=FABRIKAM_SUBSCRIPTION, tenant=fabrikam)
+    body = json.dumps(_payload())
+
+    def deliver():
+        response = Client().post(
+            f"{URL}?sig={settings.MARKETPLACE_WEBHOOK_SECRET}",
+            data=body,
+            content_type="application/json",
+        )
+        return response.status_code, response.json()["status"]
+
+    outcomes = at_once(*[deliver] * 4)
+    report("webhook", outcomes, events=MarketplaceEvent.objects.count())
+    assert sorted(outcomes) == [(200, "accepted")] + [(200, "duplicate")] * 3
+    assert MarketplaceEvent.objects.count() == 1
+    assert SyncRun.objects.filter(application_arm_id__gt="").count() == 1

@@ -1,0 +1,163 @@
+"""Races, run with real threads against the real database (and the emulator where Azure is
+involved): whatever arrives at the same moment, each outcome happens once and is audited once.
+
+Each test prints what ran at once and what came out (`pytest -s`)."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection
+
+from accounts.models import Role
+from jit import mirror, services, tasks
+from jit.errors import NotAllowed
+from jit.models import AuditEvent, JitRequest, Operation, State
+from tests.conftest import make_person
+from tests.jit import test_services
+from tests.jit.conftest import CAROL
+from tests.jit.test_services import decided_in_azure
+
+# The JIT service tests' fixtures: a pending request, and one on the PIM channel.
+pending = test_services.pending
+pim = test_services.pim
+pim_pending = test_services.pim_pending
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RACERS = 4
+
+
+def at_once(*calls):
+    """Run the calls in threads released together; return each one's result or exception."""
+    start = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            start.wait()
+            outcomes[index] = call()
+        except Exception as exc:  # the race's loser: reported, not raised
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a racer hung"
+    return outcomes
+
+
+def count(jit, action):
+    return jit.audit_events.filter(action=action).count()
+
+
+def report(name, outcomes, **counts):
+    kinds = [type(o).__name__ for o in outcomes]
+    print(f"\n{name}: {len(outcomes)} at once -> {kinds}; {counts}")
+
+
+def test_two_approvers_deciding_at_once_make_one_decision(pim_pending, alice, signed_in):
+    carol = signed_in(
+        make_person(
+            pim_pending.application.customer_tenant, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN
+        )
+    )
+    pim_pending.application.jit_approvers = []  # any admin of the tenant may approve
+    pim_pending.application.save()
+
+    def decide(person, approve):
+        return lambda: services.jit_request_decide(
+            jit_request=JitRequest.objects.get(pk=pim_pending.pk),
+            by=person,
+            approve=approve,
+            justification="racing",
+        )
+
+    outcomes = at_once(decide(alice, True), decide(carol, False), decide(alice, True))
+    operations = Operation.objects.filter(jit_request=pim_pending, kind=Operation.Kind.DECIDE)
+    report("decisions", outcomes, operations=operations.count())
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert operations.count() == 1
+    assert {o.pk for o in outcomes} == {operations.get().pk}
+    assert count(pim_pending, AuditEvent.Action.DECIDED) == 1
+
+    # The worker then gets the submission several times at once: ARM is told once.
+    decide_op = operations.get()
+    at_once(*[lambda: tasks.submit_operation(decide_op.pk)] * RACERS)
+    pim_pending.refresh_from_db()
+    assert pim_pending.state in (State.APPROVED, State.DENIED)
+    assert (
+        count(pim_pending, AuditEvent.Action.APPROVED)
+        + count(pim_pending, AuditEvent.Action.DENIED)
+        == 1
+    )
+
+
+def test_a_decision_in_azure_seen_by_several_refreshes_at_once_is_recorded_once(
+    pending, alice, azure
+):
+    services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+    decided_in_azure(azure, pending, by=str(alice.entra_object_id))
+
+    outcomes = at_once(
+        *[lambda: mirror.jit_request_refresh(JitRequest.objects.get(pk=pending.pk))] * RACERS,
+        lambda: mirror.jit_requests_reconcile_scope(),
+    )
+    report(
+        "refreshes",
+        outcomes,
+        approved=count(pending, AuditEvent.Action.APPROVED),
+        grant_started=count(pending, AuditEvent.Action.GRANT_STARTED),
+    )
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    pending.refresh_from_db()
+    assert pending.state == State.APPROVED
+    assert count(pending, AuditEvent.Action.APPROVED) == 1
+    assert count(pending, AuditEvent.Action.GRANT_STARTED) == 1
+
+
+def test_a_decision_racing_the_timeout_leaves_one_outcome(pending, alice, azure):
+    azure.advance_clock(dt.timedelta(hours=25))  # Azure has timed the request out
+
+    def decide():
+        return services.jit_request_decide(
+            jit_request=JitRequest.objects.get(pk=pending.pk),
+            by=alice,
+            approve=True,
+            justification="just in time?",
+        )
+
+    outcomes = at_once(
+        decide, *[lambda: mirror.jit_request_refresh(JitRequest.objects.get(pk=pending.pk))] * 3
+    )
+    report("decision vs timeout", outcomes, timeouts=count(pending, AuditEvent.Action.TIMED_OUT))
+    pending.refresh_from_db()
+    assert pending.state == State.TIMEOUT
+    assert count(pending, AuditEvent.Action.TIMED_OUT) == 1
+    assert count(pending, AuditEvent.Action.APPROVED) == 0
+    # The decision either came first (recorded, then overtaken by Azure's timeout) or was
+    # refused because the request no longer waited; never recorded after the timeout.
+    refused = isinstance(outcomes[0], NotAllowed)
+    assert refused or count(pending, AuditEvent.Action.DECIDED) == 1
+    assert not [o for o in outcomes[1:] if isinstance(o, Exception)], outcomes
+
+
+def test_an_expiry_seen_by_several_refreshes_at_once_ends_the_grant_once(pending, alice, azure):
+    services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
+    decided_in_azure(azure, pending, by=str(alice.entra_object_id))
+    mirror.jit_request_refresh(pending)
+    azure.advance_clock(dt.timedelta(hours=3))  # past the two-hour grant
+
+    outcomes = at_once(
+        *[lambda: mirror.jit_request_refresh(JitRequest.objects.get(pk=pending.pk))] * RACERS
+    )
+    report("expiry", outcomes, grant_ended=count(pending, AuditEvent.Action.GRANT_ENDED))
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    pending.refresh_from_db()
+    assert pending.state == State.EXPIRED
+    assert pending.grant_ended_at is not None
+    assert count(pending, AuditEvent.Action.GRANT_ENDED) == 1
