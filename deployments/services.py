@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant
 from deployments.models import SyncRun
+from portal.queueing import publish_on_commit
 
 
 def queue_tenant_sync(*, tenant: Tenant) -> SyncRun:
@@ -15,7 +16,7 @@ def queue_tenant_sync(*, tenant: Tenant) -> SyncRun:
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(tenant=tenant)
-            sync_tenant.delay_on_commit(run.pk)
+            publish_on_commit(sync_tenant, run.pk)
             return run
     except IntegrityError:
         # The unique constraint on open runs: another sync of this tenant is already under way.

@@ -50,6 +50,7 @@ from portal.azure.records import (
     ResourceRecord,
     SubscriptionRecord,
 )
+from portal.queueing import publish_on_commit
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -217,7 +218,7 @@ def queue_application_sync(*, tenant: Tenant, application_arm_id: str) -> SyncRu
 
     with transaction.atomic():
         run = SyncRun.objects.create(tenant=tenant, application_arm_id=application_arm_id)
-        sync_application.delay_on_commit(run.pk)
+        publish_on_commit(sync_application, run.pk)
     return run
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from deployments.models import ManagedApplication
 from jit.models import AuditEvent, JitRequest
+from portal.queueing import publish_on_commit
 
 NOTIFIED_ACTIONS = {
     AuditEvent.Action.SUBMITTED,
@@ -53,7 +54,7 @@ def record(
     if action in NOTIFIED_ACTIONS:
         from jit import tasks
 
-        tasks.send_notifications.delay_on_commit(event.pk)
+        publish_on_commit(tasks.send_notifications, event.pk)
     return event
 
 

@@ -20,6 +20,7 @@ from accounts.models import User
 from jit import audit
 from jit.errors import NotAllowed
 from jit.models import AuditEvent, Decision, JitRequest, State
+from portal.queueing import publish_on_commit
 
 
 def record_decision(
@@ -55,7 +56,7 @@ def record_decision(
         )
         from jit import tasks
 
-        tasks.watch_request.delay_on_commit(str(jit_request.pk))
+        publish_on_commit(tasks.watch_request, str(jit_request.pk))
     jit_request.refresh_from_db()
 
 

@@ -26,6 +26,7 @@ from jit import audit
 from jit.models import AuditEvent, Decision, JitRequest, State, state_from_arm
 from portal.azure import AzureGateway, NotFound, publisher_gateway, tenant_gateway
 from portal.azure.records import JitRequestRecord
+from portal.queueing import publish_on_commit
 
 _TRANSITION_AUDIT = {
     State.PENDING: AuditEvent.Action.SUBMITTED,
@@ -275,7 +276,7 @@ def _grant_bookkeeping(
         )
         from jit import tasks
 
-        tasks.fetch_elevation_activity.delay_on_commit(str(jit.pk))
+        publish_on_commit(tasks.fetch_elevation_activity, str(jit.pk))
 
 
 def _needs_apply(jit: JitRequest, record: JitRequestRecord, now: dt.datetime) -> bool:

@@ -46,6 +46,7 @@ from portal.azure import (
     tenant_gateway,
 )
 from portal.azure.records import Authorization, JitApprover, JitPolicy
+from portal.queueing import publish_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def _policy_json(policy: JitPolicy) -> dict[str, Any]:
 def _queue(operation: Operation) -> None:
     from jit import tasks
 
-    tasks.submit_operation.delay_on_commit(operation.pk)
+    publish_on_commit(tasks.submit_operation, operation.pk)
 
 
 # What people do -------------------------------------------------------------------------------

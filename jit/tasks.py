@@ -17,7 +17,7 @@ from django.db.models.functions import Concat
 from accounts.models import Tenant
 from accounts.tokens import TokenServiceUnavailable
 from deployments.models import ManagedApplication
-from jit import mirror, notifications, services
+from jit import mirror, notifications, outbox, services
 from jit.models import AuditEvent, JitRequest, State
 from portal.azure import Throttled, Transient
 
@@ -44,6 +44,12 @@ def submit_operation(self: Task, operation_id: int) -> None:
             services.operation_give_up(operation_id=operation_id, message=str(exc))
             return
         _retry(self, exc)
+
+
+@shared_task(name="jit.requeue_stale_operations")
+def requeue_stale_operations() -> int:
+    """Queue again the operations that never reached a worker or lost theirs."""
+    return len(outbox.requeue_stale_operations())
 
 
 @shared_task(name="jit.reconcile_requests")

@@ -5,6 +5,8 @@ from django.urls import include, path
 from deployments import webhook
 from portal import views
 
+handler500 = "portal.outages.server_error"
+
 admin.site.site_header = "Managed Apps Portal operations"
 admin.site.site_title = "Managed Apps Portal"
 

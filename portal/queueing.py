@@ -1,0 +1,37 @@
+"""Queueing background work after a commit without letting a broker outage undo a saved change.
+
+Every change is saved first, with a row that says what is still to do (an outbox operation, a
+queued sync run). If the broker cannot take the task at that moment, the request still succeeds
+and the sweeps that look for unfinished rows queue it again once the broker is back
+(`jit.requeue_stale_operations`, the stale-run check of `deployments.sync_all_tenants`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
+log = logging.getLogger(__name__)
+
+
+def publish(task: Any, *args: Any) -> bool:
+    """Send the task now; False (and a warning) when the broker cannot be reached."""
+    try:
+        task.delay(*args)
+    except (OperationalError, OSError) as exc:
+        log.warning(
+            "Could not queue %s%r (%s: the broker is unreachable); a sweep will queue it again",
+            task.name,
+            args,
+            type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def publish_on_commit(task: Any, *args: Any) -> None:
+    """Send the task once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: publish(task, *args))

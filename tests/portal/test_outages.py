@@ -1,0 +1,89 @@
+"""While the database or the broker is down: pages answer 503 with a page that says so and
+recover by themselves; a change saved while the broker is down is still saved, and its task is
+queued by the sweep once the broker is back."""
+
+import logging
+import time
+
+import pytest
+from celery import Celery
+from django.db import connection
+
+from portal import queueing
+from portal.celery import app
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Database:
+    """Takes the portal's database away (its connection points where nothing answers) and
+    brings it back."""
+
+    def __init__(self):
+        self.saved = dict(connection.settings_dict)
+
+    def down(self):
+        connection.close()
+        if connection.vendor == "sqlite":
+            connection.settings_dict["NAME"] = "/nonexistent-directory/portal.sqlite3"
+        else:
+            connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+
+    def up(self):
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(self.saved)
+
+
+@pytest.fixture
+def database():
+    database = Database()
+    yield database
+    database.up()
+
+
+@pytest.fixture
+def unreachable_task():
+    """A task of a Celery app whose broker is a port where nothing listens."""
+    down = Celery("broker-down", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    down.conf.broker_connection_timeout = 1
+    down.conf.task_publish_retry_policy = app.conf.task_publish_retry_policy
+
+    @down.task(name="portal.ping")
+    def ping():
+        return "pong"
+
+    yield ping
+    down.close()
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/jit/", "/apps/applications/", "/accounts/profile/", "/jit/audit.csv"]
+)
+def test_pages_answer_503_while_the_database_is_down_and_recover(client, alice, database, path):
+    client.force_login(alice)
+    during_outage = client.get(path)
+    assert during_outage.status_code in (200, 503)  # a page that needs no database is fine
+    if during_outage.status_code == 503:
+        assert b"temporarily unavailable" in during_outage.content
+        assert during_outage["Retry-After"] == "30"
+        assert "no-store" in during_outage["Cache-Control"]
+    database.up()
+    assert client.get(path).status_code == 200
+
+
+def test_a_signed_in_page_is_503_not_500_without_the_database(client, alice, database, caplog):
+    client.force_login(alice)
+    database.down()
+    response = client.get("/jit/")
+    assert response.status_code == 503
+    assert "Answering 503" in caplog.text
+
+
+def test_a_task_that_cannot_be_queued_is_logged_and_the_caller_carries_on(unreachable_task, caplog):
+    caplog.set_level(logging.WARNING, logger="portal.queueing")
+    started = time.monotonic()
+    assert queueing.publish(unreachable_task) is False
+    assert time.monotonic() - started < 10  # the web request is not held for long
+    assert "Could not queue portal.ping" in caplog.text
+    assert "a sweep will queue it again" in caplog.text
