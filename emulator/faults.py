@@ -1,4 +1,5 @@
-"""Fault injection: latency, error statuses, 429s, dropped connections and expired tokens."""
+"""Fault injection: latency, error statuses, 429s, dropped connections (before the call is
+carried out, or after it, with the answer lost), expired tokens and claims challenges."""
 
 import random
 import threading
@@ -7,7 +8,15 @@ from typing import Any
 
 from emulator.state import new_id
 
-KINDS = {"latency", "status", "throttle", "drop", "expired_token", "claims_challenge"}
+KINDS = {
+    "latency",
+    "status",
+    "throttle",
+    "drop",
+    "lost_answer",
+    "expired_token",
+    "claims_challenge",
+}
 
 
 @dataclass

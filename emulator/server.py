@@ -63,7 +63,11 @@ class EmulatorApp:
             return response(environ, start_response)
         entry = self._log(request, path)
         try:
-            response = self._faulted(request, path, environ) or self._dispatch(request, path)
+            faults = self.server.faults.fire(request.method, path)
+            response = self._faulted(faults, path) or self._dispatch(request, path)
+            if any(fault.kind == "lost_answer" for fault in faults):
+                # The call was carried out; the network then lost the answer.
+                raise ConnectionResetError(errno.ECONNRESET, "answer lost by an injected fault")
         except ArmError as error:
             response = error_response(error)
         except ConnectionResetError:
@@ -99,8 +103,8 @@ class EmulatorApp:
                 del self.state.requests_log[: LOG_LIMIT // 10]
         return entry
 
-    def _faulted(self, request: Request, path: str, environ: dict[str, Any]) -> Response | None:
-        for fault in self.server.faults.fire(request.method, path):
+    def _faulted(self, faults: list[Fault], path: str) -> Response | None:
+        for fault in faults:
             if fault.kind == "latency":
                 time.sleep(fault.latency_ms / 1000)
             elif fault.kind == "drop":

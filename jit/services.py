@@ -45,7 +45,8 @@ from portal.azure import (
     gateway_for_token,
     tenant_gateway,
 )
-from portal.azure.records import Authorization, JitApprover, JitPolicy
+from portal.azure.records import ApprovalRecord, Authorization, JitApprover, JitPolicy
+from portal.guids import canonical_guid
 from portal.queueing import publish_on_commit
 
 log = logging.getLogger(__name__)
@@ -462,6 +463,12 @@ def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
             "Azure lists no PIM approval of this request for you.", code="ApprovalNotFound"
         )
     approval = gateway.get_approval(str(linked[0].approval_id))
+    if _already_decided_by_this_operation(approval, operation):
+        # An earlier attempt reached Azure but its answer was lost on the way back.
+        jit_request_refresh(
+            jit, decided_by=operation.by, reason=operation.payload.get("justification")
+        )
+        return
     stage = next((s for s in approval.stages if s.assigned_to_me), None)
     if stage is None:
         jit_request_refresh(jit)  # an expired or finished approval has no stage left to decide
@@ -480,6 +487,20 @@ def _submit_decide(operation: Operation, gateway: AzureGateway) -> None:
         jit_request_refresh(jit)  # decided elsewhere, canceled or timed out: show what ARM has
         raise
     jit_request_refresh(jit, decided_by=operation.by, reason=operation.payload.get("justification"))
+
+
+def _already_decided_by_this_operation(approval: ApprovalRecord, operation: Operation) -> bool:
+    """A stage of the approval already shows this person's review with this decision."""
+    if operation.attempts < 2 or operation.by is None or not operation.by.entra_object_id:
+        return False
+    wanted = "Approve" if operation.payload.get("approve") else "Deny"
+    me = canonical_guid(operation.by.entra_object_id)
+    return any(
+        stage.review_result == wanted
+        and stage.reviewed_by is not None
+        and canonical_guid(stage.reviewed_by.principal_id) == me
+        for stage in approval.stages
+    )
 
 
 def _submit_revoke(operation: Operation, gateway: AzureGateway) -> None:
