@@ -46,6 +46,8 @@ def database():
 def unreachable_task():
     """A task of a Celery app whose broker is a port where nothing listens."""
     down = Celery("broker-down", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    # Set in the configuration too: CELERY_BROKER_URL in the environment outranks `broker=`.
+    down.conf.broker_url = down.conf.broker_write_url = "redis://127.0.0.1:1/0"
     down.conf.broker_connection_timeout = 1
     down.conf.task_publish_retry_policy = app.conf.task_publish_retry_policy
 
