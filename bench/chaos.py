@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from jit_latency import ALICE, CONTOSO, FABRIKAM, PAT, refresh_token_of  # noqa: E402
+from jit_latency import (  # noqa: E402
+    ALICE,
+    CONTOSO,
+    FABRIKAM,
+    PAT,
+    refresh_token_of,
+    start_portal_with_emulator,
+)
 
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect {version} main start"
 STOP_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect {version} main stop -m fast"
@@ -304,27 +310,7 @@ def main() -> None:
     prepare_database(database)
     subprocess.run(["redis-cli", "-u", broker, "flushdb"], check=True, capture_output=True)
 
-    scratch = Path(tempfile.mkdtemp(prefix="chaos-"))
-    from emulator.server import EmulatorServer
-
-    emulator = EmulatorServer(scenario="demo", var_dir=scratch, port=0, http_port=0)
-    emulator.start()
-    env = {
-        **os.environ,
-        "VAR_DIR": str(scratch),
-        "DEBUG": "true",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "EMULATOR_URL": emulator.https_url,
-        "EMULATOR_SIGNIN_URL": emulator.http_url,
-        "AZURE_CA_BUNDLE": emulator.ca_bundle,
-        "ARM_POLLING_INTERVAL": "0",
-        "CELERY_QUEUE": f"chaos-{os.getpid()}",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    emulator, env = start_portal_with_emulator("chaos", polling_interval=0)
     try:
         app, pat, alice = setup(emulator)
         kill_during_submissions(env, emulator, app, pat, args.requests)

@@ -73,6 +73,33 @@ def refresh_token_of(emulator: object, oid: str, client_id: str, secret: str) ->
     return str(token.json()["refresh_token"])
 
 
+def start_portal_with_emulator(prefix: str, *, polling_interval: int) -> tuple[Any, dict[str, str]]:
+    """Start the emulator (demo scenario) in this process and set Django up against it, with a
+    scratch VAR_DIR and a queue of its own; returns the emulator and the environment that child
+    processes (workers, a web server) need."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    from emulator.server import EmulatorServer
+
+    emulator = EmulatorServer(scenario="demo", var_dir=scratch, port=0, http_port=0)
+    emulator.start()
+    env = {
+        "VAR_DIR": str(scratch),
+        "DEBUG": "true",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "EMULATOR_URL": emulator.https_url,
+        "EMULATOR_SIGNIN_URL": emulator.http_url,
+        "AZURE_CA_BUNDLE": emulator.ca_bundle,
+        "ARM_POLLING_INTERVAL": str(polling_interval),
+        "CELERY_QUEUE": f"{prefix}-{os.getpid()}",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    return emulator, {**os.environ, **env}
+
+
 def control(emulator: object, call: str, body: dict[str, object]) -> dict[str, object]:
     response = requests.post(
         f"{emulator.https_url}/_emulator/{call}",  # type: ignore[attr-defined]
@@ -148,26 +175,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=5)
     args = parser.parse_args()
 
-    scratch = Path(tempfile.mkdtemp(prefix="bench-jit-"))
-    from emulator.server import EmulatorServer
-
-    emulator = EmulatorServer(scenario="demo", var_dir=scratch, port=0, http_port=0)
-    emulator.start()
-    env = {
-        "VAR_DIR": str(scratch),
-        "DEBUG": "true",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "EMULATOR_URL": emulator.https_url,
-        "EMULATOR_SIGNIN_URL": emulator.http_url,
-        "AZURE_CA_BUNDLE": emulator.ca_bundle,
-        "ARM_POLLING_INTERVAL": "1",
-        "CELERY_QUEUE": f"bench-{os.getpid()}",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    emulator, env = start_portal_with_emulator("bench-jit", polling_interval=1)
     from django.conf import settings
     from django.core.management import call_command
 

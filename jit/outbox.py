@@ -24,7 +24,8 @@ QUEUED_FOR_TOO_LONG = dt.timedelta(minutes=15)
 MAX_ATTEMPTS = 20
 
 
-def stale_operations(now: dt.datetime | None = None) -> list[int]:
+def stale_operations(now: dt.datetime | None = None) -> list[tuple[int, int]]:
+    """(id, attempts) of each operation the sweep should queue again."""
     now = now or timezone.now()
     return list(
         Operation.objects.annotate(last_touched=Coalesce("claimed_at", "created_at"))
@@ -33,7 +34,7 @@ def stale_operations(now: dt.datetime | None = None) -> list[int]:
             | Q(status=Operation.Status.RUNNING, claimed_at__lt=now - services.CLAIM_LEASE)
         )
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "attempts")
     )
 
 
@@ -43,9 +44,8 @@ def requeue_stale_operations(now: dt.datetime | None = None) -> list[int]:
     from portal.queueing import publish
 
     queued = []
-    for pk in stale_operations(now):
-        attempts = Operation.objects.filter(pk=pk).values_list("attempts", flat=True).first()
-        if attempts is not None and attempts >= MAX_ATTEMPTS:
+    for pk, attempts in stale_operations(now):
+        if attempts >= MAX_ATTEMPTS:
             services.operation_give_up(
                 operation_id=pk, message=f"Azure could not be reached in {attempts} attempts."
             )

@@ -26,6 +26,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         if not check.ok:
             logger.warning("Health check failed: %s (%s)", name, check.detail)
     body: dict[str, object] = {"status": "ok" if healthy else "unavailable"}
-    if request.user.is_authenticated and request.user.is_staff:
+    # Who is asking is known only when the database answers (the session lives there).
+    if checks["database"].ok and request.user.is_authenticated and request.user.is_staff:
         body["checks"] = {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()}
     return JsonResponse(body, status=200 if healthy else 503)
