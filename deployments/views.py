@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -189,8 +189,11 @@ def refresh(request: AuthedRequest, tenant_pk: int) -> HttpResponse:
         return render(request, "deployments/partials/sync_status.html", {"status": status})
     messages.info(request, f"A refresh of {tenant} from Azure is under way.")
     back = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        return redirect(back)
+    # A path on this site only; redirect() would take a bare word such as "0" for a view name.
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        return HttpResponseRedirect(back)
     return redirect("deployments:sync_status", pk=run.pk)
 
 

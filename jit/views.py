@@ -149,9 +149,13 @@ def cancel(request: AuthedRequest, pk: UUID) -> HttpResponse:
 def revoke(request: AuthedRequest, pk: UUID) -> HttpResponse:
     jit = _visible(request, pk)
     form = RevokeForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():  # the reason goes into the audit trail: refuse it, never drop it
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return _status(request, jit, status=400, refusal=f"Not revoked: {problems}")
     try:
-        services.jit_request_revoke(jit_request=jit, by=request.user, reason=reason)
+        services.jit_request_revoke(
+            jit_request=jit, by=request.user, reason=form.cleaned_data["reason"]
+        )
     except NotAllowed as exc:
         return _status(request, jit, status=403, refusal=str(exc))
     return _after_action(request, jit)

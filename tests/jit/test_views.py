@@ -257,6 +257,14 @@ def test_admin_revokes_an_active_grant(client, alice, active):
     assert Operation.objects.get().kind == "revoke"
 
 
+def test_an_overlong_revoke_reason_is_refused_not_dropped(client, alice, active):
+    url = reverse("jit:revoke", args=[active.pk])
+    response = as_(client, alice).post(url, {"reason": "x" * 1001}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "Not revoked" in response.text and "at most 1000 characters" in response.text
+    assert not Operation.objects.exists()
+
+
 def test_reader_cannot_revoke(client, bob, active):
     assert as_(client, bob).post(reverse("jit:revoke", args=[active.pk])).status_code == 403
 
