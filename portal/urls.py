@@ -3,12 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from deployments import webhook
-from portal import views
+from portal import rate_limits, views
 
 handler500 = "portal.outages.server_error"
 
 admin.site.site_header = "Managed Apps Portal operations"
 admin.site.site_title = "Managed Apps Portal"
+# Operators sign in to the admin with a password: posted attempts share the sign-in limit.
+admin.site.login = rate_limits.limit("sign_in", key="ip", methods=("POST",))(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -47,6 +47,21 @@ def test_sign_in_is_limited_per_address(client, settings):
     assert client.get(reverse("entra_login"), REMOTE_ADDR="198.51.100.2").status_code == 200
 
 
+def test_password_attempts_at_the_admin_sign_in_are_limited_per_address(client, settings):
+    from accounts.models import User
+
+    User.objects.create_superuser("operator", password="correct horse battery staple")
+    limits(settings, sign_in="3/m")
+    url = reverse("admin:login")
+    for _ in range(3):
+        assert client.post(url, {"username": "operator", "password": "guess"}).status_code == 200
+    right = {"username": "operator", "password": "correct horse battery staple"}
+    refused = client.post(url, right)
+    assert refused.status_code == 429  # even the right password waits, so guessing stops
+    assert client.get(url).status_code == 200  # the form itself still shows
+    assert client.post(url, right, REMOTE_ADDR="198.51.100.2").status_code == 302
+
+
 def test_wrong_webhook_secrets_are_logged_and_then_the_address_waits(client, settings, caplog):
     limits(settings, webhook_bad_secret="3/m")
     for attempt in range(1, 4):
