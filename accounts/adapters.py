@@ -32,7 +32,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return True
 
     def get_requests_session(self) -> requests.Session:
-        session = super().get_requests_session()
+        session: requests.Session = super().get_requests_session()  # type: ignore[no-untyped-call]  # allauth has no annotations
         # Passed per request: requests lets REQUESTS_CA_BUNDLE from the environment override a
         # session-level `verify`, which would ignore the configured CA bundle.
         session.request = functools.partial(session.request, verify=requests_verify())  # type: ignore[method-assign]
@@ -52,6 +52,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             }
             raise ImmediateHttpResponse(redirect("accounts:no_access"))
         if sociallogin.is_existing:
+            assert isinstance(sociallogin.user, User)
             _record_sign_in(sociallogin.user, sociallogin, decision)
 
     def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> User:

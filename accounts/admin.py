@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from accounts.models import Membership, Side, Tenant, User
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, User]):
     model = Membership
     extra = 0
     autocomplete_fields = ("tenant",)
@@ -14,20 +14,20 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):
     list_display = ("__str__", "email", "entra_tenant_id", "is_staff", "is_active", "last_login")
     list_filter = ("is_staff", "is_superuser", "is_active", "memberships__role")
     search_fields = ("username", "display_name", "email", "entra_object_id", "entra_tenant_id")
     readonly_fields = ("entra_tenant_id", "entra_object_id", "last_login", "date_joined")
     inlines = (MembershipInline,)
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         ("Entra ID", {"fields": ("display_name", "entra_tenant_id", "entra_object_id")}),
     )
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(admin.ModelAdmin[Tenant]):
     list_display = (
         "__str__",
         "entra_tenant_id",
@@ -75,7 +75,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin[Membership]):
     list_display = ("user", "tenant", "role", "granted_at")
     list_filter = ("role", "tenant__side", "tenant__state")
     search_fields = ("user__display_name", "user__email", "tenant__display_name")

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,7 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts import scoping
 from accounts.services import sign_in_is_fresh
 
-View = Callable[..., HttpResponse]
+# A view keeps its own signature through these decorators.
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def portal_access_required(view: View) -> View:
@@ -23,12 +25,12 @@ def portal_access_required(view: View) -> View:
 
     @wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not scoping.has_access(request.user):
             return redirect("accounts:no_access")
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return cast(View, wrapper)
 
 
 def recent_sign_in_required(view: View) -> View:
@@ -39,7 +41,7 @@ def recent_sign_in_required(view: View) -> View:
     """
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.user.is_authenticated and not sign_in_is_fresh(user=request.user):
             messages.info(
                 request, "For your security, please sign in again to confirm this action."
@@ -50,4 +52,4 @@ def recent_sign_in_required(view: View) -> View:
             return redirect(f"{reverse('account_login')}?{urlencode({'next': back})}")
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return cast(View, wrapper)

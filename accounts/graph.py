@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -38,11 +39,11 @@ def tenant_facts(session: requests.Session, graph_token: str) -> TenantFacts:
     return TenantFacts(display_name=display_name, has_entra_p2=has_p2)
 
 
-def _has_p2(skus: list[dict[str, object]]) -> bool:
+def _has_p2(skus: list[dict[str, Any]]) -> bool:
     for sku in skus:
         if sku.get("capabilityStatus") != "Enabled":
             continue
-        for plan in sku.get("servicePlans") or []:  # type: ignore[union-attr]
+        for plan in sku.get("servicePlans") or []:
             if plan.get("servicePlanName") == P2_SERVICE_PLAN and plan.get(
                 "provisioningStatus", "Success"
             ) in {"Success", "PendingActivation"}:

@@ -7,6 +7,7 @@ v2-oauth2-auth-code-flow#refresh-the-access-token), cached encrypted, and renewe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import requests
@@ -45,17 +46,24 @@ def arm_access_token(user: User) -> tuple[str, int]:
                 crypto.decrypt(credential.arm_token_encrypted),
                 int(credential.arm_token_expires_at.timestamp()),
             )
-        body = _redeem_refresh_token(user, crypto.decrypt(credential.refresh_token_encrypted))
-        expires_at = now + timedelta(seconds=int(body.get("expires_in", 3600)))
-        credential.arm_token_encrypted = crypto.encrypt(body["access_token"])
+        redeemed = _redeem_refresh_token(user, crypto.decrypt(credential.refresh_token_encrypted))
+        expires_at = now + timedelta(seconds=redeemed.expires_in)
+        credential.arm_token_encrypted = crypto.encrypt(redeemed.access_token)
         credential.arm_token_expires_at = expires_at
-        if body.get("refresh_token"):  # Entra rotates refresh tokens; keep the newest.
-            credential.refresh_token_encrypted = crypto.encrypt(body["refresh_token"])
+        if redeemed.refresh_token:  # Entra rotates refresh tokens; keep the newest.
+            credential.refresh_token_encrypted = crypto.encrypt(redeemed.refresh_token)
         credential.save()
-        return body["access_token"], int(expires_at.timestamp())
+        return redeemed.access_token, int(expires_at.timestamp())
 
 
-def _redeem_refresh_token(user: User, refresh_token: str) -> dict[str, object]:
+@dataclass(frozen=True)
+class _Redeemed:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+def _redeem_refresh_token(user: User, refresh_token: str) -> _Redeemed:
     tenant = user.entra_tenant_id or "organizations"
     try:
         response = requests.post(
@@ -81,6 +89,11 @@ def _redeem_refresh_token(user: User, refresh_token: str) -> dict[str, object]:
         "interaction_required",
     }:
         raise SignInRequired(str(body.get("error_description", body["error"])).split("\n")[0])
-    if response.status_code != 200 or "access_token" not in body:
+    access_token = body.get("access_token")
+    if response.status_code != 200 or not isinstance(access_token, str):
         raise TokenServiceUnavailable(f"token endpoint answered {response.status_code}")
-    return body
+    try:
+        expires_in = int(body.get("expires_in", 3600))
+    except (TypeError, ValueError):
+        raise TokenServiceUnavailable("token endpoint sent no usable expires_in") from None
+    return _Redeemed(access_token, expires_in, str(body.get("refresh_token") or ""))

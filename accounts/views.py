@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.adapters import NO_ACCESS_SESSION_KEY
 from accounts.models import Membership
+from portal.types import AuthedRequest
 
 
 @require_GET
@@ -22,7 +23,7 @@ def no_access(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthedRequest) -> HttpResponse:
     memberships = (
         Membership.objects.filter(user=request.user).select_related("tenant").order_by("tenant")
     )

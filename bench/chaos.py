@@ -216,9 +216,9 @@ def kill_during_sync(env: dict[str, str], emulator: Any, fabrikam_id: int) -> No
     worker = start_worker(env)
     try:
         # After STALE_AFTER, beat's sync_all_tenants closes the orphan and queues a new run.
-        SyncRun.objects.filter(pk=run.pk).update(
-            started_at=SyncRun.objects.get(pk=run.pk).started_at - sync.STALE_AFTER * 2
-        )
+        started_at = SyncRun.objects.get(pk=run.pk).started_at
+        assert started_at is not None
+        SyncRun.objects.filter(pk=run.pk).update(started_at=started_at - sync.STALE_AFTER * 2)
         sync.sync_all_tenants()
         finished = SyncRun.objects.filter(tenant=tenant, state=SyncRun.State.SUCCEEDED)
         wait_until(lambda: finished.filter(pk__gt=run.pk).exists(), 120)

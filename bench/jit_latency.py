@@ -28,10 +28,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+
+if TYPE_CHECKING:
+    from emulator.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,10 +45,10 @@ CONTOSO = "0ec098e5-b929-47d3-a4de-b2f969d0ba5b"
 PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
 
 
-def refresh_token_of(emulator: object, oid: str, client_id: str, secret: str) -> str:
+def refresh_token_of(emulator: EmulatorServer, oid: str, client_id: str, secret: str) -> str:
     """What a browser sign-in leaves behind: a refresh token, via the authorization code flow."""
     authorize = requests.post(
-        f"{emulator.http_url}/organizations/oauth2/v2.0/authorize",  # type: ignore[attr-defined]
+        f"{emulator.http_url}/organizations/oauth2/v2.0/authorize",
         data={
             "client_id": client_id,
             "response_type": "code",
@@ -58,7 +61,7 @@ def refresh_token_of(emulator: object, oid: str, client_id: str, secret: str) ->
     )
     code = parse_qs(urlsplit(authorize.headers["Location"]).query)["code"][0]
     token = requests.post(
-        f"{emulator.https_url}/organizations/oauth2/v2.0/token",  # type: ignore[attr-defined]
+        f"{emulator.https_url}/organizations/oauth2/v2.0/token",
         data={
             "grant_type": "authorization_code",
             "client_id": client_id,
@@ -67,7 +70,7 @@ def refresh_token_of(emulator: object, oid: str, client_id: str, secret: str) ->
             "redirect_uri": "http://127.0.0.1:9/callback",
             "scope": "openid offline_access User.Read",
         },
-        verify=emulator.ca_bundle,  # type: ignore[attr-defined]
+        verify=emulator.ca_bundle,
         timeout=10,
     )
     return str(token.json()["refresh_token"])
@@ -100,18 +103,18 @@ def start_portal_with_emulator(prefix: str, *, polling_interval: int) -> tuple[A
     return emulator, {**os.environ, **env}
 
 
-def control(emulator: object, call: str, body: dict[str, object]) -> dict[str, object]:
+def control(emulator: EmulatorServer, call: str, body: dict[str, Any]) -> dict[str, Any]:
     response = requests.post(
-        f"{emulator.https_url}/_emulator/{call}",  # type: ignore[attr-defined]
+        f"{emulator.https_url}/_emulator/{call}",
         json=body,
-        verify=emulator.ca_bundle,  # type: ignore[attr-defined]
+        verify=emulator.ca_bundle,
         timeout=10,
     )
     response.raise_for_status()
     return dict(response.json())
 
 
-def pending_request(emulator: object, app: Any, name: str) -> Any:
+def pending_request(emulator: EmulatorServer, app: Any, name: str) -> Any:
     """A fresh pending request, made by the publisher in "the Azure portal", mirrored here."""
     from jit import mirror
     from jit.models import JitRequest
@@ -135,7 +138,7 @@ def wait_for_approval(jit: Any, since: float, what: str) -> float:
     return time.perf_counter() - since
 
 
-def time_handoff(emulator: object, app: Any, alice: Any, name: str, think: float) -> float:
+def time_handoff(emulator: EmulatorServer, app: Any, alice: Any, name: str, think: float) -> float:
     from jit import services
 
     jit = pending_request(emulator, app, name)
@@ -152,7 +155,7 @@ def time_handoff(emulator: object, app: Any, alice: Any, name: str, think: float
     return latency
 
 
-def time_pim(emulator: object, app: Any, alice: Any, name: str) -> float:
+def time_pim(emulator: EmulatorServer, app: Any, alice: Any, name: str) -> float:
     from jit import services
 
     jit = pending_request(emulator, app, name)

@@ -21,6 +21,12 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.test import Client
+
+    from accounts.models import User
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,7 +45,7 @@ PAGES = {
 }
 
 
-def build(tenants: int, apps_per_tenant: int, runs_per_tenant: int) -> tuple[object, object]:
+def build(tenants: int, apps_per_tenant: int, runs_per_tenant: int) -> tuple[User, User]:
     from django.db import connection
     from django.utils import timezone
 
@@ -117,18 +123,18 @@ def build(tenants: int, apps_per_tenant: int, runs_per_tenant: int) -> tuple[obj
     return pat, alice
 
 
-def measure(client: object, url: str, repeat: int) -> tuple[list[float], int]:
+def measure(client: Client, url: str, repeat: int) -> tuple[list[float], int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
-        response = client.get(url)  # type: ignore[attr-defined]
+        response = client.get(url)
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (url, response.status_code)
     with CaptureQueriesContext(connection) as queries:
-        client.get(url)  # type: ignore[attr-defined]
+        client.get(url)
     return timings, len(queries.captured_queries)
 
 

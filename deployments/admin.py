@@ -1,4 +1,8 @@
+from typing import Any, TypeVar
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from deployments.models import (
     ManagedApplication,
@@ -9,19 +13,21 @@ from deployments.models import (
     SyncRun,
 )
 
+_Mirrored = TypeVar("_Mirrored", bound=Model)
 
-class MirroredAdmin(admin.ModelAdmin):
+
+class MirroredAdmin(admin.ModelAdmin[_Mirrored]):
     """Rows mirrored from ARM: readable and searchable, never edited by hand."""
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(Offer)
-class OfferAdmin(MirroredAdmin):
+class OfferAdmin(MirroredAdmin[Offer]):
     list_display = ("__str__", "kind", "publisher_tenant", "lock_level", "jit_offered")
     list_filter = ("kind", "lock_level", "jit_offered")
     search_fields = ("display_name", "plan", "product", "key")
@@ -29,7 +35,7 @@ class OfferAdmin(MirroredAdmin):
 
 
 @admin.register(ManagedApplication)
-class ManagedApplicationAdmin(MirroredAdmin):
+class ManagedApplicationAdmin(MirroredAdmin[ManagedApplication]):
     list_display = (
         "name",
         "customer_tenant",
@@ -43,7 +49,7 @@ class ManagedApplicationAdmin(MirroredAdmin):
 
 
 @admin.register(ManagedResource)
-class ManagedResourceAdmin(MirroredAdmin):
+class ManagedResourceAdmin(MirroredAdmin[ManagedResource]):
     list_display = ("name", "type", "location", "application")
     list_filter = ("type",)
     search_fields = ("name", "arm_id")
@@ -51,7 +57,7 @@ class ManagedResourceAdmin(MirroredAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(MirroredAdmin):
+class SyncRunAdmin(MirroredAdmin[SyncRun]):
     list_display = (
         "tenant",
         "application_arm_id",
@@ -68,14 +74,14 @@ class SyncRunAdmin(MirroredAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(MirroredAdmin):
+class SubscriptionAdmin(MirroredAdmin[Subscription]):
     list_display = ("subscription_id", "display_name", "tenant", "state", "vanished_at")
     search_fields = ("subscription_id", "display_name")
     list_select_related = ("tenant",)
 
 
 @admin.register(MarketplaceEvent)
-class MarketplaceEventAdmin(MirroredAdmin):
+class MarketplaceEventAdmin(MirroredAdmin[MarketplaceEvent]):
     list_display = (
         "received_at",
         "event_type",

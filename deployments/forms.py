@@ -25,7 +25,9 @@ class ListForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["sort"].choices = self.SORTS
+        sort = self.fields["sort"]
+        assert isinstance(sort, forms.ChoiceField)
+        sort.choices = self.SORTS
 
     @property
     def is_filtered(self) -> bool:
@@ -84,8 +86,11 @@ class CustomerListForm(ListForm):
 
     def __init__(self, *args: Any, offers: QuerySet[Offer], plans: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = offers  # type: ignore[attr-defined]
-        self.fields["plan"].choices = [("", "Any plan"), *((p, p) for p in plans)]
+        offer, plan = self.fields["offer"], self.fields["plan"]
+        assert isinstance(offer, forms.ModelChoiceField)
+        assert isinstance(plan, forms.ChoiceField)
+        offer.queryset = offers
+        plan.choices = [("", "Any plan"), *((p, p) for p in plans)]
 
     @property
     def is_filtered(self) -> bool:

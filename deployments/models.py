@@ -88,7 +88,7 @@ class Offer(models.Model):
     @property
     def publisher_display(self) -> str:
         """The publisher's tenant name when the portal knows it, else the plan's publisher id."""
-        if self.publisher_tenant_id and self.publisher_tenant.display_name:
+        if self.publisher_tenant and self.publisher_tenant.display_name:
             return self.publisher_tenant.display_name
         return self.publisher_name
 

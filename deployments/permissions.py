@@ -269,7 +269,7 @@ def build_state(
             {a for p in deny.permissions for a in p.not_actions if a.lower() != "*/read"}
         )
         allowed_data = sorted({a for p in deny.permissions for a in p.not_data_actions})
-    role_state = {}
+    role_state: dict[str, dict[str, Any]] = {}
     for guid, role in sorted(roles.items()):
         if role is None:
             role_state[guid.lower()] = {"name": "", "permissions": []}
@@ -408,11 +408,12 @@ def describe_changes(
             text += "; it no longer allows: " + pl.join_phrases(pl.describe_actions(lost))
         lines.append(text + ".")
     lines.extend(_jit_changes(before.get("jitPolicy"), after.get("jitPolicy")))
-    if before.get("lockLevel") != after.get("lockLevel"):
+    old_lock, new_lock = str(before.get("lockLevel")), str(after.get("lockLevel"))
+    if old_lock != new_lock:
         labels = dict(LockLevel.choices)
         lines.append(
-            f"The lock changed from “{labels.get(before.get('lockLevel'), before.get('lockLevel'))}”"
-            f" to “{labels.get(after.get('lockLevel'), after.get('lockLevel'))}”."
+            f"The lock changed from “{labels.get(old_lock, old_lock)}”"
+            f" to “{labels.get(new_lock, new_lock)}”."
         )
     old_allowed = set(before.get("allowedActions", [])) | set(before.get("allowedDataActions", []))
     new_allowed = set(after.get("allowedActions", [])) | set(after.get("allowedDataActions", []))
@@ -1115,7 +1116,10 @@ def offer_page(*, offer: Offer, user: User) -> dict[str, Any]:
     """What an offer exposes before install, for a customer judging it or its publisher."""
     from accounts import scoping
 
-    is_publisher = scoping.publisher_tenants_of(user).filter(pk=offer.publisher_tenant_id).exists()
+    is_publisher = (
+        offer.publisher_tenant_id is not None
+        and scoping.publisher_tenants_of(user).filter(pk=offer.publisher_tenant_id).exists()
+    )
     picture = picture_of(
         state_for_offer(offer),
         viewer=user,

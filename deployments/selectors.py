@@ -31,6 +31,7 @@ from accounts import scoping
 from accounts.models import Tenant
 from deployments.models import (
     ManagedApplication,
+    ManagedApplicationQuerySet,
     ManagedResource,
     MarketplaceEvent,
     Offer,
@@ -233,7 +234,7 @@ def _search_apps(apps: QuerySet[ManagedApplication], text: str) -> QuerySet[Mana
     )
 
 
-def customer_apps(user: Person) -> QuerySet[ManagedApplication]:
+def customer_apps(user: Person) -> ManagedApplicationQuerySet:
     """Applications installed in the person's own customer tenants (what "My applications" lists)."""
     return ManagedApplication.objects.visible_to(user).filter(
         customer_tenant__in=scoping.customer_tenants_of(user)
@@ -252,8 +253,7 @@ def tenant_app_rows(
 ) -> QuerySet[ManagedApplication]:
     """A customer tenant's applications as the person (a publisher) sees them."""
     apps = ManagedApplication.objects.visible_to(user).present().filter(customer_tenant=tenant)
-    apps = _search_apps(apps, search)
-    return _app_rows(apps).order_by(*APP_SORTS.get(sort, APP_SORTS["name"]))
+    return _app_rows(_search_apps(apps, search)).order_by(*APP_SORTS.get(sort, APP_SORTS["name"]))
 
 
 def pending_request_count(app: ManagedApplication) -> int:
@@ -308,7 +308,7 @@ def azure_portal_url(app: ManagedApplication) -> str:
 # Publisher views ----------------------------------------------------------------------------------
 
 
-def publisher_apps(user: Person) -> QuerySet[ManagedApplication]:
+def publisher_apps(user: Person) -> ManagedApplicationQuerySet:
     """Applications of the person's publisher tenants' offers, across customers."""
     return ManagedApplication.objects.visible_to(user).filter(
         offer__publisher_tenant__in=scoping.publisher_tenants_of(user)
@@ -448,7 +448,7 @@ def with_app_counts(
             removing_count=Count("pk", filter=Q(provisioning_state__in=REMOVING_STATES)),
         )
     )
-    by_tenant = {row.pop("customer_tenant"): row for row in counts}
+    by_tenant: dict[int, dict[str, object]] = {row["customer_tenant"]: dict(row) for row in counts}
     stale_before = timezone.now() - STALE_AFTER
     for tenant in tenants:
         figures = by_tenant.get(tenant.pk, {})
@@ -494,7 +494,7 @@ def catalog_rows(user: Person) -> QuerySet[Offer]:
     conditions on every installation of every offer.
     """
 
-    def installs(apps: QuerySet[ManagedApplication]) -> Coalesce:
+    def installs(apps: ManagedApplicationQuerySet) -> Coalesce:
         per_offer = (
             apps.present()
             .filter(offer=OuterRef("pk"))

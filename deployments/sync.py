@@ -157,7 +157,7 @@ def _run(
     tally = Tally()
     try:
         with tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway:
-            context = SyncContext(run.tenant, CountingGateway(gateway, tally), tally)  # type: ignore[arg-type]
+            context = SyncContext(run.tenant, CountingGateway(gateway, tally), tally)
             work(context, run)
     except (Throttled, Transient) as exc:
         retries = task.request.retries if task else MAX_RETRIES
@@ -384,7 +384,8 @@ def _previous_digests(run: SyncRun) -> dict[str, dict[str, str]]:
     )
     if last is None or last.application_arm_id or last.state != SyncRun.State.SUCCEEDED:
         return {}
-    return last.subscription_digests
+    digests: dict[str, dict[str, str]] = last.subscription_digests
+    return digests
 
 
 def _recent(digest: dict[str, str], now: dt.datetime) -> bool:
@@ -426,7 +427,9 @@ def _load_stored_rows(
     """Read what the database holds for these applications and offers, a query per kind."""
     keys = {key for record in records if (key := _offer_key(record))}
     context.stored_offers = {offer.key: offer for offer in Offer.objects.filter(key__in=keys)}
-    publisher_ids = {_tenant_uuid(record.publisher_tenant_id) for record in records} - {None}
+    publisher_ids = {
+        tenant_id for record in records if (tenant_id := _tenant_uuid(record.publisher_tenant_id))
+    }
     publishers = Tenant.objects.filter(side=Side.PUBLISHER, entra_tenant_id__in=publisher_ids)
     context.publishers = {str(tenant.entra_tenant_id): tenant for tenant in publishers}
     context.stored_resources = defaultdict(dict)

@@ -171,7 +171,8 @@ def offer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "authorizations": selectors.authorization_rows(offer),
         "installs": installs[:20],
         "install_count": installs.count(),
-        "show_customers_link": scoping.publisher_tenants_of(request.user)
+        "show_customers_link": offer.publisher_tenant_id is not None
+        and scoping.publisher_tenants_of(request.user)
         .filter(pk=offer.publisher_tenant_id)
         .exists(),
     }

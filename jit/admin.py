@@ -7,7 +7,7 @@ from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation
 
 
 @admin.register(JitRequest)
-class JitRequestAdmin(admin.ModelAdmin):
+class JitRequestAdmin(admin.ModelAdmin[JitRequest]):
     list_display = ("name", "application", "requester_name", "role_name", "state", "created_at")
     list_filter = ("state",)
     list_select_related = ("application",)
@@ -19,7 +19,7 @@ class JitRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Operation)
-class OperationAdmin(admin.ModelAdmin):
+class OperationAdmin(admin.ModelAdmin[Operation]):
     list_display = ("kind", "application", "jit_request", "by", "status", "attempts", "created_at")
     list_filter = ("kind", "status")
     list_select_related = ("application", "jit_request", "by")
@@ -30,7 +30,7 @@ class OperationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     """The audit trail is append-only: viewable here, never added, edited or deleted."""
 
     list_display = ("at", "action", "actor_name", "tenant", "application", "jit_request")
@@ -50,7 +50,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ElevationActivity)
-class ElevationActivityAdmin(admin.ModelAdmin):
+class ElevationActivityAdmin(admin.ModelAdmin[ElevationActivity]):
     list_display = ("at", "operation", "status", "caller", "jit_request")
     list_select_related = ("jit_request",)
     readonly_fields = tuple(f.name for f in ElevationActivity._meta.fields)

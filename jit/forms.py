@@ -59,15 +59,15 @@ class ElevationForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.roles = {r.role_definition_id: r for r in roles}
-        self.fields["role"].choices = [(r.role_definition_id, r.name) for r in roles]  # type: ignore[attr-defined]
+        role, hours = self.fields["role"], self.fields["hours"]
+        assert isinstance(role, forms.ChoiceField)
+        assert isinstance(hours, forms.ChoiceField)
+        role.choices = [(r.role_definition_id, r.name) for r in roles]
         self.maximum = maximum
         if maximum is not None:
-            self.fields["hours"].choices = (
-                [  # type: ignore[attr-defined]
-                    (h, label) for h, label in DURATION_CHOICES if dt.timedelta(hours=h) <= maximum
-                ]
-                or DURATION_CHOICES[:1]
-            )
+            hours.choices = [
+                (h, label) for h, label in DURATION_CHOICES if dt.timedelta(hours=h) <= maximum
+            ] or DURATION_CHOICES[:1]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -110,7 +110,7 @@ class DecisionForm(forms.Form):
 
     @property
     def approve(self) -> bool:
-        return self.cleaned_data["decision"] == "approve"
+        return bool(self.cleaned_data["decision"] == "approve")
 
 
 class RevokeForm(forms.Form):

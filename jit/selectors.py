@@ -34,8 +34,8 @@ def requestable_menu(user: User, limit: int) -> list[ManagedApplication]:
     publishers = list(scoping.publisher_tenants_of(user).values_list("pk", flat=True))
     if not publishers:
         return []
-    apps = requestable_apps(user).filter(offer__publisher_tenant__in=publishers).order_by()
-    apps = list(apps[: limit + 1])
+    query = requestable_apps(user).filter(offer__publisher_tenant__in=publishers).order_by()
+    apps = list(query[: limit + 1])
     if len(apps) > limit:
         return apps
     return sorted(apps, key=lambda app: (str(app.customer_tenant).lower(), app.name.lower()))

@@ -341,7 +341,7 @@ def operation_submit(*, operation_id: int) -> None:
     ).get(pk=operation_id)
     try:
         with gateway_for_token(lambda: arm_access_token(operation.by)) as gateway:
-            _EXECUTORS[operation.kind](operation, gateway)
+            _EXECUTORS[Operation.Kind(operation.kind)](operation, gateway)
     except (Transient, TokenServiceUnavailable) as exc:
         Operation.objects.filter(pk=operation.pk, status=Operation.Status.RUNNING).update(
             status=Operation.Status.QUEUED,

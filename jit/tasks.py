@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 from celery import shared_task
 from celery.app.task import Task
@@ -29,13 +30,13 @@ def backoff(retries: int) -> float:
     return min(600.0, 2.0 ** (retries + 1)) * random.uniform(0.8, 1.2)
 
 
-def _retry(task: Task, exc: Exception) -> None:
+def _retry(task: Task[Any, Any], exc: Exception) -> None:
     countdown = exc.retry_after if isinstance(exc, Throttled) else backoff(task.request.retries)
     raise task.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES)
 
 
 @shared_task(name="jit.submit_operation", bind=True, acks_late=True, max_retries=MAX_RETRIES)
-def submit_operation(self: Task, operation_id: int) -> None:
+def submit_operation(self: Task[Any, Any], operation_id: int) -> None:
     """Submit one outbox operation to ARM as the person who made it."""
     try:
         services.operation_submit(operation_id=operation_id)
@@ -79,7 +80,7 @@ def reconcile_requests() -> None:
 @shared_task(
     name="jit.reconcile_scope_requests", bind=True, acks_late=True, max_retries=MAX_RETRIES
 )
-def reconcile_scope_requests(self: Task) -> None:
+def reconcile_scope_requests(self: Task[Any, Any]) -> None:
     """Mirror every request in the publisher's JIT scope from ARM."""
     try:
         mirror.jit_requests_reconcile_scope()
@@ -90,7 +91,7 @@ def reconcile_scope_requests(self: Task) -> None:
 @shared_task(
     name="jit.reconcile_tenant_requests", bind=True, acks_late=True, max_retries=MAX_RETRIES
 )
-def reconcile_tenant_requests(self: Task, tenant_id: int) -> None:
+def reconcile_tenant_requests(self: Task[Any, Any], tenant_id: int) -> None:
     """Mirror the requests living in one customer tenant's subscriptions from ARM."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
@@ -102,7 +103,7 @@ def reconcile_tenant_requests(self: Task, tenant_id: int) -> None:
 
 
 @shared_task(name="jit.watch_request", bind=True, acks_late=True, max_retries=MAX_RETRIES)
-def watch_request(self: Task, jit_request_id: str, started: float | None = None) -> None:
+def watch_request(self: Task[Any, Any], jit_request_id: str, started: float | None = None) -> None:
     """Read a pending request again and again while a decision recorded here is made in Azure,
     so the outcome shows within seconds; gives up after JIT_WATCH_MINUTES."""
     started = started or time.time()
@@ -131,7 +132,7 @@ def send_timeout_warnings() -> int:
 
 
 @shared_task(name="jit.send_notifications", bind=True, acks_late=True, max_retries=3)
-def send_notifications(self: Task, event_id: int) -> None:
+def send_notifications(self: Task[Any, Any], event_id: int) -> None:
     """Send the e-mails an audit event calls for."""
     event = (
         AuditEvent.objects.filter(pk=event_id)
@@ -149,7 +150,7 @@ def send_notifications(self: Task, event_id: int) -> None:
 @shared_task(
     name="jit.fetch_elevation_activity", bind=True, acks_late=True, max_retries=MAX_RETRIES
 )
-def fetch_elevation_activity(self: Task, jit_request_id: str) -> None:
+def fetch_elevation_activity(self: Task[Any, Any], jit_request_id: str) -> None:
     """Copy the elevated principal's activity during a grant from the activity log."""
     jit = JitRequest.objects.filter(pk=jit_request_id).select_related("application").first()
     if jit is None:

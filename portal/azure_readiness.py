@@ -9,6 +9,7 @@ channel of each customer tenant by looking for the PIM approval behind a pending
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import ssl
 import urllib.request
@@ -48,6 +49,10 @@ def _allows(actions: tuple[str, ...], not_actions: tuple[str, ...], action: str)
         return fnmatch.fnmatchcase(action.lower(), pattern.lower())
 
     return any(map(matches, actions)) and not any(map(matches, not_actions))
+
+
+def _application_count(gateway: AzureGateway, subscription: str) -> str:
+    return f"{len(list(gateway.list_managed_apps(subscription)))} applications"
 
 
 def _attempt(check: str, where: str, probe: Callable[[], str], fix: str) -> Finding:
@@ -253,7 +258,7 @@ def customer_tenant(tenant: Tenant, *, save_channel: bool = False) -> Iterator[F
             yield _attempt(
                 "Read managed applications",
                 f"subscription {subscription}",
-                lambda s=subscription: f"{len(list(gateway.list_managed_apps(s)))} applications",
+                functools.partial(_application_count, gateway, subscription),
                 "give the portal's service principal Reader on this subscription.",
             )
         app = (

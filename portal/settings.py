@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
@@ -28,6 +29,9 @@ from portal.env import (
 )
 from portal.mail import email_settings_from_url
 from portal.security_headers import content_security_policy
+
+# Lets generic classes such as ModelAdmin[Model] be subscripted at run time, as the type stubs say.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     class AuthedRequest(HttpRequest):
         """A request behind `portal_access_required`: a signed-in person, with htmx details."""
 
-        user: User  # type: ignore[assignment]
+        user: User
         htmx: HtmxDetails
 
 else:

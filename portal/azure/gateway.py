@@ -178,7 +178,7 @@ class AzureGateway(Protocol):
     def close(self) -> None: ...
 
 
-class _RetryPolicy(RetryPolicy):
+class _RetryPolicy(RetryPolicy[HttpRequest, Any]):
     """azure-core's retries, except that a long Retry-After is handed back to the caller.
 
     azure-core sleeps for whatever Retry-After says, on any status >= 400; a worker should not
@@ -318,7 +318,7 @@ class SdkAzureGateway:
             self._authorization[subscription_id] = AuthorizationManagementClient(
                 self._credential,
                 subscription_id or "00000000-0000-0000-0000-000000000000",
-                profile=AUTHORIZATION_PROFILE,
+                profile=AUTHORIZATION_PROFILE,  # type: ignore[arg-type]  # annotated as KnownProfiles; any ProfileDefinition works
                 **_client_options(),
             )
         return self._authorization[subscription_id]

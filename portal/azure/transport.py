@@ -62,7 +62,7 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
     def __init__(self, ca_bundle: str | None) -> None:
         self._ca_bundle = ca_bundle or certifi.where()
         self._direct = self._pool_manager()
-        self._via_proxy: dict[str, urllib3.ProxyManager] = {}
+        self._via_proxy: dict[str, urllib3.PoolManager] = {}
         self._environment_proxies: dict[tuple[str, str], dict[str, str]] = {}
 
     def __enter__(self) -> Urllib3Transport:
@@ -79,7 +79,7 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
         for manager in self._via_proxy.values():
             manager.clear()
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: HttpRequest | LegacyHttpRequest,
         *,
