@@ -337,7 +337,7 @@ class RoleDefinition(models.Model):
 class PermissionSnapshot(models.Model):
     """What the publisher and the customer may do in one application, as of the last change.
 
-    `state` is the comparable picture the sync builds (see deployments/permissions.py); the row is
+    `state` is the comparable picture the sync builds (see deployments/permissions/snapshot.py); the row is
     written only when that picture changes, and each change also leaves a PermissionChangeEvent.
     """
 

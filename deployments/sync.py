@@ -21,7 +21,6 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Side, Tenant
-from deployments import permissions
 from deployments.models import (
     LockLevel,
     ManagedApplication,
@@ -30,6 +29,7 @@ from deployments.models import (
     Subscription,
     SyncRun,
 )
+from deployments.permissions import snapshot
 from deployments.upsert import upsert
 from portal.azure import (
     AuthenticationFailed,
@@ -60,7 +60,7 @@ STALE_AFTER = dt.timedelta(minutes=15)
 # A subscription whose ARM answers are the same as at its last full comparison is not compared
 # again, except this often: then built-in roles read afresh, custom roles and anything written to
 # the mirror by other means are compared too.
-FULL_COMPARISON_EVERY = permissions.BUILT_IN_ROLE_MAX_AGE
+FULL_COMPARISON_EVERY = snapshot.BUILT_IN_ROLE_MAX_AGE
 ACTIVE_SUBSCRIPTION_STATES = {"Enabled", "Warned", "PastDue", ""}
 # The key of the tenant's subscription list among a run's digests (the others are subscription
 # ids); the ARM path of that listing.
@@ -129,7 +129,7 @@ class SyncContext:
     stored_offers: dict[str, Offer] = field(default_factory=dict)
     publishers: dict[str, Tenant] = field(default_factory=dict)
     stored_resources: dict[int, dict[str, ManagedResource]] = field(default_factory=dict)
-    permissions: permissions.SyncCache = field(default_factory=permissions.SyncCache)
+    permissions: snapshot.SyncCache = field(default_factory=snapshot.SyncCache)
 
 
 # --- Running a SyncRun ----------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def _mirror_applications(
     for record in records:
         seen_apps.add(record.id.lower())
         _mirror_application(context, record, existing_apps.get(record.id.lower()))
-    permissions.write_new_rows(context.permissions)
+    snapshot.write_new_rows(context.permissions)
     for key, app in existing_apps.items():
         listed = key in seen_apps or app.subscription_id.lower() in unchanged
         if not listed and app.vanished_at is None:
@@ -416,7 +416,7 @@ def _mirror_one_application(context: SyncContext, run: SyncRun) -> None:
         )
         _load_stored_rows(context, stored, [record])
         _mirror_application(context, record, existing)
-        permissions.write_new_rows(context.permissions)
+        snapshot.write_new_rows(context.permissions)
 
 
 def _load_stored_rows(
@@ -435,7 +435,7 @@ def _load_stored_rows(
     context.stored_resources = defaultdict(dict)
     for resource in ManagedResource.objects.filter(application__in=applications):
         context.stored_resources[resource.application_id][resource.arm_id.lower()] = resource
-    permissions.load_stored_rows(context.permissions, applications)
+    snapshot.load_stored_rows(context.permissions, applications)
 
 
 def _tenant_uuid(value: str) -> str | None:
@@ -507,7 +507,7 @@ def _mirror_application(
     else:
         app = existing
         context.tally.count(upsert(ManagedApplication, existing, {"arm_id": record.id}, values))
-    permissions.mirror_permissions(context, app, record, deny)
+    snapshot.mirror_permissions(context, app, record, deny)
     if record.managed_resource_group_id:
         _mirror_resources(context, app)
 

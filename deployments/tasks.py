@@ -7,7 +7,8 @@ from typing import Any
 
 from celery import shared_task
 
-from deployments import permissions, sync
+from deployments import sync
+from deployments.permissions import mail
 
 
 @shared_task(name="deployments.sync_tenant", bind=True, acks_late=True, max_retries=None)
@@ -31,7 +32,7 @@ def sync_all_tenants() -> int:
 @shared_task(name="deployments.send_unsent_change_mails")
 def send_unsent_change_mails() -> int:
     """Send again the permission change mails that could not be sent. Returns the messages sent."""
-    return permissions.send_unsent_change_mails()
+    return mail.send_unsent_change_mails()
 
 
 @shared_task(name="deployments.prune_sync_runs")

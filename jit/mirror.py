@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from deployments.elevations import elevation_upsert
 from deployments.models import ManagedApplication
-from deployments.permissions import fallback_name, principal_names
+from deployments.permissions.names import fallback_name, principal_names
 from jit import audit
 from jit.models import AuditEvent, Decision, JitRequest, State, state_from_arm
 from portal.azure import AzureGateway, NotFound, publisher_gateway, tenant_gateway

@@ -19,7 +19,7 @@ urlpatterns = [
     path("auth/", include("allauth.urls")),
     path("accounts/", include("accounts.urls")),
     path("apps/", include("deployments.urls")),
-    path("permissions/", include("deployments.permission_urls")),
+    path("permissions/", include("deployments.permissions.urls")),
     path("jit/", include("jit.urls")),
     path(
         f"{settings.MARKETPLACE_WEBHOOK_PATH}/resource",

@@ -2,8 +2,8 @@
 
 import pytest
 
-from deployments import plain_language as pl
-from deployments.permissions import effective_actions
+from deployments.permissions import plain_language as pl
+from deployments.permissions.rights import effective_actions
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from deployments.models import (
     PermissionSnapshot,
     RoleDefinition,
 )
-from deployments.permissions import BUILT_IN_ROLE_MAX_AGE
+from deployments.permissions.snapshot import BUILT_IN_ROLE_MAX_AGE
 from deployments.tasks import send_unsent_change_mails
 from tests.deployments.conftest import pretend_the_sync_memory_aged
 from tests.permissions.conftest import CONTRIBUTOR, OWNER, PUBLISHER_APP_SP

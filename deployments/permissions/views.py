@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from django import forms
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts import scoping
 from accounts.decorators import portal_access_required
-from deployments import permissions
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
+from deployments.permissions import pages
+from portal.types import AuthedRequest
 
 
 @portal_access_required
-def app(request: HttpRequest, pk: int) -> HttpResponse:
+def app(request: AuthedRequest, pk: int) -> HttpResponse:
     application = get_object_or_404(
         ManagedApplication.objects.visible_to(request.user).select_related(
             "offer", "customer_tenant"
         ),
         pk=pk,
     )
-    context = permissions.app_page(application=application, user=request.user)  # type: ignore[arg-type]
+    context = pages.app_page(application=application, user=request.user)
     return render(request, "permissions/app_permissions.html", context)
 
 
 @portal_access_required
-def offer(request: HttpRequest, pk: int) -> HttpResponse:
+def offer(request: AuthedRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(Offer.objects.visible_to(request.user), pk=pk)
-    context = permissions.offer_page(offer=found, user=request.user)  # type: ignore[arg-type]
+    context = pages.offer_page(offer=found, user=request.user)
     return render(request, "permissions/offer_permissions.html", context)
 
 
@@ -41,7 +42,7 @@ class ChangesFilterForm(forms.Form):
 
 
 @portal_access_required
-def changes(request: HttpRequest) -> HttpResponse:
+def changes(request: AuthedRequest) -> HttpResponse:
     events = PermissionChangeEvent.objects.visible_to(request.user).select_related(
         "application", "customer_tenant"
     )
@@ -63,7 +64,7 @@ def changes(request: HttpRequest) -> HttpResponse:
 
 
 @portal_access_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: AuthedRequest) -> HttpResponse:
     applications = (
         ManagedApplication.objects.visible_to(request.user)
         .present()
@@ -71,7 +72,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         .order_by("customer_tenant__display_name", "name")
     )
     page = Paginator(applications, 50).get_page(request.GET.get("page"))
-    rows = permissions.overview_rows(applications=page.object_list, user=request.user)  # type: ignore[arg-type]
+    rows = pages.overview_rows(applications=page.object_list, user=request.user)
     is_publisher = scoping.publisher_tenants_of(request.user).exists()
     return render(
         request,
