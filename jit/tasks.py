@@ -18,7 +18,7 @@ from django.db.models.functions import Concat
 from accounts.models import Tenant
 from accounts.tokens import TokenServiceUnavailable
 from deployments.models import ManagedApplication
-from jit import mirror, notifications, outbox, services
+from jit import activity, mirror, notifications, outbox, services
 from jit.models import AuditEvent, JitRequest, State
 from portal.azure import Throttled, Transient
 
@@ -39,10 +39,10 @@ def _retry(task: Task[Any, Any], exc: Exception) -> None:
 def submit_operation(self: Task[Any, Any], operation_id: int) -> None:
     """Submit one outbox operation to ARM as the person who made it."""
     try:
-        services.operation_submit(operation_id=operation_id)
+        outbox.operation_submit(operation_id=operation_id)
     except (Transient, TokenServiceUnavailable) as exc:
         if self.request.retries >= MAX_RETRIES:
-            services.operation_give_up(operation_id=operation_id, message=str(exc))
+            outbox.operation_give_up(operation_id=operation_id, message=str(exc))
             return
         _retry(self, exc)
 
@@ -156,6 +156,6 @@ def fetch_elevation_activity(self: Task[Any, Any], jit_request_id: str) -> None:
     if jit is None:
         return
     try:
-        services.elevation_activity_fetch(jit_request=jit)
+        activity.elevation_activity_fetch(jit_request=jit)
     except Transient as exc:
         _retry(self, exc)

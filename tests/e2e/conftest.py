@@ -152,14 +152,14 @@ def emulator_act(azure, action: str, body: dict) -> dict:
 
 def run_queued_operations() -> int:
     """What the worker does with the JIT outbox: submit each queued operation to ARM."""
-    from jit import services
+    from jit import outbox
     from jit.models import Operation
 
     queued = list(
         Operation.objects.filter(status=Operation.Status.QUEUED).values_list("pk", flat=True)
     )
     for pk in queued:
-        services.operation_submit(operation_id=pk)
+        outbox.operation_submit(operation_id=pk)
     return len(queued)
 
 

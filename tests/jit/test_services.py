@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from jit import mirror, services, tasks
+from jit import activity, mirror, services, tasks
 from jit.models import AuditEvent, JitRequest, Operation, State
 from jit.services import EligibleRole, NotAllowed
 from portal.azure import Throttled, Transient, gateway_for_token
@@ -835,4 +835,4 @@ def test_what_the_publisher_did_while_elevated_is_kept_for_review(
     assert restart.resource_id.lower() == vm.lower()
     assert restart.caller == "pat@contoso.onmicrosoft.com"
     # Fetched again (a task delivered twice): nothing doubles.
-    assert services.elevation_activity_fetch(jit_request=pending) == 0
+    assert activity.elevation_activity_fetch(jit_request=pending) == 0
