@@ -14,10 +14,11 @@ from werkzeug.wrappers import Request, Response
 from emulator import jit, scenarios
 from emulator.arm.core import ArmContext
 from emulator.arm.solutions import app_json, create_application, jit_json
+from emulator.assumptions import checked_assumptions
 from emulator.authz import Principal
-from emulator.http import ArmError, json_response
-from emulator.scenarios import role_id
-from emulator.state import checked_assumptions, iso, new_id
+from emulator.http import ArmError, iso, json_response
+from emulator.ids import new_id
+from emulator.roles import role_id
 
 if TYPE_CHECKING:
     from emulator.server import EmulatorServer

@@ -6,7 +6,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from emulator.state import new_id
+from emulator.ids import new_id
 
 KINDS = {
     "latency",

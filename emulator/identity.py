@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.wrappers import Request, Response
 
 from emulator.http import json_response
-from emulator.state import AppRegistration, Person, State, new_id, stable_id
+from emulator.ids import new_id, stable_id
+from emulator.records import AppRegistration, Person
+from emulator.state import State
 
 ARM_RESOURCE = "https://management.azure.com"
 GRAPH_RESOURCE = "https://graph.microsoft.com"

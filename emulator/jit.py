@@ -10,16 +10,9 @@ import isodate
 
 from emulator.authz import Principal
 from emulator.http import ArmError
-from emulator.state import (
-    Application,
-    Approval,
-    JitRequest,
-    RoleAssignment,
-    ScheduleRequest,
-    State,
-    new_id,
-    stable_id,
-)
+from emulator.ids import new_id, stable_id
+from emulator.records import Application, Approval, JitRequest, RoleAssignment, ScheduleRequest
+from emulator.state import State
 
 TERMINAL_STATES = {"Denied", "Failed", "Canceled", "Expired", "Timeout"}
 

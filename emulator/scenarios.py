@@ -8,11 +8,8 @@ from typing import Any
 
 from emulator import jit
 from emulator.authz import Principal
-from emulator.state import (
-    CONTRIBUTOR,
-    OWNER,
-    READER,
-    USER_ACCESS_ADMIN,
+from emulator.ids import stable_id
+from emulator.records import (
     Application,
     ApplicationDefinition,
     AppRegistration,
@@ -22,43 +19,13 @@ from emulator.state import (
     Person,
     ResourceGroup,
     RoleAssignment,
-    RoleDefinition,
-    State,
     Subscription,
     Tenant,
-    stable_id,
 )
+from emulator.roles import BUILTIN_ROLES, OWNER, role_id
+from emulator.state import State
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-
-BUILTIN_ROLES = [
-    RoleDefinition(OWNER, "Owner", "Grants full access to manage all resources.", ["*"]),
-    RoleDefinition(
-        CONTRIBUTOR,
-        "Contributor",
-        "Grants full access to manage all resources, but does not allow you to assign roles.",
-        ["*"],
-        [
-            "Microsoft.Authorization/*/Delete",
-            "Microsoft.Authorization/*/Write",
-            "Microsoft.Authorization/elevateAccess/Action",
-        ],
-    ),
-    RoleDefinition(
-        READER, "Reader", "View all resources, but does not allow you to make changes.", ["*/read"]
-    ),
-    RoleDefinition(
-        USER_ACCESS_ADMIN,
-        "User Access Administrator",
-        "Lets you manage user access to Azure resources.",
-        ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
-    ),
-]
-ROLE_NAMES = {r.name.lower(): r.id for r in BUILTIN_ROLES}
-
-
-def role_id(text: str) -> str:
-    return ROLE_NAMES.get(text.lower(), text.rstrip("/").split("/")[-1].lower())
 
 
 def available() -> list[str]:

@@ -21,11 +21,13 @@ from werkzeug.wrappers import Request, Response
 from emulator import blade, control, jit, scenarios
 from emulator.arm import authorization, resources, solutions
 from emulator.arm.core import ArmContext, Route, check_api_version
+from emulator.assumptions import checked_assumptions
 from emulator.authz import Principal
 from emulator.faults import Fault, Faults, fault_from_json
 from emulator.http import ArmError, error_response, json_response
 from emulator.identity import ARM_ALIASES, Identity
-from emulator.state import State, checked_assumptions, new_id
+from emulator.ids import new_id
+from emulator.state import State
 from emulator.throttling import Throttle
 from emulator.tls import ensure_tls_files, load_or_create_signing_key
 from emulator.webhooks import WebhookSender

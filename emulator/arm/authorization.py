@@ -14,16 +14,10 @@ from emulator.arm.core import (
     route,
 )
 from emulator.authz import DenyAssignment, everyone_principal
-from emulator.http import ArmError, json_response, not_found
-from emulator.state import (
-    Approval,
-    RoleAssignment,
-    RoleDefinition,
-    ScheduleRequest,
-    State,
-    iso,
-    stable_id,
-)
+from emulator.http import ArmError, iso, json_response, not_found
+from emulator.ids import stable_id
+from emulator.records import Approval, RoleAssignment, RoleDefinition, ScheduleRequest
+from emulator.state import State
 
 P = "/providers/Microsoft.Authorization"
 

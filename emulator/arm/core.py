@@ -11,8 +11,10 @@ from werkzeug.wrappers import Request, Response
 
 from emulator import authz
 from emulator.authz import Principal
-from emulator.http import ArmError, json_response, parse_json_body
-from emulator.state import Operation, State, iso, new_id
+from emulator.http import ArmError, iso, json_response, parse_json_body
+from emulator.ids import new_id
+from emulator.records import Operation
+from emulator.state import State
 
 API_VERSIONS: dict[str, set[str]] = {
     "solutions": {

@@ -12,16 +12,10 @@ from emulator.arm.core import (
     require_subscription,
     route,
 )
-from emulator.http import ArmError, json_response, not_found
+from emulator.http import ArmError, iso, json_response, not_found
+from emulator.records import Application, ApplicationDefinition, JitRequest, Operation
 from emulator.scenarios import add_application
-from emulator.state import (
-    Application,
-    ApplicationDefinition,
-    JitRequest,
-    Operation,
-    State,
-    iso,
-)
+from emulator.state import State
 
 APPS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications"
 DEFS = (
