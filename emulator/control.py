@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import isodate
 from werkzeug.wrappers import Request, Response
 
-from emulator import jit, scenarios
+from emulator import jit, provisioning, scenarios
 from emulator.arm.core import ArmContext
 from emulator.arm.solutions import app_json, create_application, jit_json
 from emulator.assumptions import checked_assumptions
@@ -209,7 +209,7 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
         ctx = _context(server, request, body["as"])
         sub = body["subscription"]
         rg = body.get("resource_group", "rg-" + body["name"])
-        scenarios.ensure_resource_group(state, sub, rg, body.get("location", "westeurope"))
+        provisioning.ensure_resource_group(state, sub, rg, body.get("location", "westeurope"))
         offer = state.offers[body["offer"]]
         arm_body: dict[str, Any] = {
             "location": body.get("location", "westeurope"),

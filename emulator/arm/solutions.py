@@ -13,8 +13,8 @@ from emulator.arm.core import (
     route,
 )
 from emulator.http import ArmError, iso, json_response, not_found
+from emulator.provisioning import add_application
 from emulator.records import Application, ApplicationDefinition, JitRequest, Operation
-from emulator.scenarios import add_application
 from emulator.state import State
 
 APPS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications"
