@@ -12,8 +12,9 @@ import isodate
 from werkzeug.wrappers import Request, Response
 
 from emulator import jit, provisioning, scenarios
+from emulator.arm.applications import app_json, create_application
 from emulator.arm.core import ArmContext
-from emulator.arm.solutions import app_json, create_application, jit_json
+from emulator.arm.jit_requests import jit_json
 from emulator.assumptions import checked_assumptions
 from emulator.authz import Principal
 from emulator.http import ArmError, iso, json_response

@@ -19,7 +19,14 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from emulator import blade, control, jit, scenarios
-from emulator.arm import authorization, resources, solutions
+from emulator.arm import (
+    application_definitions,
+    applications,
+    authorization,
+    jit_requests,
+    operations,
+    resources,
+)
 from emulator.arm.core import ArmContext, Route, check_api_version
 from emulator.assumptions import checked_assumptions
 from emulator.authz import Principal
@@ -32,7 +39,14 @@ from emulator.throttling import Throttle
 from emulator.tls import ensure_tls_files, load_or_create_signing_key
 from emulator.webhooks import WebhookSender
 
-ROUTES: list[Route] = [*solutions.routes(), *authorization.routes(), *resources.routes()]
+ROUTES: list[Route] = [
+    *operations.routes(),
+    *applications.routes(),
+    *application_definitions.routes(),
+    *jit_requests.routes(),
+    *authorization.routes(),
+    *resources.routes(),
+]
 TENANT_PATH = re.compile(r"^/(?P<tenant>[^/]+)/(?P<rest>.+)$")
 SUBSCRIPTION_PATH = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 SLASHES = re.compile(r"/+")

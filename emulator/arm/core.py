@@ -5,13 +5,13 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.wrappers import Request, Response
 
 from emulator import authz
 from emulator.authz import Principal
-from emulator.http import ArmError, iso, json_response, parse_json_body
+from emulator.http import ArmError, iso, json_response, not_found, parse_json_body
 from emulator.ids import new_id
 from emulator.records import Operation
 from emulator.state import State
@@ -72,6 +72,7 @@ API_VERSIONS: dict[str, set[str]] = {
 }
 
 Handler = Callable[["ArmContext"], Response]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -255,4 +256,15 @@ def parse_filter(text: str) -> dict[str, str]:
         found[f"{name.lower()}<="] = value
     for function, argument in re.findall(r"(\w+)\(([^)]*)\)", text):
         found[f"{function.lower()}()"] = argument.strip("'")
+    return found
+
+
+def find_solutions_resource(ctx: ArmContext, kind: str, store: dict[str, T]) -> T:
+    """The Microsoft.Solutions resource named by the route, or ARM's 404."""
+    p = ctx.params
+    require_resource_group(ctx.state, p["sub"], p["rg"])
+    key = f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/{kind}/{p['name']}"
+    found = store.get(key.lower())
+    if found is None:
+        raise not_found(f"Microsoft.Solutions/{kind}", p["name"], p["rg"])
     return found
