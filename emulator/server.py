@@ -22,9 +22,10 @@ from emulator import blade, control, jit, scenarios
 from emulator.arm import (
     application_definitions,
     applications,
-    authorization,
     jit_requests,
     operations,
+    pim,
+    rbac,
     resources,
 )
 from emulator.arm.core import ArmContext, Route, check_api_version
@@ -44,7 +45,8 @@ ROUTES: list[Route] = [
     *applications.routes(),
     *application_definitions.routes(),
     *jit_requests.routes(),
-    *authorization.routes(),
+    *rbac.routes(),
+    *pim.routes(),
     *resources.routes(),
 ]
 TENANT_PATH = re.compile(r"^/(?P<tenant>[^/]+)/(?P<rest>.+)$")

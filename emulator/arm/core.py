@@ -268,3 +268,24 @@ def find_solutions_resource(ctx: ArmContext, kind: str, store: dict[str, T]) -> 
     if found is None:
         raise not_found(f"Microsoft.Solutions/{kind}", p["name"], p["rg"])
     return found
+
+
+def canonical_scope(ctx: ArmContext) -> str:
+    """The canonical scope of a scoped route ("" is the tenant root)."""
+    scope = "/" + ctx.params.get("scope", "").strip("/")
+    scope = "" if scope == "/" else scope
+    parts = scope.strip("/").split("/")
+    if parts and parts[0].lower() == "subscriptions" and len(parts) >= 2:
+        canonical = require_subscription(ctx.state, parts[1])
+        parts[0], parts[1] = "subscriptions", canonical
+        if len(parts) >= 4 and parts[2].lower() == "resourcegroups":
+            rg = ctx.state.resource_groups.get(
+                f"/subscriptions/{canonical}/resourcegroups/{parts[3]}".lower()
+            )
+            if rg is None:
+                raise ArmError(
+                    404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found."
+                )
+            parts[2], parts[3] = "resourceGroups", rg.name
+        scope = "/" + "/".join(parts)
+    return scope
