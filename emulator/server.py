@@ -31,9 +31,11 @@ from emulator.arm import (
 from emulator.arm.core import ArmContext, Route, check_api_version
 from emulator.assumptions import checked_assumptions
 from emulator.authz import Principal
+from emulator.entra import discovery, sign_in, token_endpoint
+from emulator.entra.tokens import ARM_ALIASES, TokenIssuer
 from emulator.faults import Fault, Faults, fault_from_json
+from emulator.graph import graph
 from emulator.http import ArmError, error_response, json_response
-from emulator.identity import ARM_ALIASES, Identity
 from emulator.ids import new_id
 from emulator.state import State
 from emulator.throttling import Throttle
@@ -185,7 +187,7 @@ class EmulatorApp:
     def _dispatch(self, request: Request, path: str) -> Response:
         lowered = path.lower()
         if lowered.startswith("/v1.0/"):
-            return self.identity.graph(request, path)
+            return graph(self.identity, request, path)
         if (
             lowered.startswith(("/subscriptions", "/providers", "/tenants"))
             or lowered == "/subscriptions"
@@ -306,7 +308,7 @@ def find_route(method: str, path: str) -> tuple[Route | None, tuple[tuple[str, s
     return None, (), path_known
 
 
-def identity_routes(identity: Identity, request: Request, path: str) -> Response:
+def identity_routes(identity: TokenIssuer, request: Request, path: str) -> Response:
     found = TENANT_PATH.match(path)
     if not found:
         return json_response(
@@ -325,32 +327,23 @@ def identity_routes(identity: Identity, request: Request, path: str) -> Response
                 },
                 400,
             )
-        return json_response(identity.openid_configuration(tenant))
+        return json_response(discovery.openid_configuration(identity, tenant))
     if rest in ("discovery/v2.0/keys", "discovery/keys"):
         return json_response(identity.jwks())
     if rest == "discovery/instance":
-        host = identity.https_base.split("://", 1)[1]
-        return json_response(
-            {
-                "tenant_discovery_endpoint": f"{identity.https_base}/{tenant}/v2.0/.well-known/openid-configuration",
-                "api-version": "1.1",
-                "metadata": [
-                    {"preferred_network": host, "preferred_cache": host, "aliases": [host]}
-                ],
-            }
-        )
+        return json_response(discovery.instance_discovery(identity, tenant))
     if rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
-        return identity.authorize(request, tenant)
+        return sign_in.authorize(identity.state, request, tenant)
     if rest in ("adminconsent", "v2.0/adminconsent") and request.method in ("GET", "POST"):
-        return identity.authorize(request, tenant, admin_consent=True)
+        return sign_in.authorize(identity.state, request, tenant, admin_consent=True)
     if rest == "oauth2/v2.0/logout":
-        return identity.logout(request)
+        return sign_in.logout(request)
     if rest == "oauth2/v2.0/token" and request.method == "POST":
         auth = request.authorization
         basic = (
             (auth.username or "", auth.password or "") if auth and auth.type == "basic" else None
         )
-        return identity.token(tenant, request.form.to_dict(), basic)
+        return token_endpoint.token(identity, tenant, request.form.to_dict(), basic)
     return json_response(
         {"error": "not_found", "error_description": f"No such endpoint: {path}"}, 404
     )
@@ -360,7 +353,7 @@ class SignInApp:
     """The plain-HTTP app: only what a browser opens (sign-in page, its form POST, sign-out, the
     JIT Access blade stand-in)."""
 
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: TokenIssuer) -> None:
         self.identity = identity
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -368,15 +361,17 @@ class SignInApp:
         found = TENANT_PATH.match(request.path)
         rest = found.group("rest").lower().rstrip("/") if found else ""
         if found and rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
-            response = self.identity.authorize(request, found.group("tenant"))
+            response = sign_in.authorize(self.identity.state, request, found.group("tenant"))
         elif (
             found
             and rest in ("adminconsent", "v2.0/adminconsent")
             and request.method in ("GET", "POST")
         ):
-            response = self.identity.authorize(request, found.group("tenant"), admin_consent=True)
+            response = sign_in.authorize(
+                self.identity.state, request, found.group("tenant"), admin_consent=True
+            )
         elif found and rest == "oauth2/v2.0/logout":
-            response = self.identity.logout(request)
+            response = sign_in.logout(request)
         elif request.path.rstrip("/") == "/_portal/jitAccess" and request.method in ("GET", "POST"):
             response = blade.jit_access(self.identity.state, request)
         else:
@@ -421,7 +416,7 @@ class EmulatorServer:
         self.control_key = control_key
         self.state = State()
         self.tls = ensure_tls_files(self.directory)
-        self.identity = Identity(
+        self.identity = TokenIssuer(
             self.state, load_or_create_signing_key(self.directory / "signing.key")
         )
         self.throttle = Throttle(enabled=throttling)

@@ -10,7 +10,7 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import OnBehalfOfCredential
 
-from emulator import identity as identity_module
+from emulator.entra import tokens as identity_module
 from emulator.server import ARM_AUDIENCES
 from tests.emulator import ids
 from tests.emulator.helpers import app_credential
