@@ -8,7 +8,7 @@ import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
-import isodate
+import isodate  # type: ignore[import-untyped]  # isodate ships no type hints
 from werkzeug.wrappers import Request, Response
 
 from emulator import jit, provisioning, scenarios
@@ -233,7 +233,7 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
         ctx = _context(server, request, body["as"])
         app = state.applications[body["application_id"].lower()]
         subscription, resource_group = scenarios.jit_location(state, app, body)
-        request_obj = jit.create_request(
+        created = jit.create_request(
             state,
             subscription_id=subscription,
             resource_group=resource_group,
@@ -252,10 +252,10 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
             caller=ctx.principal,
             at=now,
         )
-        if request_obj.provisioning_state == "Accepted":
-            request_obj.provisioning_state = "Succeeded"
+        if created.provisioning_state == "Accepted":
+            created.provisioning_state = "Succeeded"
         jit.tick(state)
-        return json_response(jit_json(request_obj), 201)
+        return json_response(jit_json(created), 201)
     if action == "decide":
         # What an approver does in the Azure portal's JIT Access blade.
         request_obj = state.jit_requests.get(str(body.get("jit_request_id", "")).lower())

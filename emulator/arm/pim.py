@@ -104,7 +104,8 @@ def stage(ctx: ArmContext) -> Response:
     if ctx.method == "GET":
         return json_response(stage_json(ctx, approval, prefix))
     body = ctx.body()
-    values = body.get("properties") if isinstance(body.get("properties"), dict) else body
+    properties = body.get("properties")
+    values: dict[str, Any] = properties if isinstance(properties, dict) else body
     result = values.get("reviewResult")
     justification = str(values.get("justification") or "").strip()
     if result not in ("Approve", "Deny"):

@@ -23,7 +23,10 @@ VERIFIED_TOKENS_KEPT = 4096  # verified access tokens remembered (each client re
 
 def _times_hold(claims: dict[str, Any], now: float) -> bool:
     """The checks jwt.decode makes on a token's times (no leeway): issued, valid and unexpired."""
-    return claims["iat"] <= now and claims.get("nbf", claims["iat"]) <= now < claims["exp"]
+    issued_at: float = claims["iat"]
+    not_before: float = claims.get("nbf", issued_at)
+    expires_at: float = claims["exp"]
+    return issued_at <= now and not_before <= now < expires_at
 
 
 class TokenIssuer:
