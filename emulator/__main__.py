@@ -11,8 +11,8 @@ from typing import Any
 
 import requests
 
+from emulator.assumptions import ASSUMPTIONS
 from emulator.server import EmulatorServer
-from emulator.state import ASSUMPTIONS
 
 
 def run(argv: list[str]) -> int:

@@ -3,16 +3,12 @@
 import fnmatch
 from dataclasses import dataclass
 
-from emulator.state import (
-    EVERYONE,
-    READER,
-    Application,
-    RoleAssignment,
-    RoleDefinition,
-    State,
-    stable_id,
-    subscription_of,
-)
+from emulator.ids import stable_id, subscription_of
+from emulator.records import Application, RoleAssignment, RoleDefinition
+from emulator.roles import READER
+from emulator.state import State
+
+EVERYONE = "00000000-0000-0000-0000-000000000000"  # the principal id of "Everyone"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from werkzeug.wrappers import Request, Response
 
 from emulator import jit
 from emulator.http import ArmError
-from emulator.state import Application, JitRequest, State
+from emulator.records import Application, JitRequest
+from emulator.state import State
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"

@@ -8,16 +8,18 @@ import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
-import isodate
+import isodate  # type: ignore[import-untyped]  # isodate ships no type hints
 from werkzeug.wrappers import Request, Response
 
-from emulator import jit, scenarios
+from emulator import jit, provisioning, scenarios
+from emulator.arm.applications import app_json, create_application
 from emulator.arm.core import ArmContext
-from emulator.arm.solutions import app_json, create_application, jit_json
+from emulator.arm.jit_requests import jit_json
+from emulator.assumptions import checked_assumptions
 from emulator.authz import Principal
-from emulator.http import ArmError, json_response
-from emulator.scenarios import role_id
-from emulator.state import checked_assumptions, iso, new_id
+from emulator.http import ArmError, iso, json_response
+from emulator.ids import new_id
+from emulator.roles import role_id
 
 if TYPE_CHECKING:
     from emulator.server import EmulatorServer
@@ -208,7 +210,7 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
         ctx = _context(server, request, body["as"])
         sub = body["subscription"]
         rg = body.get("resource_group", "rg-" + body["name"])
-        scenarios.ensure_resource_group(state, sub, rg, body.get("location", "westeurope"))
+        provisioning.ensure_resource_group(state, sub, rg, body.get("location", "westeurope"))
         offer = state.offers[body["offer"]]
         arm_body: dict[str, Any] = {
             "location": body.get("location", "westeurope"),
@@ -231,7 +233,7 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
         ctx = _context(server, request, body["as"])
         app = state.applications[body["application_id"].lower()]
         subscription, resource_group = scenarios.jit_location(state, app, body)
-        request_obj = jit.create_request(
+        created = jit.create_request(
             state,
             subscription_id=subscription,
             resource_group=resource_group,
@@ -250,10 +252,10 @@ def _act(server: "EmulatorServer", request: Request, action: str, body: dict[str
             caller=ctx.principal,
             at=now,
         )
-        if request_obj.provisioning_state == "Accepted":
-            request_obj.provisioning_state = "Succeeded"
+        if created.provisioning_state == "Accepted":
+            created.provisioning_state = "Succeeded"
         jit.tick(state)
-        return json_response(jit_json(request_obj), 201)
+        return json_response(jit_json(created), 201)
     if action == "decide":
         # What an approver does in the Azure portal's JIT Access blade.
         request_obj = state.jit_requests.get(str(body.get("jit_request_id", "")).lower())

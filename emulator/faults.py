@@ -1,12 +1,18 @@
 """Fault injection: latency, error statuses, 429s, dropped connections (before the call is
-carried out, or after it, with the answer lost), expired tokens and claims challenges."""
+carried out, or after it, with the answer lost), expired tokens and claims challenges. The
+control API registers them; `apply` does to a call what the fired ones say."""
 
+import base64
+import errno
 import random
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from emulator.state import new_id
+from emulator.arm.dispatch import expired_token_error
+from emulator.http import ArmError
+from emulator.ids import new_id
 
 KINDS = {
     "latency",
@@ -89,3 +95,53 @@ class Faults:
                 elif fault.rate is not None and self.random.random() < fault.rate:
                     fired.append(fault)
         return fired
+
+
+def apply(faults: list[Fault], path: str, https_url: str) -> None:
+    """Do to this call what the fired faults say: wait, drop the connection, or raise the error."""
+    for fault in faults:
+        if fault.kind == "latency":
+            time.sleep(fault.latency_ms / 1000)
+        elif fault.kind == "drop":
+            # The HTTPS server closes the connection without answering, as a network
+            # failure would look to the client.
+            raise ConnectionResetError(errno.ECONNRESET, "dropped by an injected fault")
+        elif fault.kind == "throttle":
+            raise ArmError(
+                429,
+                "TooManyRequests",
+                "The request is being throttled as the limit has been reached for operation type.",
+                headers={"Retry-After": str(fault.retry_after)},
+            )
+        elif fault.kind == "status":
+            headers = {"Retry-After": str(fault.retry_after)} if fault.status in (429, 503) else {}
+            raise ArmError(
+                fault.status,
+                "InternalServerError" if fault.status >= 500 else "InjectedFault",
+                "Encountered internal server error. Diagnostic information: injected by the emulator.",
+                headers=headers,
+            )
+        elif fault.kind == "expired_token" and path.lower().startswith(
+            ("/subscriptions", "/providers")
+        ):
+            raise expired_token_error(https_url)
+        elif fault.kind == "claims_challenge" and path.lower().startswith(
+            ("/subscriptions", "/providers")
+        ):
+            raise claims_challenge(https_url)
+
+
+def claims_challenge(https_url: str) -> ArmError:
+    """A continuous access evaluation challenge: the SDK fetches a new token and retries once."""
+    claims = base64.b64encode(
+        b'{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+    ).decode()
+    return ArmError(
+        401,
+        "InvalidAuthenticationToken",
+        "Continuous access evaluation resulted in challenge with result: InteractionRequired.",
+        headers={
+            "WWW-Authenticate": f'Bearer authorization_uri="{https_url}/common/oauth2/authorize", '
+            f'error="insufficient_claims", claims="{claims}"'
+        },
+    )

@@ -1,5 +1,7 @@
-"""Small helpers for JSON responses and the ARM error envelope."""
+"""The wire format: JSON responses and request bodies, ARM's error envelope, ARM's date-time text."""
 
+import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -77,3 +79,14 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
     return body
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return _iso_text(moment)
+
+
+@functools.lru_cache(maxsize=65_536)  # listings format the same stored times on every call
+def _iso_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")

@@ -6,20 +6,13 @@ import heapq
 import time
 from typing import Any
 
-import isodate
+import isodate  # type: ignore[import-untyped]  # isodate ships no type hints
 
 from emulator.authz import Principal
 from emulator.http import ArmError
-from emulator.state import (
-    Application,
-    Approval,
-    JitRequest,
-    RoleAssignment,
-    ScheduleRequest,
-    State,
-    new_id,
-    stable_id,
-)
+from emulator.ids import new_id, stable_id
+from emulator.records import Application, Approval, JitRequest, RoleAssignment, ScheduleRequest
+from emulator.state import State
 
 TERMINAL_STATES = {"Denied", "Failed", "Canceled", "Expired", "Timeout"}
 
@@ -51,7 +44,7 @@ def parse_time(text: Any) -> dt.datetime:
     if not isinstance(text, str):
         raise ArmError(400, "InvalidRequestContent", "The 'startTime' must be a date-time string.")
     try:
-        value = isodate.parse_datetime(text)
+        value: dt.datetime = isodate.parse_datetime(text)
     except (isodate.ISO8601Error, ValueError) as exc:
         raise ArmError(
             400, "InvalidRequestContent", f"The value '{text}' is not a valid date-time."
@@ -80,12 +73,16 @@ def create_request(
     policies: list[dict[str, str]],
     schedule_type: str,
     start: dt.datetime,
-    duration_text: str,
+    duration_text: object,
     caller: Principal,
     at: dt.datetime,
 ) -> JitRequest:
-    """Validate and record a new JIT request; returns it Pending, Approved or Failed."""
+    """Validate and record a new JIT request; returns it Pending, Approved or Failed.
+
+    `duration_text` is the duration as the caller sent it: anything but an ISO 8601 text is a 400.
+    """
     duration = parse_duration(duration_text)
+    text = str(duration_text)  # a str, once parse_duration accepted it
     policy = app.jit_access_policy or {}
     if not app.jit_enabled:
         raise ArmError(
@@ -102,7 +99,7 @@ def create_request(
         raise ArmError(
             400,
             "JitRequestDurationExceedsMaximum",
-            f"The requested duration '{duration_text}' exceeds the maximum just-in-time access "
+            f"The requested duration '{text}' exceeds the maximum just-in-time access "
             f"duration '{maximum_text}' allowed by the application's policy.",
         )
     eligible = eligible_pairs(app)
@@ -130,7 +127,7 @@ def create_request(
         schedule_type=schedule_type,
         start=start,
         duration=duration,
-        duration_text=duration_text,
+        duration_text=text,
         provisioning_state="Accepted",
         state="Pending",
         created_by=by,

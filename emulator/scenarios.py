@@ -1,64 +1,32 @@
-"""Named scenarios: plain JSON data files (`emulator/scenarios/*.json`, or any path) plus `scale`."""
+"""Loading a scenario: plain JSON data files (`emulator/scenarios/*.json`, or any path) plus the
+generated `scale`, built into a fresh `State`; seeded JIT requests are replayed through the state
+machine."""
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from emulator import jit
 from emulator.authz import Principal
-from emulator.state import (
-    CONTRIBUTOR,
-    OWNER,
-    READER,
-    USER_ACCESS_ADMIN,
+from emulator.ids import stable_id
+from emulator.provisioning import add_application, ensure_resource_group
+from emulator.records import (
     Application,
     ApplicationDefinition,
     AppRegistration,
-    GenericResource,
     Group,
     Offer,
     Person,
-    ResourceGroup,
     RoleAssignment,
-    RoleDefinition,
-    State,
     Subscription,
     Tenant,
-    stable_id,
 )
+from emulator.roles import BUILTIN_ROLES, OWNER, role_id
+from emulator.scale import scale_data
+from emulator.state import State
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-
-BUILTIN_ROLES = [
-    RoleDefinition(OWNER, "Owner", "Grants full access to manage all resources.", ["*"]),
-    RoleDefinition(
-        CONTRIBUTOR,
-        "Contributor",
-        "Grants full access to manage all resources, but does not allow you to assign roles.",
-        ["*"],
-        [
-            "Microsoft.Authorization/*/Delete",
-            "Microsoft.Authorization/*/Write",
-            "Microsoft.Authorization/elevateAccess/Action",
-        ],
-    ),
-    RoleDefinition(
-        READER, "Reader", "View all resources, but does not allow you to make changes.", ["*/read"]
-    ),
-    RoleDefinition(
-        USER_ACCESS_ADMIN,
-        "User Access Administrator",
-        "Lets you manage user access to Azure resources.",
-        ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
-    ),
-]
-ROLE_NAMES = {r.name.lower(): r.id for r in BUILTIN_ROLES}
-
-
-def role_id(text: str) -> str:
-    return ROLE_NAMES.get(text.lower(), text.rstrip("/").split("/")[-1].lower())
 
 
 def available() -> list[str]:
@@ -197,80 +165,6 @@ def _definition_properties(o: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def ensure_resource_group(
-    state: State, subscription_id: str, name: str, location: str, managed_by: str | None = None
-) -> ResourceGroup:
-    rg = ResourceGroup(subscription_id, name, location, managed_by)
-    existing = state.resource_groups.get(rg.id.lower())
-    if existing:
-        return existing
-    state.resource_groups[rg.id.lower()] = rg
-    return rg
-
-
-def add_application(
-    state: State,
-    *,
-    offer: Offer,
-    subscription_id: str,
-    resource_group: str,
-    name: str,
-    location: str,
-    provisioning_state: str,
-    jit_policy: dict[str, Any] | None,
-    created_at: dt.datetime,
-    created_by: dict[str, str],
-    managed_resource_group: str | None = None,
-    with_resources: bool = True,
-) -> Application:
-    """Create an application, its managed resource group and the resources inside it."""
-    mrg_name = managed_resource_group or f"mrg-{name}"
-    mrg_id = f"/subscriptions/{subscription_id}/resourceGroups/{mrg_name}"
-    if not offer.jit_enabled:
-        jit_policy = None
-    app = Application(
-        subscription_id=subscription_id,
-        resource_group=resource_group,
-        name=name,
-        location=location,
-        offer_key=offer.key,
-        kind="ServiceCatalog" if offer.definition_id else "MarketPlace",
-        managed_resource_group_id=mrg_id,
-        provisioning_state=provisioning_state,
-        publisher_tenant_id=offer.publisher_tenant_id,
-        authorizations=[dict(a) for a in offer.authorizations],
-        lock_level=offer.lock_level,
-        allowed_actions=list(offer.allowed_actions),
-        allowed_data_actions=list(offer.allowed_data_actions),
-        management_mode=offer.management_mode,
-        jit_access_policy=jit_policy,
-        notification_url=offer.notification_url,
-        plan=dict(offer.plan) if offer.plan else None,
-        definition_id=offer.definition_id,
-        billing_id=stable_id("billing", subscription_id, resource_group, name)
-        if offer.plan
-        else None,
-        created_by=created_by,
-        updated_by=dict(created_by),
-        created_at=created_at,
-        updated_at=created_at,
-    )
-    state.add_application(app)
-    ensure_resource_group(state, subscription_id, resource_group, location)
-    ensure_resource_group(state, subscription_id, mrg_name, location, managed_by=app.id)
-    if with_resources:
-        compact = re.sub(r"[^a-z0-9]", "", name.lower())[:18]
-        for template in offer.resources:
-            resource_name = template["name"].format(app=name, compact=compact)
-            resource_type = template["type"]
-            type_parts = resource_type.split("/")
-            name_parts = resource_name.split("/")
-            path = "/".join(f"{t}/{n}" for t, n in zip(type_parts[1:], name_parts, strict=False))
-            rid = f"{mrg_id}/providers/{type_parts[0]}/{path}"
-            state.put_resource(GenericResource(rid, resource_name, resource_type, location))
-    return app
-
-
 def _build_dynamic(state: State, data: dict[str, Any]) -> None:
     now = state.now()
     for ra in data.get("role_assignments", []):
@@ -402,110 +296,3 @@ def _seed_jit_request(state: State, app: Application, r: dict[str, Any], now: dt
         )
     elif outcome == "canceled":
         jit.cancel(state, request, decided_at)
-
-
-def scale_data(
-    tenants: int = 20, apps_per_tenant: int = 5, requests_per_app: int = 3
-) -> dict[str, Any]:
-    """A generated scenario: one publisher, `tenants` customers, apps and JIT requests in bulk."""
-    demo = json.loads((SCENARIO_DIR / "demo.json").read_text())
-    publisher = demo["tenants"][0]
-    scope = demo["jit_scope"]
-    data: dict[str, Any] = {
-        "name": "scale",
-        "jit_scope": scope,
-        "tenants": [publisher],
-        "people": [p for p in demo["people"] if p["tenant"] == publisher["id"]],
-        "groups": [],
-        "apps": [a for a in demo["apps"] if a["key"] == "publisher"],
-        "subscriptions": [s for s in demo["subscriptions"] if s["tenant"] == publisher["id"]],
-        # The publisher's people write, and its automation app reads, the requests' scope.
-        "role_assignments": [ra for ra in demo["role_assignments"] if ra["scope"] == scope],
-        "offers": [o for o in demo["offers"] if "plan" in o],
-        "applications": [],
-        "jit_requests": [],
-    }
-    portal = dict(next(a for a in demo["apps"] if a["key"] == "portal"))
-    portal["service_principals"] = {publisher["id"]: portal["service_principals"][publisher["id"]]}
-    offers = [o["key"] for o in data["offers"] if o.get("jit")]
-    outcomes = ["pending", "approved", "denied", "approved", "pending"]
-    for t in range(tenants):
-        tid = stable_id("scale-tenant", str(t))
-        sub = stable_id("scale-subscription", str(t))
-        admin = stable_id("scale-admin", str(t))
-        data["tenants"].append(
-            {
-                "id": tid,
-                "name": f"Customer {t:05d}",
-                "domain": f"customer{t:05d}.onmicrosoft.com",
-                "kind": "customer",
-                "p2": t % 7 != 0,
-            }
-        )
-        data["people"].append(
-            {
-                "oid": admin,
-                "tenant": tid,
-                "name": f"Admin {t:05d}",
-                "upn": f"admin@customer{t:05d}.onmicrosoft.com",
-                "roles": ["Customer.Admin"],
-            }
-        )
-        data["subscriptions"].append(
-            {"id": sub, "tenant": tid, "name": f"Customer {t:05d} production"}
-        )
-        data["role_assignments"].append(
-            {"principal": admin, "role": "Owner", "scope": f"/subscriptions/{sub}"}
-        )
-        portal["service_principals"][tid] = stable_id("scale-portal-sp", str(t))
-        # As in the demo: the portal's service principal reads the customer's subscription.
-        data["role_assignments"].append(
-            {
-                "principal": portal["service_principals"][tid],
-                "role": "Reader",
-                "scope": f"/subscriptions/{sub}",
-            }
-        )
-        for a in range(apps_per_tenant):
-            offer = offers[a % len(offers)]
-            name = f"app-{t:05d}-{a}"
-            jit_on = True
-            data["applications"].append(
-                {
-                    "name": name,
-                    "subscription": sub,
-                    "resource_group": "rg-managed-apps",
-                    "location": "westeurope",
-                    "offer": offer,
-                    "provisioning_state": "Succeeded",
-                    "created_ago": "P30D",
-                    "jit_policy": {
-                        "jitAccessEnabled": True,
-                        "jitApprovalMode": "ManualApprove" if a % 2 == 0 else "AutoApprove",
-                        "jitApprovers": [{"id": admin, "type": "user"}],
-                        "maximumJitAccessDuration": "PT8H",
-                    }
-                    if jit_on
-                    else None,
-                }
-            )
-            if not jit_on:
-                continue
-            for r in range(requests_per_app):
-                data["jit_requests"].append(
-                    {
-                        "name": f"j{t:05d}{a}{r}"[:10]
-                        if requests_per_app <= 10
-                        else f"j{t}-{a}-{r}",
-                        "application": name,
-                        "principal": "fe96399b-4112-4390-b6f7-5d487005120c",
-                        "role": "Contributor",
-                        "duration": "PT2H",
-                        "created_ago": f"PT{(r + 1) * 3}H",
-                        "start_ago": f"PT{(r + 1) * 3}H",
-                        "outcome": outcomes[r % len(outcomes)],
-                        "decided_by": admin,
-                    }
-                )
-    data["apps"].insert(0, portal)
-    return data

@@ -1,9 +1,11 @@
-"""The emulator process: one HTTPS port for everything, one plain-HTTP port for the sign-in page."""
+"""The emulator process: one HTTPS port for everything, one plain-HTTP port for the sign-in page.
 
-import base64
+`EmulatorServer` starts and stops both, owns the state, the token issuer, throttling, faults and
+webhooks; `EmulatorApp` logs each HTTPS call, applies injected faults and hands it to the control
+API, Graph, ARM (`emulator.arm.dispatch`) or Entra (`emulator.entra.routes`)."""
+
 import datetime as dt
 import errno
-import functools
 import re
 import threading
 import time
@@ -12,29 +14,27 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import jwt
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from emulator import blade, control, jit, scenarios
-from emulator.arm import authorization, resources, solutions
-from emulator.arm.core import ArmContext, Route, check_api_version
-from emulator.authz import Principal
+from emulator.arm import dispatch
+from emulator.assumptions import checked_assumptions
+from emulator.entra import routes as entra_routes
+from emulator.entra.routes import TENANT_PATH, browser_page
+from emulator.entra.tokens import TokenIssuer
 from emulator.faults import Fault, Faults, fault_from_json
-from emulator.http import ArmError, error_response, json_response
-from emulator.identity import ARM_ALIASES, Identity
-from emulator.state import State, checked_assumptions, new_id
+from emulator.faults import apply as apply_faults
+from emulator.graph import graph
+from emulator.http import ArmError, error_response
+from emulator.state import State
 from emulator.throttling import Throttle
 from emulator.tls import ensure_tls_files, load_or_create_signing_key
 from emulator.webhooks import WebhookSender
 
-ROUTES: list[Route] = [*solutions.routes(), *authorization.routes(), *resources.routes()]
-TENANT_PATH = re.compile(r"^/(?P<tenant>[^/]+)/(?P<rest>.+)$")
-SUBSCRIPTION_PATH = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 SLASHES = re.compile(r"/+")
-ARM_AUDIENCES = [*ARM_ALIASES, *(a + "/" for a in ARM_ALIASES)]
 LOG_LIMIT = 50_000
 
 
@@ -64,7 +64,8 @@ class EmulatorApp:
         entry = self._log(request, path)
         try:
             faults = self.server.faults.fire(request.method, path)
-            response = self._faulted(faults, path) or self._dispatch(request, path)
+            apply_faults(faults, path, self.server.https_url)
+            response = self._dispatch(request, path)
             if any(fault.kind == "lost_answer" for fault in faults):
                 # The call was carried out; the network then lost the answer.
                 raise ConnectionResetError(errno.ECONNRESET, "answer lost by an injected fault")
@@ -103,265 +104,36 @@ class EmulatorApp:
                 del self.state.requests_log[: LOG_LIMIT // 10]
         return entry
 
-    def _faulted(self, faults: list[Fault], path: str) -> Response | None:
-        for fault in faults:
-            if fault.kind == "latency":
-                time.sleep(fault.latency_ms / 1000)
-            elif fault.kind == "drop":
-                # The HTTPS server closes the connection without answering, as a network
-                # failure would look to the client.
-                raise ConnectionResetError(errno.ECONNRESET, "dropped by an injected fault")
-            elif fault.kind == "throttle":
-                raise ArmError(
-                    429,
-                    "TooManyRequests",
-                    "The request is being throttled as the limit has been reached for operation type.",
-                    headers={"Retry-After": str(fault.retry_after)},
-                )
-            elif fault.kind == "status":
-                headers = (
-                    {"Retry-After": str(fault.retry_after)} if fault.status in (429, 503) else {}
-                )
-                raise ArmError(
-                    fault.status,
-                    "InternalServerError" if fault.status >= 500 else "InjectedFault",
-                    "Encountered internal server error. Diagnostic information: injected by the emulator.",
-                    headers=headers,
-                )
-            elif fault.kind == "expired_token" and path.lower().startswith(
-                ("/subscriptions", "/providers")
-            ):
-                raise self._expired_error()
-            elif fault.kind == "claims_challenge" and path.lower().startswith(
-                ("/subscriptions", "/providers")
-            ):
-                raise self._claims_challenge()
-        return None
-
-    def _expired_error(self) -> ArmError:
-        now = dt.datetime.now(dt.UTC).strftime("%m/%d/%Y %H:%M:%S")
-        return ArmError(
-            401,
-            "ExpiredAuthenticationToken",
-            f"The access token expiry UTC time '{now}' is earlier than current UTC time '{now}'.",
-            headers={
-                "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common", error="invalid_token", error_description="The access token has expired."'
-            },
-        )
-
-    def _claims_challenge(self) -> ArmError:
-        """A continuous access evaluation challenge: the SDK fetches a new token and retries once."""
-        claims = base64.b64encode(
-            b'{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
-        ).decode()
-        return ArmError(
-            401,
-            "InvalidAuthenticationToken",
-            "Continuous access evaluation resulted in challenge with result: InteractionRequired.",
-            headers={
-                "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common/oauth2/authorize", '
-                f'error="insufficient_claims", claims="{claims}"'
-            },
-        )
-
     def _dispatch(self, request: Request, path: str) -> Response:
         lowered = path.lower()
         if lowered.startswith("/v1.0/"):
-            return self.identity.graph(request, path)
+            return graph(self.identity, request, path)
         if (
             lowered.startswith(("/subscriptions", "/providers", "/tenants"))
             or lowered == "/subscriptions"
         ):
-            return self._arm(request, path.rstrip("/") or "/")
-        return identity_routes(self.identity, request, path)
-
-    def _principal(self, request: Request) -> Principal:
-        header = request.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
-            raise ArmError(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-                headers={
-                    "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."'
-                },
-            )
-        try:
-            claims = self.identity.verify(header[7:].strip(), ARM_AUDIENCES)
-        except jwt.ExpiredSignatureError as exc:
-            raise self._expired_error() from exc
-        except jwt.InvalidTokenError as exc:
-            raise ArmError(
-                401,
-                "InvalidAuthenticationToken",
-                f"The access token is invalid. ({exc})",
-                headers={
-                    "WWW-Authenticate": f'Bearer authorization_uri="{self.server.https_url}/common", error="invalid_token", error_description="The access token is invalid."'
-                },
-            ) from exc
-        return Principal(
-            oid=claims["oid"],
-            tenant_id=claims["tid"],
-            app_id=claims.get("appid", ""),
-            name=claims.get("name", ""),
-            is_app=claims.get("idtyp") == "app",
-        )
-
-    def _arm(self, request: Request, path: str) -> Response:
-        request_id = new_id()
-        extra: dict[str, str] = {}
-        try:
-            response = self._arm_call(request, path, extra)
-        except ArmError as error:
-            response = error_response(error)
-        # No handler sets ARM's request ids, so they are added without looking for earlier values.
-        response.headers.add("x-ms-request-id", request_id)
-        response.headers.add(
-            "x-ms-correlation-request-id",
-            request.headers.get("x-ms-correlation-request-id", request_id),
-        )
-        response.headers.add(
-            "x-ms-routing-request-id",
-            f"WESTEUROPE:{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}:{request_id}",
-        )
-        client_request_id = request.headers.get("x-ms-client-request-id")
-        if client_request_id:
-            response.headers.add("x-ms-client-request-id", client_request_id)
-        for key, value in extra.items():
-            response.headers.setdefault(key, value)
-        response.headers["Cache-Control"] = "no-cache"
-        return response
-
-    def _arm_call(self, request: Request, path: str, extra: dict[str, str]) -> Response:
-        route, route_params, path_known = find_route(request.method, path)
-        principal = self._principal(request)
-        if route is None:
-            if path_known:
-                raise ArmError(
-                    405,
-                    "MethodNotAllowed",
-                    f"The requested resource does not support http method '{request.method}'.",
-                )
-            raise ArmError(
-                404,
-                "InvalidResourceType",
-                f"The resource type could not be found for path '{path}'.",
-            )
-        params = dict(route_params)
-        query = {k.lower(): v for k, v in request.args.items()}
-        version = check_api_version(route.family, query)
-        kind = "writes" if route.write else "reads"
-        sub = SUBSCRIPTION_PATH.match(path)
-        verdict = self.server.throttle.take(
-            sub.group(1).lower() if sub else principal.tenant_id, principal.oid, kind
-        )
-        limit_header = f"x-ms-ratelimit-remaining-{'subscription' if sub else 'tenant'}-{kind}"
-        extra[limit_header] = str(verdict.remaining)
-        if not verdict.allowed:
-            raise ArmError(
-                429,
-                "TooManyRequests",
-                f"Number of '{kind[:-1]}' requests for subscription '{sub.group(1) if sub else ''}' actor '{principal.oid}' "
-                "exceeded. Please try again after some time.",
-                headers={"Retry-After": str(verdict.retry_after)},
-            )
-        ctx = ArmContext(
-            request, self.state, self.server.https_url, path, params, principal, query, version
-        )
-        with self.state.lock:
-            jit.tick(self.state)
-            return route.handler(ctx)
-
-
-@functools.lru_cache(maxsize=16_384)  # the routes never change; clients repeat their paths
-def find_route(method: str, path: str) -> tuple[Route | None, tuple[tuple[str, str], ...], bool]:
-    """The first route serving `method` on `path`, its path parameters, and whether any route
-    (for any method) matches the path."""
-    path_known = False
-    for candidate in ROUTES:
-        found = candidate.pattern.match(path)
-        if found:
-            path_known = True
-            if method in candidate.methods:
-                params = tuple((k, v) for k, v in found.groupdict().items() if v is not None)
-                return candidate, params, True
-    return None, (), path_known
-
-
-def identity_routes(identity: Identity, request: Request, path: str) -> Response:
-    found = TENANT_PATH.match(path)
-    if not found:
-        return json_response(
-            {"error": "not_found", "error_description": f"No such endpoint: {path}"}, 404
-        )
-    tenant, rest = found.group("tenant"), found.group("rest").lower().rstrip("/")
-    if rest in ("v2.0/.well-known/openid-configuration", ".well-known/openid-configuration"):
-        if (
-            tenant.lower() not in ("common", "organizations")
-            and identity.state.tenant(tenant) is None
-        ):
-            return json_response(
-                {
-                    "error": "invalid_tenant",
-                    "error_description": f"AADSTS90002: Tenant '{tenant}' not found.",
-                },
-                400,
-            )
-        return json_response(identity.openid_configuration(tenant))
-    if rest in ("discovery/v2.0/keys", "discovery/keys"):
-        return json_response(identity.jwks())
-    if rest == "discovery/instance":
-        host = identity.https_base.split("://", 1)[1]
-        return json_response(
-            {
-                "tenant_discovery_endpoint": f"{identity.https_base}/{tenant}/v2.0/.well-known/openid-configuration",
-                "api-version": "1.1",
-                "metadata": [
-                    {"preferred_network": host, "preferred_cache": host, "aliases": [host]}
-                ],
-            }
-        )
-    if rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
-        return identity.authorize(request, tenant)
-    if rest in ("adminconsent", "v2.0/adminconsent") and request.method in ("GET", "POST"):
-        return identity.authorize(request, tenant, admin_consent=True)
-    if rest == "oauth2/v2.0/logout":
-        return identity.logout(request)
-    if rest == "oauth2/v2.0/token" and request.method == "POST":
-        auth = request.authorization
-        basic = (
-            (auth.username or "", auth.password or "") if auth and auth.type == "basic" else None
-        )
-        return identity.token(tenant, request.form.to_dict(), basic)
-    return json_response(
-        {"error": "not_found", "error_description": f"No such endpoint: {path}"}, 404
-    )
+            return dispatch.handle(self.server, request, path.rstrip("/") or "/")
+        return entra_routes.handle(self.identity, request, path)
 
 
 class SignInApp:
     """The plain-HTTP app: only what a browser opens (sign-in page, its form POST, sign-out, the
     JIT Access blade stand-in)."""
 
-    def __init__(self, identity: Identity) -> None:
-        self.identity = identity
+    def __init__(self, state: State) -> None:
+        self.state = state
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         found = TENANT_PATH.match(request.path)
-        rest = found.group("rest").lower().rstrip("/") if found else ""
-        if found and rest == "oauth2/v2.0/authorize" and request.method in ("GET", "POST"):
-            response = self.identity.authorize(request, found.group("tenant"))
-        elif (
-            found
-            and rest in ("adminconsent", "v2.0/adminconsent")
-            and request.method in ("GET", "POST")
-        ):
-            response = self.identity.authorize(request, found.group("tenant"), admin_consent=True)
-        elif found and rest == "oauth2/v2.0/logout":
-            response = self.identity.logout(request)
-        elif request.path.rstrip("/") == "/_portal/jitAccess" and request.method in ("GET", "POST"):
-            response = blade.jit_access(self.identity.state, request)
-        else:
+        response = None
+        if found:
+            rest = found.group("rest").lower().rstrip("/")
+            response = browser_page(self.state, request, found.group("tenant"), rest)
+        jit_blade = request.path.rstrip("/") == "/_portal/jitAccess"
+        if response is None and jit_blade and request.method in ("GET", "POST"):
+            response = blade.jit_access(self.state, request)
+        if response is None:
             response = Response("Only the sign-in page is served over plain HTTP.", status=404)
         return response(environ, start_response)
 
@@ -403,7 +175,7 @@ class EmulatorServer:
         self.control_key = control_key
         self.state = State()
         self.tls = ensure_tls_files(self.directory)
-        self.identity = Identity(
+        self.identity = TokenIssuer(
             self.state, load_or_create_signing_key(self.directory / "signing.key")
         )
         self.throttle = Throttle(enabled=throttling)
@@ -455,7 +227,7 @@ class EmulatorServer:
         self._http = make_server(
             self.host,
             self.http_port,
-            SignInApp(self.identity),
+            SignInApp(self.state),
             threaded=True,
             request_handler=handler,
         )

@@ -1,68 +1,35 @@
-"""In-memory state of the emulated cloud. Every read or write happens under `State.lock`."""
+"""The in-memory store of the emulated cloud: every record by id, plus the indexes (by principal,
+subscription, application, managed resource group) that keep authorization checks and listings
+cheap at scale, the scenario clock and the runtime records. Every read or write happens under
+`State.lock`.
+"""
 
 import datetime as dt
-import functools
 import heapq
 import threading
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
-UTC = dt.UTC
-
-OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-USER_ACCESS_ADMIN = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
-EVERYONE = "00000000-0000-0000-0000-000000000000"
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def subscription_of(scope: str) -> str:
-    """The lower-cased subscription id a scope lies in, or "" for scopes above subscriptions."""
-    parts = scope.lower().strip("/").split("/")
-    return parts[1] if len(parts) >= 2 and parts[0] == "subscriptions" else ""
-
-
-@functools.lru_cache(maxsize=65_536)  # authorization checks derive the same ids on every call
-def stable_id(*parts: str) -> str:
-    """A GUID derived from its inputs, so derived objects (deny assignments, grants) keep their id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(p.lower() for p in parts)))
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return _iso_text(moment)
-
-
-@functools.lru_cache(maxsize=65_536)  # listings format the same stored times on every call
-def _iso_text(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
-
-
-# Behaviours the emulator can play although no Azure document shows them (all off by default).
-ASSUMPTIONS = {
-    "pim-link": "a ManualApprove jitRequest gets a PIM schedule request (ticket number = its "
-    "name) and a role assignment approval whose stage decides it",
-    "update-access-decides": "POST applications/{app}/updateAccess with Elevate+Approved|Denied "
-    "decides the app's pending jitRequest, Remove+Expired|Timeout ends its grant",
-}
-
-
-def checked_assumptions(names: Any) -> set[str]:
-    """The assumption names given, or ValueError naming the known ones."""
-    if isinstance(names, str) or not isinstance(names, list | tuple | set | frozenset):
-        raise ValueError("assumptions must be a list of names")
-    unknown = sorted(str(n) for n in names if n not in ASSUMPTIONS)
-    if unknown:
-        raise ValueError(
-            f"unknown assumption(s) {', '.join(unknown)}; known: {', '.join(sorted(ASSUMPTIONS))}"
-        )
-    return {str(n) for n in names}
+from emulator.ids import new_id, subscription_of
+from emulator.records import (
+    ActivityEvent,
+    Application,
+    ApplicationDefinition,
+    AppRegistration,
+    Approval,
+    GenericResource,
+    Group,
+    JitRequest,
+    Offer,
+    Operation,
+    Person,
+    ResourceGroup,
+    RoleAssignment,
+    RoleDefinition,
+    ScheduleRequest,
+    Subscription,
+    Tenant,
+    WebhookDelivery,
+)
 
 
 class Clock:
@@ -72,304 +39,10 @@ class Clock:
         self.offset = dt.timedelta(0)
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(UTC) + self.offset
+        return dt.datetime.now(dt.UTC) + self.offset
 
     def advance(self, delta: dt.timedelta) -> None:
         self.offset += delta
-
-
-@dataclass
-class Tenant:
-    id: str
-    name: str
-    domain: str
-    kind: str  # "publisher" | "customer"
-    p2: bool
-
-
-@dataclass
-class Person:
-    oid: str
-    tenant_id: str
-    name: str
-    upn: str
-    roles: list[str]
-    given_name: str = ""
-    surname: str = ""
-    job_title: str | None = None
-
-
-@dataclass
-class Group:
-    oid: str
-    tenant_id: str
-    name: str
-    members: list[str]
-
-
-@dataclass
-class AppRegistration:
-    client_id: str
-    name: str
-    home_tenant: str
-    secrets: list[str]
-    redirect_uris: list[str]
-    app_roles: list[str]
-    # tenant id -> object id of the app's service principal in that tenant
-    service_principals: dict[str, str]
-
-
-@dataclass
-class Subscription:
-    id: str
-    tenant_id: str
-    name: str
-
-
-@dataclass
-class ResourceGroup:
-    subscription_id: str
-    name: str
-    location: str
-    managed_by: str | None = None
-
-    @property
-    def id(self) -> str:
-        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.name}"
-
-
-@dataclass
-class RoleDefinition:
-    id: str  # GUID
-    name: str
-    description: str
-    actions: list[str]
-    not_actions: list[str] = field(default_factory=list)
-    data_actions: list[str] = field(default_factory=list)
-    not_data_actions: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RoleAssignment:
-    name: str  # GUID
-    scope: str
-    role_definition_id: str  # GUID
-    principal_id: str
-    principal_type: str
-    created_on: dt.datetime
-    description: str | None = None
-    source: str = "scenario"  # "scenario" | "jit" | "api"
-
-    @property
-    def id(self) -> str:
-        return f"{self.scope}/providers/Microsoft.Authorization/roleAssignments/{self.name}"
-
-
-@dataclass
-class Offer:
-    """What the publisher packaged: a Marketplace plan or a Service Catalog definition."""
-
-    key: str
-    publisher_tenant_id: str
-    display_name: str
-    lock_level: str
-    authorizations: list[dict[str, str]]
-    jit_enabled: bool
-    allowed_actions: list[str]
-    allowed_data_actions: list[str]
-    management_mode: str
-    notification_url: str | None
-    plan: dict[str, str] | None  # Marketplace
-    definition_id: str | None  # Service Catalog
-    resources: list[dict[str, str]]
-    activity: list[dict[str, str]]
-
-
-@dataclass
-class ApplicationDefinition:
-    subscription_id: str
-    resource_group: str
-    name: str
-    location: str
-    properties: dict[str, Any]
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Solutions/applicationDefinitions/{self.name}"
-        )
-
-
-@dataclass
-class Application:
-    subscription_id: str
-    resource_group: str
-    name: str
-    location: str
-    offer_key: str
-    kind: str
-    managed_resource_group_id: str
-    provisioning_state: str
-    publisher_tenant_id: str
-    authorizations: list[dict[str, str]]
-    lock_level: str
-    allowed_actions: list[str]
-    allowed_data_actions: list[str]
-    management_mode: str
-    jit_access_policy: dict[str, Any] | None
-    notification_url: str | None
-    plan: dict[str, str] | None
-    definition_id: str | None
-    billing_id: str | None
-    created_by: dict[str, str]
-    updated_by: dict[str, str]
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    parameters: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Solutions/applications/{self.name}"
-        )
-
-    @property
-    def jit_enabled(self) -> bool:
-        return bool(self.jit_access_policy and self.jit_access_policy.get("jitAccessEnabled"))
-
-
-@dataclass
-class GenericResource:
-    id: str
-    name: str
-    type: str
-    location: str
-    tags: dict[str, str] = field(default_factory=dict)
-    properties: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class JitRequest:
-    subscription_id: str
-    resource_group: str
-    name: str
-    location: str | None
-    application_id: str
-    policies: list[dict[str, str]]  # [{principalId, roleDefinitionId}]
-    schedule_type: str
-    start: dt.datetime
-    duration: dt.timedelta
-    duration_text: str
-    provisioning_state: str
-    state: str  # Pending | Approved | Denied | Failed | Canceled | Expired | Timeout
-    created_by: dict[str, str]
-    updated_by: dict[str, str]
-    created_at: dt.datetime
-    publisher_tenant_id: str
-    tags: dict[str, str] = field(default_factory=dict)
-    approval_id: str | None = None
-    schedule_request_ids: list[str] = field(default_factory=list)
-    grant_ids: list[str] = field(default_factory=list)
-    decided_at: dt.datetime | None = None
-
-    @property
-    def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Solutions/jitRequests/{self.name}"
-        )
-
-    @property
-    def end(self) -> dt.datetime:
-        return self.start + self.duration
-
-
-@dataclass
-class Approval:
-    id: str
-    stage_id: str
-    tenant_id: str
-    scope: str  # the managed resource group
-    jit_request_id: str
-    approvers: list[dict[str, str]]  # [{id, type}]
-    requestor_id: str
-    created_at: dt.datetime
-    status: str = "InProgress"
-    review_result: str = "NotReviewed"
-    justification: str = ""
-    reviewed_by: dict[str, str] | None = None
-    reviewed_at: dt.datetime | None = None
-
-
-@dataclass
-class ScheduleRequest:
-    name: str
-    scope: str
-    role_definition_id: str
-    principal_id: str
-    principal_type: str
-    request_type: str
-    status: str
-    start: dt.datetime
-    duration_text: str
-    requestor_id: str
-    created_on: dt.datetime
-    approval_id: str | None = None
-    justification: str | None = None
-    jit_request_id: str | None = None
-
-    @property
-    def id(self) -> str:
-        return f"{self.scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{self.name}"
-
-
-@dataclass
-class ActivityEvent:
-    event_id: str
-    subscription_id: str
-    resource_group: str
-    resource_id: str
-    operation: str
-    caller: str  # upn or app id, as the activity log shows it
-    caller_oid: str
-    caller_tenant_id: str
-    timestamp: dt.datetime
-    status: str = "Succeeded"
-    level: str = "Informational"
-    category: str = "Administrative"
-    correlation_id: str = field(default_factory=new_id)
-
-
-@dataclass
-class Operation:
-    """A long-running ARM operation; `finish` applies its effect once it is due."""
-
-    id: str
-    subscription_id: str
-    location: str
-    resource_id: str
-    started: dt.datetime
-    due_monotonic: float
-    status: str = "InProgress"
-    ended: dt.datetime | None = None
-    error: dict[str, str] | None = None
-    result: dict[str, Any] | None = None
-    effect: Any = None  # Callable[[State], None], run once under the lock
-
-
-@dataclass
-class WebhookDelivery:
-    id: str
-    url: str
-    payload: dict[str, Any]
-    attempts: int = 0
-    status: str = "queued"  # queued | delivered | failed
-    last_status_code: int | None = None
-    last_error: str | None = None
 
 
 class State:

@@ -7,7 +7,10 @@ from typing import Any
 
 import requests
 
-from emulator.state import Application, State, WebhookDelivery, iso, new_id
+from emulator.http import iso
+from emulator.ids import new_id
+from emulator.records import Application, WebhookDelivery
+from emulator.state import State
 
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 

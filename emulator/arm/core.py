@@ -5,14 +5,16 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.wrappers import Request, Response
 
 from emulator import authz
 from emulator.authz import Principal
-from emulator.http import ArmError, json_response, parse_json_body
-from emulator.state import Operation, State, iso, new_id
+from emulator.http import ArmError, iso, json_response, not_found, parse_json_body
+from emulator.ids import new_id
+from emulator.records import Operation
+from emulator.state import State
 
 API_VERSIONS: dict[str, set[str]] = {
     "solutions": {
@@ -70,6 +72,7 @@ API_VERSIONS: dict[str, set[str]] = {
 }
 
 Handler = Callable[["ArmContext"], Response]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -254,3 +257,35 @@ def parse_filter(text: str) -> dict[str, str]:
     for function, argument in re.findall(r"(\w+)\(([^)]*)\)", text):
         found[f"{function.lower()}()"] = argument.strip("'")
     return found
+
+
+def find_solutions_resource(ctx: ArmContext, kind: str, store: dict[str, T]) -> T:
+    """The Microsoft.Solutions resource named by the route, or ARM's 404."""
+    p = ctx.params
+    require_resource_group(ctx.state, p["sub"], p["rg"])
+    key = f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/{kind}/{p['name']}"
+    found = store.get(key.lower())
+    if found is None:
+        raise not_found(f"Microsoft.Solutions/{kind}", p["name"], p["rg"])
+    return found
+
+
+def canonical_scope(ctx: ArmContext) -> str:
+    """The canonical scope of a scoped route ("" is the tenant root)."""
+    scope = "/" + ctx.params.get("scope", "").strip("/")
+    scope = "" if scope == "/" else scope
+    parts = scope.strip("/").split("/")
+    if parts and parts[0].lower() == "subscriptions" and len(parts) >= 2:
+        canonical = require_subscription(ctx.state, parts[1])
+        parts[0], parts[1] = "subscriptions", canonical
+        if len(parts) >= 4 and parts[2].lower() == "resourcegroups":
+            rg = ctx.state.resource_groups.get(
+                f"/subscriptions/{canonical}/resourcegroups/{parts[3]}".lower()
+            )
+            if rg is None:
+                raise ArmError(
+                    404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found."
+                )
+            parts[2], parts[3] = "resourceGroups", rg.name
+        scope = "/" + "/".join(parts)
+    return scope

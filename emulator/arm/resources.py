@@ -14,9 +14,9 @@ from emulator.arm.core import (
     require_subscription,
     route,
 )
-from emulator.http import ArmError, json_response, not_found
+from emulator.http import ArmError, iso, json_response, not_found
 from emulator.jit import parse_time
-from emulator.state import ActivityEvent, GenericResource, ResourceGroup, iso
+from emulator.records import ActivityEvent, GenericResource, ResourceGroup
 
 RG = "/subscriptions/{sub}/resourceGroups/{rg}"
 

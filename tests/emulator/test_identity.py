@@ -10,8 +10,8 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import OnBehalfOfCredential
 
-from emulator import identity as identity_module
-from emulator.server import ARM_AUDIENCES
+from emulator.arm.dispatch import ARM_AUDIENCES
+from emulator.entra import tokens as identity_module
 from tests.emulator import ids
 from tests.emulator.helpers import app_credential
 

@@ -8,7 +8,7 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from emulator.state import RoleAssignment
+from emulator.records import RoleAssignment
 from tests.emulator import ids
 from tests.emulator.helpers import solutions, user_credential
 

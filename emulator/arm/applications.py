@@ -1,6 +1,7 @@
-"""Microsoft.Solutions: applications, applicationDefinitions, jitRequests and their LROs."""
+"""Microsoft.Solutions applications: list, get, PUT (create), PATCH, DELETE and their LROs, and the
+actions updateAccess, refreshPermissions and listAllowedUpgradePlans."""
 
-from typing import Any, TypeVar
+from typing import Any
 
 from werkzeug.wrappers import Response
 
@@ -8,32 +9,18 @@ from emulator import jit, webhooks
 from emulator.arm.core import (
     ArmContext,
     Route,
+    find_solutions_resource,
     require_resource_group,
     require_subscription,
     route,
 )
-from emulator.http import ArmError, json_response, not_found
-from emulator.scenarios import add_application
-from emulator.state import (
-    Application,
-    ApplicationDefinition,
-    JitRequest,
-    Operation,
-    State,
-    iso,
-)
+from emulator.http import ArmError, iso, json_response
+from emulator.provisioning import add_application
+from emulator.records import Application, Operation
+from emulator.state import State
 
 APPS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications"
-DEFS = (
-    "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applicationDefinitions"
-)
-
-T = TypeVar("T")
-JITS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/jitRequests"
 APPROVAL_MODES = {"NotSpecified", "AutoApprove", "ManualApprove"}
-
-
-# Serialization ---------------------------------------------------------------------------------
 
 
 def app_json(state: State, app: Application) -> dict[str, Any]:
@@ -88,86 +75,8 @@ def app_json(state: State, app: Application) -> dict[str, Any]:
     }
 
 
-def definition_json(definition: ApplicationDefinition) -> dict[str, Any]:
-    return {
-        "id": definition.id,
-        "name": definition.name,
-        "type": "Microsoft.Solutions/applicationDefinitions",
-        "location": definition.location,
-        "tags": dict(definition.tags),
-        "managedBy": None,
-        "sku": None,
-        "properties": {
-            "artifacts": [],
-            "authorizations": [],
-            "deploymentPolicy": None,
-            "lockingPolicy": None,
-            "managementPolicy": None,
-            "notificationPolicy": None,
-            "policies": [],
-            **definition.properties,
-        },
-    }
-
-
-def jit_json(request: JitRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": request.id,
-        "name": request.name,
-        "type": "Microsoft.Solutions/jitRequests",
-        "tags": dict(request.tags),
-        "properties": {
-            "applicationResourceId": request.application_id,
-            "publisherTenantId": request.publisher_tenant_id,
-            "jitAuthorizationPolicies": [dict(p) for p in request.policies],
-            "jitSchedulingPolicy": {
-                "type": request.schedule_type,
-                "duration": request.duration_text,
-                "startTime": iso(request.start),
-            },
-            "provisioningState": request.provisioning_state,
-            "jitRequestState": request.state,
-            "createdBy": dict(request.created_by),
-            "updatedBy": dict(request.updated_by),
-        },
-    }
-    if request.location:
-        body["location"] = request.location
-    return body
-
-
-# Lookups ---------------------------------------------------------------------------------------
-
-
 def find_app(ctx: ArmContext) -> Application:
-    return _find(ctx, "applications", ctx.state.applications)
-
-
-def find_jit(ctx: ArmContext) -> JitRequest:
-    return _find(ctx, "jitRequests", ctx.state.jit_requests)
-
-
-def _find(ctx: ArmContext, kind: str, store: dict[str, T]) -> T:
-    """The Microsoft.Solutions resource named by the route, or ARM's 404."""
-    p = ctx.params
-    require_resource_group(ctx.state, p["sub"], p["rg"])
-    key = f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}/providers/Microsoft.Solutions/{kind}/{p['name']}"
-    found = store.get(key.lower())
-    if found is None:
-        raise not_found(f"Microsoft.Solutions/{kind}", p["name"], p["rg"])
-    return found
-
-
-def jit_path_id(ctx: ArmContext) -> str:
-    """The jitRequest id named by the route, as ARM authorizes it (before it looks it up)."""
-    p = ctx.params
-    return (
-        f"/subscriptions/{p['sub']}/resourceGroups/{p['rg']}"
-        f"/providers/Microsoft.Solutions/jitRequests/{p['name']}"
-    )
-
-
-# Applications ----------------------------------------------------------------------------------
+    return find_solutions_resource(ctx, "applications", ctx.state.applications)
 
 
 def list_apps(ctx: ArmContext) -> Response:
@@ -526,308 +435,9 @@ def list_allowed_upgrade_plans(ctx: ArmContext) -> Response:
     return json_response({"value": [dict(app.plan)] if app.plan else []})
 
 
-def operation_status(ctx: ArmContext) -> Response:
-    operation = ctx.state.operations.get(ctx.params["op"].lower()) or ctx.state.operations.get(
-        ctx.params["op"]
-    )
-    if operation is None or operation.subscription_id.lower() != ctx.params["sub"].lower():
-        raise not_found("Microsoft.Solutions/locations/operationStatuses", ctx.params["op"])
-    jit.tick(ctx.state)
-    body: dict[str, Any] = {
-        "id": f"/subscriptions/{operation.subscription_id}/providers/Microsoft.Solutions/locations/{operation.location}/operationStatuses/{operation.id}",
-        "name": operation.id,
-        "status": operation.status,
-        "startTime": iso(operation.started),
-        "endTime": iso(operation.ended),
-        "percentComplete": 100.0 if operation.status != "InProgress" else 50.0,
-    }
-    if operation.error:
-        body["error"] = operation.error
-    headers = {"Retry-After": "1"} if operation.status == "InProgress" else {}
-    return json_response(body, 200, headers)
-
-
-def operation_result(ctx: ArmContext) -> Response:
-    operation = ctx.state.operations.get(ctx.params["op"])
-    if operation is None or operation.subscription_id.lower() != ctx.params["sub"].lower():
-        raise not_found("Microsoft.Solutions/locations/operationResults", ctx.params["op"])
-    jit.tick(ctx.state)
-    if operation.status == "InProgress":
-        return json_response(
-            None,
-            202,
-            {
-                "Retry-After": "1",
-                "Location": ctx.base + ctx.path + f"?api-version={ctx.api_version}",
-            },
-        )
-    if operation.status == "Failed":
-        raise ArmError(
-            400,
-            (operation.error or {}).get("code", "OperationFailed"),
-            (operation.error or {}).get("message", "The operation failed."),
-        )
-    if operation.result is not None:
-        return json_response(operation.result, 200)
-    return json_response(None, 204)
-
-
-def list_operations(ctx: ArmContext) -> Response:
-    names = [
-        ("Microsoft.Solutions/applications/read", "Read managed application"),
-        ("Microsoft.Solutions/applications/write", "Create or update managed application"),
-        ("Microsoft.Solutions/applications/delete", "Delete managed application"),
-        ("Microsoft.Solutions/jitRequests/write", "Create or update JIT request"),
-    ]
-    return ctx.page(
-        [
-            {
-                "name": n,
-                "isDataAction": False,
-                "display": {
-                    "provider": "Microsoft Solutions",
-                    "resource": n.split("/")[1],
-                    "operation": d,
-                    "description": d,
-                },
-            }
-            for n, d in names
-        ]
-    )
-
-
-# Application definitions -----------------------------------------------------------------------
-
-
-def list_definitions(ctx: ArmContext) -> Response:
-    sub = require_subscription(ctx.state, ctx.params["sub"])
-    scope = f"/subscriptions/{sub}"
-    if "rg" in ctx.params:
-        scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
-    ctx.require("Microsoft.Solutions/applicationDefinitions/read", scope)
-    prefix = scope.lower() + "/"
-    found = sorted(
-        (d for k, d in ctx.state.definitions.items() if k.startswith(prefix)),
-        key=lambda d: d.id.lower(),
-    )
-    return ctx.page([definition_json(d) for d in found])
-
-
-def definition(ctx: ArmContext) -> Response:
-    p = ctx.params
-    sub = require_subscription(ctx.state, p["sub"])
-    rg = require_resource_group(ctx.state, sub, p["rg"])
-    rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applicationDefinitions/{p['name']}"
-    found = ctx.state.definitions.get(rid.lower())
-    if ctx.method == "GET":
-        ctx.require("Microsoft.Solutions/applicationDefinitions/read", rid)
-        if found is None:
-            raise not_found("Microsoft.Solutions/applicationDefinitions", p["name"], rg)
-        return json_response(definition_json(found))
-    if ctx.method == "DELETE":
-        ctx.require("Microsoft.Solutions/applicationDefinitions/delete", rid)
-        if found is None:
-            return json_response(None, 204)
-        del ctx.state.definitions[rid.lower()]
-        return json_response(None, 200)
-    ctx.require("Microsoft.Solutions/applicationDefinitions/write", rid)
-    body = ctx.body()
-    if ctx.method == "PATCH":
-        if found is None:
-            raise not_found("Microsoft.Solutions/applicationDefinitions", p["name"], rg)
-        found.tags = {str(k): str(v) for k, v in (body.get("tags") or {}).items()}
-        return json_response(definition_json(found))
-    properties = body.get("properties")
-    if not isinstance(properties, dict) or properties.get("lockLevel") not in (
-        "None",
-        "CanNotDelete",
-        "ReadOnly",
-    ):
-        raise ArmError(
-            400,
-            "InvalidRequestContent",
-            "'properties.lockLevel' is required: CanNotDelete, ReadOnly or None.",
-        )
-    created = found is None
-    new = ApplicationDefinition(
-        sub,
-        rg,
-        p["name"],
-        str(body.get("location") or "westeurope"),
-        {**properties, "provisioningState": "Succeeded"},
-        {str(k): str(v) for k, v in (body.get("tags") or {}).items()},
-    )
-    ctx.state.definitions[rid.lower()] = new
-    return json_response(definition_json(new), 201 if created else 200)
-
-
-# JIT requests ----------------------------------------------------------------------------------
-
-
-def list_jits(ctx: ArmContext) -> Response:
-    sub = require_subscription(ctx.state, ctx.params["sub"])
-    scope = f"/subscriptions/{sub}"
-    if "rg" in ctx.params:
-        scope += f"/resourceGroups/{require_resource_group(ctx.state, sub, ctx.params['rg'])}"
-    prefix = scope.lower() + "/"
-    # ARM authorizes the listing at its scope; a right lower down does not make it readable.
-    ctx.require("Microsoft.Solutions/jitRequests/read", scope)
-    in_scope = [
-        r for r in ctx.state.jit_requests_in_subscription(sub) if r.id.lower().startswith(prefix)
-    ]
-    in_scope.sort(key=lambda r: r.created_at)
-    # jitRequests lists are not pageable in the SDK: everything comes back in one response.
-    return json_response({"value": [jit_json(r) for r in in_scope]})
-
-
-def get_jit(ctx: ArmContext) -> Response:
-    ctx.require("Microsoft.Solutions/jitRequests/read", jit_path_id(ctx))
-    return json_response(jit_json(find_jit(ctx)))
-
-
-def _finish_jit(key: str) -> Any:
-    def effect(state: State) -> dict[str, str] | None:
-        request = state.jit_requests.get(key)
-        if request is None:
-            return None
-        if request.state == "Failed":
-            return {
-                "code": "JitRequestFailed",
-                "message": "Just-in-time access requires Microsoft Entra ID P2 in the customer's tenant.",
-            }
-        if request.provisioning_state == "Accepted":
-            request.provisioning_state = "Succeeded"
-        return None
-
-    return effect
-
-
-def put_jit(ctx: ArmContext) -> Response:
-    p = ctx.params
-    sub = require_subscription(ctx.state, p["sub"])
-    rg = require_resource_group(ctx.state, sub, p["rg"])
-    rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/jitRequests/{p['name']}"
-    # RBAC comes first, as in ARM: being named in an application's authorizations gives no
-    # right to write jitRequests anywhere.
-    ctx.require("Microsoft.Solutions/jitRequests/write", rid)
-    body = ctx.body()
-    properties = body.get("properties")
-    if not isinstance(properties, dict):
-        raise ArmError(
-            400, "InvalidRequestContent", "The request content must contain 'properties'."
-        )
-    app_id = properties.get("applicationResourceId")
-    policies = properties.get("jitAuthorizationPolicies")
-    schedule = properties.get("jitSchedulingPolicy")
-    if (
-        not isinstance(app_id, str)
-        or not isinstance(policies, list)
-        or not isinstance(schedule, dict)
-    ):
-        raise ArmError(
-            400,
-            "InvalidRequestContent",
-            "'applicationResourceId', 'jitAuthorizationPolicies' and 'jitSchedulingPolicy' are required.",
-        )
-    app = ctx.state.applications.get(app_id.lower())
-    if app is None:
-        raise ArmError(
-            404, "ResourceNotFound", f"The managed application '{app_id}' was not found."
-        )
-    existing = ctx.state.jit_requests.get(rid.lower())
-    if existing is not None:
-        same = existing.application_id.lower() == app.id.lower() and [
-            (x["principalId"], x["roleDefinitionId"]) for x in existing.policies
-        ] == [
-            (
-                str(x.get("principalId", "")).lower(),
-                jit.role_guid(str(x.get("roleDefinitionId", ""))),
-            )
-            for x in policies
-            if isinstance(x, dict)
-        ]
-        if not same:
-            raise ArmError(
-                409,
-                "Conflict",
-                f"The just-in-time access request '{p['name']}' already exists with different content.",
-            )
-        return json_response(jit_json(existing), 200)
-    request = jit.create_request(
-        ctx.state,
-        subscription_id=sub,
-        resource_group=rg,
-        name=p["name"],
-        location=body.get("location"),
-        app=app,
-        policies=[x for x in policies if isinstance(x, dict)],
-        schedule_type=str(schedule.get("type") or "Once"),
-        start=jit.parse_time(schedule.get("startTime") or ctx.now_text()),
-        duration_text=schedule.get("duration"),
-        caller=ctx.principal,
-        at=ctx.state.now(),
-    )
-    ctx.state.log_activity(
-        resource_id=request.id,
-        operation="Microsoft.Solutions/jitRequests/write",
-        caller_oid=ctx.principal.oid,
-        caller_tenant_id=ctx.principal.tenant_id,
-    )
-    operation = ctx.start_operation(
-        subscription_id=sub,
-        resource_id=request.id,
-        location=app.location,
-        effect=_finish_jit(request.id.lower()),
-    )
-    body_out = jit_json(request)
-    if request.provisioning_state == "Failed":
-        body_out["properties"]["provisioningState"] = "Accepted"
-    return json_response(body_out, 201, ctx.operation_headers(operation, location_header=False))
-
-
-def patch_jit(ctx: ArmContext) -> Response:
-    ctx.require("Microsoft.Solutions/jitRequests/write", jit_path_id(ctx))
-    request = find_jit(ctx)
-    tags = ctx.body().get("tags")
-    if not isinstance(tags, dict):
-        raise ArmError(
-            400, "InvalidRequestContent", "A jitRequests PATCH carries only 'tags' (an object)."
-        )
-    request.tags = {str(k): str(v) for k, v in tags.items()}
-    return json_response(jit_json(request))
-
-
-def delete_jit(ctx: ArmContext) -> Response:
-    p = ctx.params
-    ctx.require("Microsoft.Solutions/jitRequests/delete", jit_path_id(ctx))
-    require_resource_group(ctx.state, p["sub"], p["rg"])
-    request = ctx.state.jit_requests.get(jit_path_id(ctx).lower())
-    if request is None:
-        return json_response(None, 204)
-    if request.state in ("Pending", "Approved"):
-        # Cancel, keeping the request visible as Canceled; finished requests are removed.
-        jit.cancel(ctx.state, request, ctx.state.now())
-    else:
-        ctx.state.remove_jit_request(request)
-    return json_response(None, 200)
-
-
 def routes() -> list[Route]:
     s = "solutions"
     return [
-        route("GET", "/providers/Microsoft.Solutions/operations", list_operations, s),
-        route(
-            "GET",
-            "/subscriptions/{sub}/providers/Microsoft.Solutions/locations/{loc}/operationStatuses/{op}",
-            operation_status,
-            "any",
-        ),
-        route(
-            "GET",
-            "/subscriptions/{sub}/providers/Microsoft.Solutions/locations/{loc}/operationResults/{op}",
-            operation_result,
-            "any",
-        ),
         route(
             "GET", "/subscriptions/{sub}/providers/Microsoft.Solutions/applications", list_apps, s
         ),
@@ -839,20 +449,4 @@ def routes() -> list[Route]:
         route("POST", APPS + "/{name}/updateAccess", update_access, s),
         route("POST", APPS + "/{name}/refreshPermissions", refresh_permissions, s),
         route("POST", APPS + "/{name}/listAllowedUpgradePlans", list_allowed_upgrade_plans, s),
-        route(
-            "GET",
-            "/subscriptions/{sub}/providers/Microsoft.Solutions/applicationDefinitions",
-            list_definitions,
-            s,
-        ),
-        route("GET", DEFS, list_definitions, s),
-        route("GET PUT PATCH DELETE", DEFS + "/{name}", definition, s),
-        route(
-            "GET", "/subscriptions/{sub}/providers/Microsoft.Solutions/jitRequests", list_jits, s
-        ),
-        route("GET", JITS, list_jits, s),
-        route("GET", JITS + "/{name}", get_jit, s),
-        route("PUT", JITS + "/{name}", put_jit, s),
-        route("PATCH", JITS + "/{name}", patch_jit, s),
-        route("DELETE", JITS + "/{name}", delete_jit, s),
     ]

@@ -1,272 +1,23 @@
-"""Microsoft.Authorization: role definitions and assignments, deny assignments, permissions, PIM."""
+"""Microsoft.Authorization PIM: role assignment approvals and their stages, role assignment
+schedule requests, and role eligibility schedules (the authorizations of JIT-enabled apps).
+
+Approvals and schedule requests exist only with the `pim-link` assumption (docs/emulator.md)."""
 
 from typing import Any
 
 from werkzeug.wrappers import Response
 
 from emulator import authz, jit
-from emulator.arm.core import (
-    ArmContext,
-    Route,
-    forbidden,
-    parse_filter,
-    require_subscription,
-    route,
-)
-from emulator.authz import DenyAssignment, everyone_principal
-from emulator.http import ArmError, json_response, not_found
-from emulator.state import (
-    Approval,
-    RoleAssignment,
-    RoleDefinition,
-    ScheduleRequest,
-    State,
-    iso,
-    stable_id,
-)
-
-P = "/providers/Microsoft.Authorization"
-
-
-def _scope(ctx: ArmContext) -> str:
-    """The canonical scope of a scoped route ("" is the tenant root)."""
-    scope = "/" + ctx.params.get("scope", "").strip("/")
-    scope = "" if scope == "/" else scope
-    parts = scope.strip("/").split("/")
-    if parts and parts[0].lower() == "subscriptions" and len(parts) >= 2:
-        canonical = require_subscription(ctx.state, parts[1])
-        parts[0], parts[1] = "subscriptions", canonical
-        if len(parts) >= 4 and parts[2].lower() == "resourcegroups":
-            rg = ctx.state.resource_groups.get(
-                f"/subscriptions/{canonical}/resourcegroups/{parts[3]}".lower()
-            )
-            if rg is None:
-                raise ArmError(
-                    404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found."
-                )
-            parts[2], parts[3] = "resourceGroups", rg.name
-        scope = "/" + "/".join(parts)
-    return scope
-
-
-def definition_id(scope: str, guid: str) -> str:
-    return f"{scope}{P}/roleDefinitions/{guid}"
-
-
-def _subscription_of(scope: str) -> str:
-    parts = scope.strip("/").split("/")
-    return (
-        f"/subscriptions/{parts[1]}"
-        if len(parts) >= 2 and parts[0].lower() == "subscriptions"
-        else ""
-    )
-
-
-def role_definition_json(role: RoleDefinition, scope: str) -> dict[str, Any]:
-    return {
-        "id": definition_id(_subscription_of(scope), role.id),
-        "name": role.id,
-        "type": "Microsoft.Authorization/roleDefinitions",
-        "properties": {
-            "roleName": role.name,
-            "type": "BuiltInRole",
-            "description": role.description,
-            "assignableScopes": ["/"],
-            "permissions": [
-                {
-                    "actions": list(role.actions),
-                    "notActions": list(role.not_actions),
-                    "dataActions": list(role.data_actions),
-                    "notDataActions": list(role.not_data_actions),
-                }
-            ],
-            "createdOn": "2015-02-02T21:55:09.8806423Z",
-            "updatedOn": "2024-01-01T00:00:00.0000000Z",
-            "createdBy": None,
-            "updatedBy": None,
-        },
-    }
-
-
-def assignment_json(assignment: RoleAssignment) -> dict[str, Any]:
-    return {
-        "id": assignment.id,
-        "name": assignment.name,
-        "type": "Microsoft.Authorization/roleAssignments",
-        "properties": {
-            "roleDefinitionId": definition_id(
-                _subscription_of(assignment.scope), assignment.role_definition_id
-            ),
-            "principalId": assignment.principal_id,
-            "principalType": assignment.principal_type,
-            "scope": assignment.scope,
-            "description": assignment.description,
-            "condition": None,
-            "conditionVersion": None,
-            "createdOn": iso(assignment.created_on),
-            "updatedOn": iso(assignment.created_on),
-            "createdBy": None,
-            "updatedBy": None,
-            "delegatedManagedIdentityResourceId": None,
-        },
-    }
-
-
-def deny_json(deny: DenyAssignment) -> dict[str, Any]:
-    return {
-        "id": deny.id,
-        "name": deny.name,
-        "type": "Microsoft.Authorization/denyAssignments",
-        "properties": {
-            "denyAssignmentName": deny.display_name,
-            "description": "Created by Microsoft.Solutions to lock the managed resource group.",
-            "permissions": [
-                {
-                    "actions": deny.actions,
-                    "notActions": deny.not_actions,
-                    "dataActions": deny.data_actions,
-                    "notDataActions": deny.not_data_actions,
-                }
-            ],
-            "scope": deny.scope,
-            "doNotApplyToChildScopes": False,
-            "principals": [everyone_principal()],
-            "excludePrincipals": deny.exclude_principals,
-            "isSystemProtected": True,
-            "condition": None,
-            "conditionVersion": None,
-        },
-    }
-
-
-# Role definitions -------------------------------------------------------------------------------
-
-
-def list_role_definitions(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
-    wanted = parse_filter(ctx.query.get("$filter", ""))
-    roles = list(ctx.state.role_definitions.values())
-    if "rolename" in wanted:
-        roles = [r for r in roles if r.name.lower() == wanted["rolename"].lower()]
-    if "type" in wanted and wanted["type"].lower() != "builtinrole":
-        roles = []
-    return ctx.page([role_definition_json(r, scope) for r in roles])
-
-
-def get_role_definition(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
-    role = ctx.state.role_definitions.get(ctx.params["guid"].lower())
-    if role is None:
-        raise ArmError(
-            404,
-            "RoleDefinitionDoesNotExist",
-            "The specified role definition with ID '" + ctx.params["guid"] + "' does not exist.",
-        )
-    return json_response(role_definition_json(role, scope))
-
-
-# Role assignments --------------------------------------------------------------------------------
-
-
-def assignments_at(state: State, scope: str, *, include_below: bool) -> list[RoleAssignment]:
-    """Assignments at or above `scope`, and optionally below it (as ARM lists them)."""
-    candidates = state.assignments_near(scope)
-    apps = authz.apps_covering(state, scope) + (
-        authz.apps_within(state, scope) if include_below and scope else []
-    )
-    seen: set[str] = set()
-    for app in apps:
-        if app.id not in seen:
-            seen.add(app.id)
-            candidates.extend(authz.projected_for(state, app))
-    return [
-        a
-        for a in candidates
-        if authz.scope_within(scope, a.scope)
-        or (include_below and authz.scope_within(a.scope, scope))
-    ]
-
-
-def list_role_assignments(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
-    ctx.require("Microsoft.Authorization/roleAssignments/read", scope)
-    wanted = parse_filter(ctx.query.get("$filter", ""))
-    found = assignments_at(ctx.state, scope, include_below="atscope()" not in wanted)
-    if "atscope()" in wanted:
-        found = [a for a in found if authz.scope_within(scope, a.scope)]
-    principal = wanted.get("principalid") or wanted.get("assignedto()")
-    if principal:
-        ids = {principal.lower(), *ctx.state.groups_of(principal.lower())}
-        found = [a for a in found if a.principal_id.lower() in ids]
-    found.sort(key=lambda a: (a.scope.lower(), a.name))
-    return ctx.page([assignment_json(a) for a in found])
-
-
-def get_role_assignment(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
-    ctx.require("Microsoft.Authorization/roleAssignments/read", scope)
-    name = ctx.params["name"].lower()
-    for assignment in assignments_at(ctx.state, scope, include_below=False):
-        if assignment.name == name and assignment.scope.lower() == scope.lower():
-            return json_response(assignment_json(assignment))
-    raise ArmError(404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found.")
-
-
-# Deny assignments ----------------------------------------------------------------------------------
-
-
-def list_deny_assignments(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
-    ctx.require("Microsoft.Authorization/denyAssignments/read", scope)
-    wanted = parse_filter(ctx.query.get("$filter", ""))
-    apps = authz.apps_covering(ctx.state, scope) + authz.apps_within(ctx.state, scope)
-    found: dict[str, DenyAssignment] = {d.id: d for d in authz.deny_assignments(ctx.state, apps)}
-    denies = list(found.values())
-    if "atscope()" in wanted:
-        denies = [d for d in denies if authz.scope_within(scope, d.scope)]
-    if "denyassignmentname" in wanted:
-        denies = [
-            d for d in denies if d.display_name.lower() == wanted["denyassignmentname"].lower()
-        ]
-    return ctx.page([deny_json(d) for d in denies])
-
-
-def get_deny_assignment(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
-    ctx.require("Microsoft.Authorization/denyAssignments/read", scope)
-    for deny in authz.deny_assignments(ctx.state, authz.apps_covering(ctx.state, scope)):
-        if deny.name == ctx.params["name"].lower():
-            return json_response(deny_json(deny))
-    raise ArmError(
-        404, "DenyAssignmentNotFound", f"The deny assignment '{ctx.params['name']}' is not found."
-    )
-
-
-# Permissions ------------------------------------------------------------------------------------------
-
-
-def list_permissions(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
-    entries = []
-    for assignment in authz.assignments_of(ctx.state, ctx.principal, scope):
-        role = ctx.state.role_definitions.get(assignment.role_definition_id)
-        if role is not None:
-            entries.append(
-                {
-                    "actions": list(role.actions),
-                    "notActions": list(role.not_actions),
-                    "dataActions": list(role.data_actions),
-                    "notDataActions": list(role.not_data_actions),
-                }
-            )
-    return ctx.page(entries)
-
-
-# Approvals (PIM, 2021-01-01-preview) --------------------------------------------------------------------
+from emulator.arm.core import ArmContext, Route, canonical_scope, forbidden, parse_filter, route
+from emulator.arm.rbac import P, definition_id, subscription_scope
+from emulator.http import ArmError, iso, json_response, not_found
+from emulator.ids import stable_id
+from emulator.records import Approval, ScheduleRequest
+from emulator.state import State
 
 
 def _approval_prefix(ctx: ArmContext) -> str:
-    return _scope(ctx) if ctx.params.get("scope") else ""
+    return canonical_scope(ctx) if ctx.params.get("scope") else ""
 
 
 def stage_json(ctx: ArmContext, approval: Approval, prefix: str) -> dict[str, Any]:
@@ -353,7 +104,8 @@ def stage(ctx: ArmContext) -> Response:
     if ctx.method == "GET":
         return json_response(stage_json(ctx, approval, prefix))
     body = ctx.body()
-    values = body.get("properties") if isinstance(body.get("properties"), dict) else body
+    properties = body.get("properties")
+    values: dict[str, Any] = properties if isinstance(properties, dict) else body
     result = values.get("reviewResult")
     justification = str(values.get("justification") or "").strip()
     if result not in ("Approve", "Deny"):
@@ -401,9 +153,6 @@ def stage(ctx: ArmContext) -> Response:
     return json_response(stage_json(ctx, approval, prefix))
 
 
-# Role assignment schedule requests (PIM, 2020-10-01) ----------------------------------------------------
-
-
 def schedule_request_json(state: State, request: ScheduleRequest) -> dict[str, Any]:
     role = state.role_definitions.get(request.role_definition_id)
     jit_request = state.jit_requests.get((request.jit_request_id or "").lower())
@@ -416,7 +165,7 @@ def schedule_request_json(state: State, request: ScheduleRequest) -> dict[str, A
             "targetRoleAssignmentScheduleInstanceId": None,
             "scope": request.scope,
             "roleDefinitionId": definition_id(
-                _subscription_of(request.scope), request.role_definition_id
+                subscription_scope(request.scope), request.role_definition_id
             ),
             "principalId": request.principal_id,
             "principalType": request.principal_type,
@@ -448,7 +197,7 @@ def schedule_request_json(state: State, request: ScheduleRequest) -> dict[str, A
                 },
                 "roleDefinition": {
                     "id": definition_id(
-                        _subscription_of(request.scope), request.role_definition_id
+                        subscription_scope(request.scope), request.role_definition_id
                     ),
                     "displayName": role.name if role else request.role_definition_id,
                     "type": "BuiltInRole",
@@ -504,14 +253,14 @@ def _schedule_requests_visible(ctx: ArmContext, scope: str) -> list[ScheduleRequ
 
 
 def list_schedule_requests(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
+    scope = canonical_scope(ctx)
     return ctx.page(
         [schedule_request_json(ctx.state, r) for r in _schedule_requests_visible(ctx, scope)]
     )
 
 
 def get_schedule_request(ctx: ArmContext) -> Response:
-    scope = _scope(ctx)
+    scope = canonical_scope(ctx)
     request = ctx.state.schedule_requests.get(ctx.params["name"].lower())
     if request is None or request not in _schedule_requests_visible(ctx, scope):
         raise not_found(
@@ -547,7 +296,7 @@ def cancel_schedule_request(ctx: ArmContext) -> Response:
 
 def list_eligibility_schedules(ctx: ArmContext) -> Response:
     """JIT-eligible (principal, role) pairs: the authorizations of JIT-enabled apps, on their MRG."""
-    scope = _scope(ctx)
+    scope = canonical_scope(ctx)
     wanted = parse_filter(ctx.query.get("$filter", ""))
     target = wanted.get("assignedto()", "").lower() or (
         ctx.principal.oid if "astarget()" in wanted else ""
@@ -568,7 +317,7 @@ def list_eligibility_schedules(ctx: ArmContext) -> Response:
                 continue
             name = stable_id("eligibility", app.id, principal, role_guid)
             role = ctx.state.role_definitions.get(role_guid)
-            role_id = definition_id(_subscription_of(app.managed_resource_group_id), role_guid)
+            role_id = definition_id(subscription_scope(app.managed_resource_group_id), role_guid)
             items.append(
                 {
                     "id": f"{app.managed_resource_group_id}{P}/roleEligibilitySchedules/{name}",
@@ -615,17 +364,9 @@ def list_eligibility_schedules(ctx: ArmContext) -> Response:
 
 
 def routes() -> list[Route]:
-    rbac, pim = "rbac", "pim"
-    approvals = "approvals"
+    pim, approvals = "pim", "approvals"
     return [
         route("GET", "{scope}" + P + "/roleEligibilitySchedules", list_eligibility_schedules, pim),
-        route("GET", "{scope}" + P + "/roleDefinitions", list_role_definitions, rbac),
-        route("GET", "{scope}" + P + "/roleDefinitions/{guid}", get_role_definition, rbac),
-        route("GET", "{scope}" + P + "/roleAssignments", list_role_assignments, rbac),
-        route("GET", "{scope}" + P + "/roleAssignments/{name}", get_role_assignment, rbac),
-        route("GET", "{scope}" + P + "/denyAssignments", list_deny_assignments, rbac),
-        route("GET", "{scope}" + P + "/denyAssignments/{name}", get_deny_assignment, rbac),
-        route("GET", "{scope}" + P + "/permissions", list_permissions, rbac),
         route("GET", "{scope}" + P + "/roleAssignmentApprovals", list_approvals, approvals),
         route(
             "GET", "{scope}" + P + "/roleAssignmentApprovals/{approval}", get_approval, approvals
