@@ -8,7 +8,7 @@ import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
-import isodate  # type: ignore[import-untyped]  # isodate ships no type hints
+import isodate
 from werkzeug.wrappers import Request, Response
 
 from emulator import jit, provisioning, scenarios

@@ -6,7 +6,7 @@ import heapq
 import time
 from typing import Any
 
-import isodate  # type: ignore[import-untyped]  # isodate ships no type hints
+import isodate
 
 from emulator.authz import Principal
 from emulator.http import ArmError
