@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
@@ -79,7 +80,9 @@ def _path_ids(world: World, route_name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("route_name", READ_ROUTES)
-def test_any_query_on_any_page_answers_without_error_and_writes_nothing(client, world, route_name):
+def test_any_query_on_any_page_answers_without_error_and_writes_nothing(
+    client: Client, world: World, route_name
+) -> None:
     ids = _path_ids(world, route_name)
     before = database_state()
     statuses: Counter[int] = Counter()
@@ -127,7 +130,9 @@ hostile_text = st.text(max_size=60) | st.sampled_from(
     )
 )
 @example(data={"approval_mode": "AutoApprove", "maximum_hours": "4", "reason": "\u202e"})
-def test_any_policy_form_input_is_accepted_or_re_rendered(client, world, data):
+def test_any_policy_form_input_is_accepted_or_re_rendered(
+    client: Client, world: World, data
+) -> None:
     alice = world.people["alice (Fabrikam admin)"]
     app = world.apps["fabc"]
     client.force_login(alice)
@@ -144,7 +149,9 @@ def test_any_policy_form_input_is_accepted_or_re_rendered(client, world, data):
 
 @PROPERTY
 @given(next_url=hostile_text | st.sampled_from(["//evil.example/", "https://evil.example/x"]))
-def test_the_refresh_button_never_sends_anyone_elsewhere(client, world, next_url):
+def test_the_refresh_button_never_sends_anyone_elsewhere(
+    client: Client, world: World, next_url
+) -> None:
     client.force_login(world.people["bob (Fabrikam reader)"])
     response = client.post(
         reverse("deployments:refresh", args=[world.tenants["fabrikam"].pk]), {"next": next_url}

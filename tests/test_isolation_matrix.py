@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -586,7 +587,7 @@ def _routes(resolver: URLResolver, prefix: str = "", namespace: str = "") -> Ite
             yield f"{namespace}{entry.name}"
 
 
-def test_the_matrix_covers_every_url_pattern():
+def test_the_matrix_covers_every_url_pattern() -> None:
     names = set(_routes(get_resolver()))
     assert names - set(ROUTES) - set(OUTSIDE_THE_MATRIX) == set()
     assert set(ROUTES) - names == set(), "the matrix names a URL that no longer exists"
@@ -594,7 +595,7 @@ def test_the_matrix_covers_every_url_pattern():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route_name", sorted(ROUTES))
-def test_nobody_sees_or_changes_what_is_not_theirs(client, route_name):
+def test_nobody_sees_or_changes_what_is_not_theirs(client: Client, route_name) -> None:
     world = build_world()
     tally = Tally()
     ask(client, world, route_name, ROUTES[route_name], tally)

@@ -35,7 +35,7 @@ def _named_patterns(resolver: URLResolver, prefix: str = "", namespace: str = ""
             yield route, f"{namespace}{entry.name}" if entry.name else None
 
 
-def test_every_url_pattern_has_scope_tests():
+def test_every_url_pattern_has_scope_tests() -> None:
     covered = _scope_tests()
     missing = [
         f"{route} ({name})"
@@ -45,7 +45,7 @@ def test_every_url_pattern_has_scope_tests():
     assert not missing, "URL patterns without scope tests: " + ", ".join(missing)
 
 
-def test_listed_scope_tests_exist():
+def test_listed_scope_tests_exist() -> None:
     for tests in _scope_tests().values():
         assert tests, "each URL needs at least one scope test"
         for reference in tests:

@@ -5,10 +5,11 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
+from pytest_django import Settings
 
 from accounts import crypto
 from accounts.decorators import portal_access_required, recent_sign_in_required
-from accounts.models import EntraCredential, Tenant
+from accounts.models import EntraCredential, Tenant, User
 
 
 def _request(user, path="/x", referer="http://testserver/apps/42/"):
@@ -29,12 +30,12 @@ def _page(request):
     return HttpResponse("page")
 
 
-def test_fresh_sign_in_passes(alice):
+def test_fresh_sign_in_passes(alice: User) -> None:
     EntraCredential.objects.create(user=alice, refresh_token_encrypted=crypto.encrypt("r"))
     assert _sensitive(_request(alice)).content == b"done"
 
 
-def test_old_sign_in_is_sent_to_sign_in_again_and_back(alice, settings):
+def test_old_sign_in_is_sent_to_sign_in_again_and_back(alice: User, settings: Settings) -> None:
     settings.REAUTHENTICATE_AFTER_SECONDS = 3600
     EntraCredential.objects.create(
         user=alice,
@@ -46,7 +47,7 @@ def test_old_sign_in_is_sent_to_sign_in_again_and_back(alice, settings):
     assert response["Location"] == "/auth/login/?next=http%3A%2F%2Ftestserver%2Fapps%2F42%2F"
 
 
-def test_foreign_referer_is_not_used_as_the_way_back(alice, settings):
+def test_foreign_referer_is_not_used_as_the_way_back(alice: User, settings: Settings) -> None:
     EntraCredential.objects.create(
         user=alice,
         refresh_token_encrypted=crypto.encrypt("r"),
@@ -56,7 +57,7 @@ def test_foreign_referer_is_not_used_as_the_way_back(alice, settings):
     assert response["Location"] == "/auth/login/?next=%2F"
 
 
-def test_portal_access_needs_an_allowed_tenant(alice, fabrikam):
+def test_portal_access_needs_an_allowed_tenant(alice: User, fabrikam: Tenant) -> None:
     assert _page(_request(alice)).content == b"page"
     Tenant.objects.filter(pk=fabrikam.pk).update(state=Tenant.State.BLOCKED)
     response = _page(_request(alice))

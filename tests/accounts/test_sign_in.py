@@ -7,9 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from pytest_django import Settings
+from pytest_django.live_server_helper import LiveServer
 
 from accounts import crypto
 from accounts.models import EntraCredential, Membership, Role, Tenant, User
+from emulator.server import EmulatorServer
 from tests.conftest import ALICE, BOB, CONTOSO, FABRIKAM, PAT
 
 DAVE = "44edde92-224d-4645-a5ce-1950e597f055"  # Fabrikam, no app role
@@ -53,18 +56,20 @@ class Browser:
 
 
 @pytest.fixture
-def browser(azure, live_server):
+def browser(azure: EmulatorServer, live_server: LiveServer):
     return Browser(live_server.url)
 
 
 @pytest.fixture
-def fabrikam_allowed(db):
+def fabrikam_allowed(db: None) -> Tenant:
     return Tenant.objects.create(
         entra_tenant_id=FABRIKAM, display_name="Fabrikam", side="customer", state="allowed"
     )
 
 
-def test_authorize_request_uses_pkce_nonce_and_the_organizations_tenant(browser, azure):
+def test_authorize_request_uses_pkce_nonce_and_the_organizations_tenant(
+    browser, azure: EmulatorServer
+) -> None:
     url = browser.start_sign_in()
     parts = urlsplit(url)
     query = parse_qs(parts.query)
@@ -74,7 +79,7 @@ def test_authorize_request_uses_pkce_nonce_and_the_organizations_tenant(browser,
     assert set(query["scope"][0].split()) == {"openid", "profile", "offline_access", "User.Read"}
 
 
-def test_customer_admin_signs_in_and_gets_a_membership(browser, fabrikam_allowed):
+def test_customer_admin_signs_in_and_gets_a_membership(browser, fabrikam_allowed: Tenant) -> None:
     final = browser.sign_in_as(str(ALICE))
     assert final.status_code == 200
     user = User.objects.get(entra_object_id=ALICE)
@@ -92,12 +97,12 @@ def test_customer_admin_signs_in_and_gets_a_membership(browser, fabrikam_allowed
     assert refresh_token not in profile.text
 
 
-def test_reader_signs_in_with_the_reader_role(browser, fabrikam_allowed):
+def test_reader_signs_in_with_the_reader_role(browser, fabrikam_allowed: Tenant) -> None:
     browser.sign_in_as(str(BOB))
     assert Membership.objects.get(user__entra_object_id=BOB).role == Role.CUSTOMER_READER
 
 
-def test_publisher_support_signs_in_and_the_publisher_tenant_is_allowed_at_once(browser):
+def test_publisher_support_signs_in_and_the_publisher_tenant_is_allowed_at_once(browser) -> None:
     browser.sign_in_as(str(PAT))
     tenant = Tenant.objects.get(entra_tenant_id=CONTOSO)
     assert (tenant.side, tenant.state) == ("publisher", "allowed")
@@ -105,8 +110,8 @@ def test_publisher_support_signs_in_and_the_publisher_tenant_is_allowed_at_once(
 
 
 def test_second_sign_in_updates_roles_instead_of_creating_a_second_user(
-    browser, azure, fabrikam_allowed
-):
+    browser, azure: EmulatorServer, fabrikam_allowed: Tenant
+) -> None:
     browser.sign_in_as(str(ALICE))
     azure.state.people[str(ALICE)].roles = ["Customer.Reader"]
     browser.session.cookies.clear()
@@ -117,7 +122,7 @@ def test_second_sign_in_updates_roles_instead_of_creating_a_second_user(
     ) == [Role.CUSTOMER_READER]
 
 
-def test_unknown_tenant_lands_on_the_pending_page_and_no_user_is_created(browser):
+def test_unknown_tenant_lands_on_the_pending_page_and_no_user_is_created(browser) -> None:
     final = browser.sign_in_as(TOM)
     assert final.status_code == 403
     assert "waiting for review" in final.text
@@ -129,7 +134,7 @@ def test_unknown_tenant_lands_on_the_pending_page_and_no_user_is_created(browser
     assert not EntraCredential.objects.exists()
 
 
-def test_blocked_tenant_is_refused(browser, fabrikam_allowed):
+def test_blocked_tenant_is_refused(browser, fabrikam_allowed: Tenant) -> None:
     Tenant.objects.filter(pk=fabrikam_allowed.pk).update(state="blocked")
     final = browser.sign_in_as(str(ALICE))
     assert final.status_code == 403
@@ -137,14 +142,16 @@ def test_blocked_tenant_is_refused(browser, fabrikam_allowed):
     assert not User.objects.exists()
 
 
-def test_person_without_a_role_is_told_what_to_ask_for(browser, fabrikam_allowed):
+def test_person_without_a_role_is_told_what_to_ask_for(browser, fabrikam_allowed: Tenant) -> None:
     final = browser.sign_in_as(DAVE)
     assert final.status_code == 403
     assert "you hold no role in the portal" in final.text
     assert not User.objects.exists()
 
 
-def test_denied_consent_ends_on_the_error_page_and_creates_nothing(browser, fabrikam_allowed):
+def test_denied_consent_ends_on_the_error_page_and_creates_nothing(
+    browser, fabrikam_allowed: Tenant
+) -> None:
     authorize_url = browser.start_sign_in()
     state = parse_qs(urlsplit(authorize_url).query)["state"][0]
     final = browser.session.get(
@@ -159,7 +166,7 @@ def test_denied_consent_ends_on_the_error_page_and_creates_nothing(browser, fabr
     assert not User.objects.exists()
 
 
-def test_state_mismatch_is_refused(browser, fabrikam_allowed):
+def test_state_mismatch_is_refused(browser, fabrikam_allowed: Tenant) -> None:
     callback = browser.pick_account(browser.start_sign_in(), str(ALICE))
     tampered = re.sub(r"state=[^&]+", "state=forged", callback)
     final = browser.session.get(tampered)
@@ -167,7 +174,7 @@ def test_state_mismatch_is_refused(browser, fabrikam_allowed):
     assert not User.objects.exists()
 
 
-def test_wrong_audience_is_refused(browser, fabrikam_allowed, settings):
+def test_wrong_audience_is_refused(browser, fabrikam_allowed: Tenant, settings: Settings) -> None:
     # The ID token is issued for the portal's client id; a portal configured with another id
     # must not accept it.
     callback = browser.pick_account(browser.start_sign_in(), str(ALICE))
@@ -177,7 +184,9 @@ def test_wrong_audience_is_refused(browser, fabrikam_allowed, settings):
     assert not User.objects.exists()
 
 
-def test_operator_of_the_publisher_tenant_gets_the_admin_site(browser, azure):
+def test_operator_of_the_publisher_tenant_gets_the_admin_site(
+    browser, azure: EmulatorServer
+) -> None:
     olivia = next(p for p in azure.state.people.values() if p.name.startswith("Olivia"))
     browser.sign_in_as(olivia.oid)
     user = User.objects.get(entra_object_id=uuid.UUID(olivia.oid))
@@ -195,7 +204,9 @@ def test_operator_of_the_publisher_tenant_gets_the_admin_site(browser, azure):
     )
 
 
-def test_sign_in_learns_the_tenant_name_and_licence_from_graph(browser, azure):
+def test_sign_in_learns_the_tenant_name_and_licence_from_graph(
+    browser, azure: EmulatorServer
+) -> None:
     wendy = next(p for p in azure.state.people.values() if p.name.startswith("Wendy"))
     browser.sign_in_as(wendy.oid)  # Woodgrove: unknown to the portal, no Entra ID P2
     woodgrove = Tenant.objects.get(entra_tenant_id=uuid.UUID(wendy.tenant_id))

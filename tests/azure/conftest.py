@@ -3,8 +3,11 @@
 import time
 
 import pytest
+from pytest_django import Settings
 
+from emulator.server import EmulatorServer
 from portal.azure import gateway_for_token, publisher_gateway, tenant_gateway
+from portal.azure.gateway import SdkAzureGateway
 
 FABRIKAM = "3197bd27-109d-45f9-bdce-8200dec65df6"
 NORTHWIND = "c721af65-e2e9-4315-add6-935f3d17c8d6"
@@ -37,7 +40,7 @@ SANDBOX_MRG = f"/subscriptions/{FABRIKAM_SUB}/resourceGroups/mrg-fabrikam-sandbo
 
 
 @pytest.fixture
-def emulator(emulator_server, settings):
+def emulator(emulator_server: EmulatorServer, settings: Settings) -> EmulatorServer:
     """The emulator, reset to the demo scenario, with the portal's settings pointing at it."""
     emulator_server.reset(scenario="demo")
     settings.ARM_URL = emulator_server.https_url
@@ -60,26 +63,26 @@ def token_provider(server, oid, lifetime=3600):
 
 
 @pytest.fixture
-def as_alice(emulator):
+def as_alice(emulator: EmulatorServer) -> SdkAzureGateway:
     return gateway_for_token(token_provider(emulator, ALICE))
 
 
 @pytest.fixture
-def as_bob(emulator):
+def as_bob(emulator: EmulatorServer) -> SdkAzureGateway:
     return gateway_for_token(token_provider(emulator, BOB))
 
 
 @pytest.fixture
-def as_pat(emulator):
+def as_pat(emulator: EmulatorServer) -> SdkAzureGateway:
     return gateway_for_token(token_provider(emulator, PAT))
 
 
 @pytest.fixture
-def fabrikam_app(emulator):
+def fabrikam_app(emulator: EmulatorServer) -> SdkAzureGateway:
     """The portal's service principal in Fabrikam (Reader on its subscription)."""
     return tenant_gateway(FABRIKAM)
 
 
 @pytest.fixture
-def publisher_app(emulator):
+def publisher_app(emulator: EmulatorServer) -> SdkAzureGateway:
     return publisher_gateway()

@@ -25,7 +25,7 @@ PROXY_SETTINGS = (
 
 
 @pytest.fixture(autouse=True)
-def no_proxy_settings(monkeypatch):
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (*PROXY_SETTINGS, "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
 
@@ -79,7 +79,7 @@ def _send(transport, request):
         return pipeline.run(request).http_response
 
 
-def test_a_form_is_sent_url_encoded_and_the_answer_read_whole(echo):
+def test_a_form_is_sent_url_encoded_and_the_answer_read_whole(echo) -> None:
     request = HttpRequest("POST", _url(echo, "/token"), data={"scope": "a b", "grant": "x&y"})
     response = _send(Urllib3Transport(None), request)
     assert response.status_code == 200
@@ -90,14 +90,16 @@ def test_a_form_is_sent_url_encoded_and_the_answer_read_whole(echo):
     assert received["headers"]["accept-encoding"] == "gzip, deflate"
 
 
-def test_legacy_requests_get_legacy_responses(echo):
+def test_legacy_requests_get_legacy_responses(echo) -> None:
     response = _send(Urllib3Transport(None), LegacyHttpRequest("GET", _url(echo, "/legacy")))
     assert response.status_code == 200
     assert json.loads(response.text())["line"] == "GET /legacy HTTP/1.1"
     assert b"".join(response.stream_download(None)) == response.body()
 
 
-def test_environment_proxies_apply_per_host_and_no_proxy_is_honoured(monkeypatch, echo):
+def test_environment_proxies_apply_per_host_and_no_proxy_is_honoured(
+    monkeypatch: pytest.MonkeyPatch, echo
+) -> None:
     proxy = _url(echo).rstrip("/").replace("http://", "http://pat:s%40cret@")
     monkeypatch.setenv("HTTPS_PROXY", proxy)
     monkeypatch.setenv("HTTP_PROXY", proxy)
@@ -115,7 +117,7 @@ def test_environment_proxies_apply_per_host_and_no_proxy_is_honoured(monkeypatch
     assert len(echo.seen) == 2
 
 
-def test_a_hosts_proxy_is_looked_up_once(monkeypatch, echo):
+def test_a_hosts_proxy_is_looked_up_once(monkeypatch: pytest.MonkeyPatch, echo) -> None:
     transport = Urllib3Transport(None)
     _send(transport, HttpRequest("GET", _url(echo, "/first")))
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
@@ -123,7 +125,7 @@ def test_a_hosts_proxy_is_looked_up_once(monkeypatch, echo):
     assert second.json()["line"] == "GET /second HTTP/1.1"
 
 
-def test_a_refused_connection_is_a_service_request_error():
+def test_a_refused_connection_is_a_service_request_error() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
@@ -131,7 +133,7 @@ def test_a_refused_connection_is_a_service_request_error():
         _send(Urllib3Transport(None), HttpRequest("GET", f"http://127.0.0.1:{port}/"))
 
 
-def test_tls_is_verified_with_the_bundle_the_transport_was_made_with():
+def test_tls_is_verified_with_the_bundle_the_transport_was_made_with() -> None:
     transport = Urllib3Transport("/etc/ssl/certs/ca-certificates.crt")
     with pytest.raises(ValueError, match="CA bundle"):
         transport.send(HttpRequest("GET", "https://example.test/"), connection_verify=False)

@@ -8,6 +8,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import Tenant
 from deployments.models import ManagedApplication, ManagedResource, Offer, RoleDefinition, SyncRun
 from deployments.sync import FULL_COMPARISON_EVERY
 from jit.models import JitRequest
@@ -87,7 +88,7 @@ def make_jit_request(app, state="Pending"):
 
 
 @pytest.fixture
-def offer(contoso):
+def offer(contoso: Tenant) -> Offer:
     return make_offer(
         contoso,
         lock_level="ReadOnly",
@@ -101,7 +102,7 @@ def offer(contoso):
 
 
 @pytest.fixture
-def fabrikam_app(fabrikam, offer):
+def fabrikam_app(fabrikam: Tenant, offer: Offer) -> ManagedApplication:
     app = make_app(
         fabrikam,
         offer,
@@ -132,12 +133,12 @@ def fabrikam_app(fabrikam, offer):
 
 
 @pytest.fixture
-def northwind_app(northwind, offer):
+def northwind_app(northwind: Tenant, offer: Offer) -> ManagedApplication:
     return make_app(
         northwind, offer, "northwind-analytics", sub="0a0a0a0a-1111-2222-3333-444444444444"
     )
 
 
 @pytest.fixture
-def fabrikam_synced(fabrikam):
+def fabrikam_synced(fabrikam: Tenant) -> SyncRun:
     return make_run(fabrikam, rows_created=2)

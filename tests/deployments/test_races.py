@@ -6,10 +6,13 @@ import json
 
 import pytest
 from django.test import Client
+from pytest_django import Settings
 
+from accounts.models import Tenant
 from deployments import sync
 from deployments.models import ManagedApplication, ManagedResource, MarketplaceEvent, SyncRun
 from deployments.services import queue_tenant_sync
+from emulator.server import EmulatorServer
 from tests.deployments.test_webhook import URL, _payload
 from tests.jit.test_races import at_once, report
 
@@ -25,7 +28,9 @@ def mirror_snapshot():
     )
 
 
-def test_syncs_of_one_tenant_asked_for_at_once_queue_one_run(azure, fabrikam):
+def test_syncs_of_one_tenant_asked_for_at_once_queue_one_run(
+    azure: EmulatorServer, fabrikam: Tenant
+) -> None:
     outcomes = at_once(*[lambda: queue_tenant_sync(tenant=fabrikam)] * 4)
     report("queue", outcomes, runs=SyncRun.objects.count())
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
@@ -33,7 +38,9 @@ def test_syncs_of_one_tenant_asked_for_at_once_queue_one_run(azure, fabrikam):
     assert {run.pk for run in outcomes} == {SyncRun.objects.get().pk}
 
 
-def test_one_run_delivered_to_several_workers_at_once_runs_once(azure, fabrikam, contoso):
+def test_one_run_delivered_to_several_workers_at_once_runs_once(
+    azure: EmulatorServer, fabrikam: Tenant, contoso: Tenant
+) -> None:
     run = queue_tenant_sync(tenant=fabrikam)
     before = azure.state.requests_logged
 
@@ -58,7 +65,9 @@ def test_one_run_delivered_to_several_workers_at_once_runs_once(azure, fabrikam,
     assert len(mirrored[0]) == len(set(mirrored[0]))
 
 
-def test_a_tenant_sync_and_an_application_sync_at_once_agree(azure, fabrikam, contoso):
+def test_a_tenant_sync_and_an_application_sync_at_once_agree(
+    azure: EmulatorServer, fabrikam: Tenant, contoso: Tenant
+) -> None:
     first = queue_tenant_sync(tenant=fabrikam)
     sync.run_tenant_sync(run_id=first.pk)
     expected = mirror_snapshot()
@@ -81,7 +90,9 @@ def test_a_tenant_sync_and_an_application_sync_at_once_agree(azure, fabrikam, co
     assert mirror_snapshot() == expected
 
 
-def test_one_webhook_delivered_twice_at_once_is_recorded_once(settings, fabrikam):
+def test_one_webhook_delivered_twice_at_once_is_recorded_once(
+    settings: Settings, fabrikam: Tenant
+) -> None:
     from deployments.models import Subscription
 
     Subscription.objects.create(subscription_id=FABRIKAM_SUBSCRIPTION, tenant=fabrikam)

@@ -11,6 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+from accounts.models import Tenant
+from emulator.server import EmulatorServer
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -41,7 +45,7 @@ def chromium() -> Browser:
 
 
 @pytest.fixture
-def portal(azure, live_server, transactional_db):
+def portal(azure: EmulatorServer, live_server: LiveServer, transactional_db: None) -> LiveServer:
     """The live portal with the emulator behind it."""
     return live_server
 
@@ -61,7 +65,7 @@ def watch_csp(page: Page) -> list[str]:
 
 
 @pytest.fixture
-def page(chromium, portal) -> Page:
+def page(chromium: Browser, portal: LiveServer) -> Page:
     context = chromium.new_context(
         base_url=portal.url,
         viewport={"width": 1280, "height": 900},
@@ -77,7 +81,7 @@ def page(chromium, portal) -> Page:
 
 
 @pytest.fixture
-def phone_page(chromium, portal) -> Page:
+def phone_page(chromium: Browser, portal: LiveServer) -> Page:
     context = chromium.new_context(
         base_url=portal.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
     )
@@ -116,7 +120,7 @@ def screenshot(page: Page, name: str, *, readme: bool = False) -> Path:
 
 
 @pytest.fixture
-def demo(portal, azure):
+def demo(portal: LiveServer, azure: EmulatorServer) -> dict[str, Tenant]:
     """Contoso, Fabrikam and Northwind allowed; their applications synced from the emulator and
     the JIT requests made in "the Azure portal" adopted by the reconciliation."""
     from accounts.models import Side

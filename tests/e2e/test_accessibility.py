@@ -2,7 +2,10 @@
 in the light and the dark theme."""
 
 import pytest
+from playwright.sync_api import Browser
+from pytest_django.live_server_helper import LiveServer
 
+from accounts.models import Tenant
 from jit.models import JitRequest
 from tests.e2e.conftest import assert_accessible, screenshot, sign_in
 
@@ -15,7 +18,7 @@ VARIANTS = {
 
 
 @pytest.fixture(params=list(VARIANTS))
-def variant(request, chromium, portal):
+def variant(request: pytest.FixtureRequest, chromium: Browser, portal: LiveServer):
     viewport, scheme = VARIANTS[request.param]
 
     def open_page():
@@ -36,7 +39,9 @@ def _check(page, name, where):
     screenshot(page, f"a11y-{name}-{where}", readme=(name, where) == ("phone-dark", "request"))
 
 
-def test_main_pages_have_no_serious_accessibility_violations(demo, variant):
+def test_main_pages_have_no_serious_accessibility_violations(
+    demo: dict[str, Tenant], variant
+) -> None:
     name, open_page = variant
     pending = JitRequest.objects.get(name="jitpend1")
 

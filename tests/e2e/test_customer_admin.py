@@ -3,8 +3,10 @@ request and denies another with a reason, in a real browser. Decisions go throug
 channel: recorded in the portal, made in "the Azure portal" (the emulator's stand-in for the
 JIT Access blade), and shown once ARM confirms them."""
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from accounts.models import Tenant
+from emulator.server import EmulatorServer
 from jit import tasks
 from jit.models import JitRequest, Operation, State
 from tests.e2e.conftest import (
@@ -31,7 +33,9 @@ def _second_pending_request(azure, demo):
     return JitRequest.objects.get(name="jitpend2")
 
 
-def test_customer_admin_reviews_an_app_and_its_permissions(demo, page):
+def test_customer_admin_reviews_an_app_and_its_permissions(
+    demo: dict[str, Tenant], page: Page
+) -> None:
     sign_in(page, "Alice Archer")
     page.get_by_role("navigation").get_by_role("link", name="My applications").click()
     expect(page.get_by_role("heading", name="My applications")).to_be_visible()
@@ -47,7 +51,7 @@ def test_customer_admin_reviews_an_app_and_its_permissions(demo, page):
     screenshot(page, "admin-app-permissions")
 
 
-def test_customer_admin_changes_the_jit_policy(demo, page):
+def test_customer_admin_changes_the_jit_policy(demo: dict[str, Tenant], page: Page) -> None:
     sign_in(page, "Alice Archer")
     page.goto("/jit/")
     page.get_by_role("button", name="JIT policies").click()
@@ -70,7 +74,9 @@ def test_customer_admin_changes_the_jit_policy(demo, page):
     screenshot(page, "admin-policy")
 
 
-def test_customer_admin_approves_one_request_and_denies_another(demo, azure, page):
+def test_customer_admin_approves_one_request_and_denies_another(
+    demo: dict[str, Tenant], azure: EmulatorServer, page: Page
+) -> None:
     second = _second_pending_request(azure, demo)
     sign_in(page, "Alice Archer")
     page.get_by_role("navigation").get_by_role("link", name="Requests").click()

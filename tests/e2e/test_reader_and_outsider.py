@@ -1,8 +1,9 @@
 """A reader sees everything and can change nothing; a person of another tenant reaches neither
 the application nor its requests."""
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from accounts.models import Tenant
 from jit.models import JitRequest, Operation, State
 from tests.e2e.conftest import screenshot, sign_in
 
@@ -22,7 +23,7 @@ def _no_change_buttons(page):
         expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
 
 
-def test_reader_sees_everything_and_can_change_nothing(demo, page):
+def test_reader_sees_everything_and_can_change_nothing(demo: dict[str, Tenant], page: Page) -> None:
     pending = JitRequest.objects.get(name="jitpend1")
     active = JitRequest.objects.get(name="jitact1")
     app = pending.application
@@ -62,7 +63,9 @@ def test_reader_sees_everything_and_can_change_nothing(demo, page):
     assert pending.state == State.PENDING
 
 
-def test_another_tenant_reaches_neither_the_app_nor_its_requests(demo, page):
+def test_another_tenant_reaches_neither_the_app_nor_its_requests(
+    demo: dict[str, Tenant], page: Page
+) -> None:
     pending = JitRequest.objects.get(name="jitpend1")
     app = pending.application
     sign_in(page, "Charlie Cole")

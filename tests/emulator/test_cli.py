@@ -6,7 +6,7 @@ from pathlib import Path
 import requests
 
 
-def test_python_m_emulator_prints_its_urls_and_answers(tmp_path):
+def test_python_m_emulator_prints_its_urls_and_answers(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [

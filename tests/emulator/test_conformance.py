@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from emulator.server import EmulatorServer
 from tests.emulator import ids
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "arm-examples"
@@ -60,7 +61,7 @@ def shape_errors(example: Any, ours: Any, path: str = "$") -> list[str]:
     return [] if same else [f"{path}: expected {type(example).__name__}, got {type(ours).__name__}"]
 
 
-def test_shape_errors_detects_differences():
+def test_shape_errors_detects_differences() -> None:
     assert shape_errors({"a": {"b": 1}}, {"a": {"b": "x"}}) == ["$.a.b: expected int, got str"]
     assert shape_errors({"a": [{"b": 1}]}, {"a": [{"c": 1}]}) == ["$.a[0].b: missing"]
     assert shape_errors({"a": None, "b": [1]}, {"a": {}, "b": [2.5]}) == []
@@ -336,7 +337,7 @@ ALL = sorted(p.name for p in EXAMPLES.glob("*/*.json"))
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if n not in NOT_SERVED])
-def test_example_shape(emulator, name, request):
+def test_example_shape(emulator: EmulatorServer, name, request: pytest.FixtureRequest) -> None:
     if "RoleAssignmentApproval" in name:
         # PIM approvals of JIT requests exist only under the `pim-link` assumption.
         request.getfixturevalue("pim_link")

@@ -5,6 +5,7 @@ import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.managedapplications import models
 
+from emulator.server import EmulatorServer
 from tests.emulator import ids
 from tests.emulator.helpers import app_credential, solutions, user_credential
 
@@ -38,7 +39,7 @@ def jit_body(
     )
 
 
-def test_list_by_subscription_follows_next_links(emulator):
+def test_list_by_subscription_follows_next_links(emulator: EmulatorServer) -> None:
     emulator.state.page_size = 2
     names = [a.name for a in alice_client(emulator).applications.list_by_subscription()]
     assert names == [
@@ -55,7 +56,7 @@ def test_list_by_subscription_follows_next_links(emulator):
     assert "$skipToken" in pages[1]["query"]
 
 
-def test_list_by_resource_group_and_get(emulator):
+def test_list_by_resource_group_and_get(emulator: EmulatorServer) -> None:
     client = alice_client(emulator)
     assert [a.name for a in client.applications.list_by_resource_group("rg-monitoring")] == [
         "fabrikam-monitoring"
@@ -69,18 +70,18 @@ def test_list_by_resource_group_and_get(emulator):
     assert app.publisher_tenant_id == ids.CONTOSO
 
 
-def test_get_of_a_missing_app_returns_none(emulator):
+def test_get_of_a_missing_app_returns_none(emulator: EmulatorServer) -> None:
     assert alice_client(emulator).applications.get("rg-monitoring", "no-such-app") is None
 
 
-def test_get_by_id_with_other_casing_echoes_canonical_id(emulator):
+def test_get_by_id_with_other_casing_echoes_canonical_id(emulator: EmulatorServer) -> None:
     app = alice_client(emulator).applications.get_by_id(
         ids.FAB_SQL.upper().replace("SUBSCRIPTIONS", "subscriptions")
     )
     assert app.id == ids.FAB_SQL
 
 
-def test_patch_jit_policy_is_a_long_running_operation(emulator):
+def test_patch_jit_policy_is_a_long_running_operation(emulator: EmulatorServer) -> None:
     client = alice_client(emulator)
     policy = models.ApplicationJitAccessPolicy(
         jit_access_enabled=True,
@@ -103,7 +104,7 @@ def test_patch_jit_policy_is_a_long_running_operation(emulator):
     assert initial["status"] == 202
 
 
-def test_jit_cannot_be_switched_on_after_deployment(emulator):
+def test_jit_cannot_be_switched_on_after_deployment(emulator: EmulatorServer) -> None:
     client = alice_client(emulator)
     policy = models.ApplicationJitAccessPolicy(
         jit_access_enabled=True, jit_approval_mode="AutoApprove", maximum_jit_access_duration="PT1H"
@@ -116,14 +117,14 @@ def test_jit_cannot_be_switched_on_after_deployment(emulator):
     assert error.value.error.code == "JitAccessPolicyChangeNotAllowed"
 
 
-def test_delete_is_a_long_running_operation(emulator):
+def test_delete_is_a_long_running_operation(emulator: EmulatorServer) -> None:
     client = alice_client(emulator)
     client.applications.begin_delete("rg-sandbox", "fabrikam-sandbox").result()
     assert client.applications.get("rg-sandbox", "fabrikam-sandbox") is None
     assert ids.FAB_SANDBOX_MRG.lower() not in emulator.state.resource_groups
 
 
-def test_reader_cannot_patch(emulator):
+def test_reader_cannot_patch(emulator: EmulatorServer) -> None:
     bob = solutions(emulator, user_credential(emulator, ids.BOB), ids.FABRIKAM_SUB)
     with pytest.raises(HttpResponseError) as error:
         bob.applications.begin_update(
@@ -133,7 +134,7 @@ def test_reader_cannot_patch(emulator):
     assert error.value.error.code == "AuthorizationFailed"
 
 
-def test_application_definitions(emulator):
+def test_application_definitions(emulator: EmulatorServer) -> None:
     client = alice_client(emulator)
     found = list(client.application_definitions.list_by_resource_group("rg-catalog"))
     assert [d.name for d in found] == ["contoso-sandbox"]
@@ -144,7 +145,7 @@ def test_application_definitions(emulator):
     assert client.application_definitions.get("rg-catalog", "missing") is None
 
 
-def test_seeded_jit_requests_cover_every_state(emulator):
+def test_seeded_jit_requests_cover_every_state(emulator: EmulatorServer) -> None:
     states = {
         j.name: j.jit_request_state
         for j in pat_client(emulator).jit_requests.list_by_resource_group(SCOPE_RG).value
@@ -160,7 +161,7 @@ def test_seeded_jit_requests_cover_every_state(emulator):
     }
 
 
-def test_publisher_requests_jit_manual_approval_keeps_it_pending(emulator):
+def test_publisher_requests_jit_manual_approval_keeps_it_pending(emulator: EmulatorServer) -> None:
     client = pat_client(emulator)
     result = client.jit_requests.begin_create_or_update(
         SCOPE_RG, "jitnew1", jit_body(ids.FAB_MONITORING)
@@ -172,7 +173,7 @@ def test_publisher_requests_jit_manual_approval_keeps_it_pending(emulator):
     assert client.jit_requests.get(SCOPE_RG, "jitnew1").created_by.oid == ids.PAT
 
 
-def test_auto_approve_grants_a_time_boxed_role_assignment(emulator):
+def test_auto_approve_grants_a_time_boxed_role_assignment(emulator: EmulatorServer) -> None:
     client = pat_client(emulator)
     result = client.jit_requests.begin_create_or_update(
         SCOPE_RG, "jitnew2", jit_body(ids.FAB_BACKUP, hours=1)
@@ -194,7 +195,7 @@ def test_auto_approve_grants_a_time_boxed_role_assignment(emulator):
     ]
 
 
-def test_pending_request_times_out_after_24_hours(emulator):
+def test_pending_request_times_out_after_24_hours(emulator: EmulatorServer) -> None:
     client = pat_client(emulator)
     client.jit_requests.begin_create_or_update(
         SCOPE_RG, "jitnew3", jit_body(ids.FAB_MONITORING)
@@ -213,7 +214,9 @@ def test_pending_request_times_out_after_24_hours(emulator):
         (1, ids.OLIVIA, ids.CONTRIBUTOR, "JitRequestIneligibleAuthorization"),
     ],
 )
-def test_invalid_jit_requests_get_400(emulator, hours, principal, role, code):
+def test_invalid_jit_requests_get_400(
+    emulator: EmulatorServer, hours, principal, role, code
+) -> None:
     with pytest.raises(HttpResponseError) as error:
         pat_client(emulator).jit_requests.begin_create_or_update(
             SCOPE_RG, "jitbad", jit_body(ids.FAB_MONITORING, principal, role, hours)
@@ -222,7 +225,7 @@ def test_invalid_jit_requests_get_400(emulator, hours, principal, role, code):
     assert error.value.error.code == code
 
 
-def test_jit_request_without_p2_fails(emulator):
+def test_jit_request_without_p2_fails(emulator: EmulatorServer) -> None:
     client = pat_client(emulator)
     with pytest.raises(HttpResponseError) as error:
         client.jit_requests.begin_create_or_update(
@@ -232,7 +235,7 @@ def test_jit_request_without_p2_fails(emulator):
     assert client.jit_requests.get(SCOPE_RG, "jitwg2").jit_request_state == "Failed"
 
 
-def test_delete_cancels_a_pending_request_and_patch_sets_tags(emulator):
+def test_delete_cancels_a_pending_request_and_patch_sets_tags(emulator: EmulatorServer) -> None:
     client = pat_client(emulator)
     tagged = client.jit_requests.update(
         SCOPE_RG, "jitpend1", models.JitRequestPatchable(tags={"ticket": "INC-1"})
@@ -242,7 +245,9 @@ def test_delete_cancels_a_pending_request_and_patch_sets_tags(emulator):
     assert client.jit_requests.get(SCOPE_RG, "jitpend1").jit_request_state == "Canceled"
 
 
-def test_the_publishers_app_reads_the_requests_scope_and_outsiders_cannot(emulator):
+def test_the_publishers_app_reads_the_requests_scope_and_outsiders_cannot(
+    emulator: EmulatorServer,
+) -> None:
     publisher = solutions(
         emulator,
         app_credential(emulator, ids.CONTOSO, ids.PUBLISHER_CLIENT_ID, ids.PUBLISHER_SECRET),
@@ -265,7 +270,9 @@ def test_the_publishers_app_reads_the_requests_scope_and_outsiders_cannot(emulat
         assert error.value.error.code == "AuthorizationFailed"
 
 
-def test_customers_listing_of_their_subscription_holds_none_of_the_publishers_requests(emulator):
+def test_customers_listing_of_their_subscription_holds_none_of_the_publishers_requests(
+    emulator: EmulatorServer,
+) -> None:
     portal = solutions(
         emulator,
         app_credential(emulator, ids.FABRIKAM, ids.PORTAL_CLIENT_ID, ids.PORTAL_SECRET),
@@ -279,8 +286,8 @@ def test_customers_listing_of_their_subscription_holds_none_of_the_publishers_re
     [(ids.PAT, "rg-monitoring"), (ids.OLIVIA, SCOPE_RG), (ids.ALICE, SCOPE_RG)],
 )
 def test_a_jit_request_outside_the_callers_rights_is_refused_before_anything_else(
-    emulator, who, resource_group
-):
+    emulator: EmulatorServer, who, resource_group
+) -> None:
     """Being named in an application's authorizations gives no right to write jitRequests:
     ARM checks the caller's role at the request's own scope first."""
     subscription = ids.CONTOSO_SUB if resource_group == SCOPE_RG else ids.FABRIKAM_SUB
@@ -300,7 +307,7 @@ def test_a_jit_request_outside_the_callers_rights_is_refused_before_anything_els
     assert "jitno1" not in {r.name for r in emulator.state.jit_requests.values()}
 
 
-def test_cancel_and_tags_need_rights_at_the_requests_scope(emulator):
+def test_cancel_and_tags_need_rights_at_the_requests_scope(emulator: EmulatorServer) -> None:
     alice = solutions(emulator, user_credential(emulator, ids.ALICE), ids.CONTOSO_SUB)
     with pytest.raises(HttpResponseError) as error:
         alice.jit_requests.delete(SCOPE_RG, "jitpend1")
@@ -325,7 +332,7 @@ def _update_access(client, sub_status="Approved"):
     ).result()
 
 
-def test_update_access_is_answered_but_decides_nothing_by_default(emulator):
+def test_update_access_is_answered_but_decides_nothing_by_default(emulator: EmulatorServer) -> None:
     result = _update_access(alice_client(emulator))
 
     assert result.status == "Elevate"
@@ -334,7 +341,7 @@ def test_update_access_is_answered_but_decides_nothing_by_default(emulator):
     )
 
 
-def test_update_access_decides_under_its_assumption(emulator):
+def test_update_access_decides_under_its_assumption(emulator: EmulatorServer) -> None:
     """Tests the emulator's `update-access-decides` assumption, not documented Azure."""
     emulator.state.assumptions = {"update-access-decides"}
 
@@ -345,7 +352,7 @@ def test_update_access_decides_under_its_assumption(emulator):
     )
 
 
-def test_wrong_api_version_and_bad_json_get_arm_errors(emulator):
+def test_wrong_api_version_and_bad_json_get_arm_errors(emulator: EmulatorServer) -> None:
     token = emulator.token_for(ids.ALICE)
     url = f"{emulator.https_url}{ids.FAB_SQL}"
     headers = {"Authorization": f"Bearer {token}"}
@@ -382,12 +389,12 @@ def test_wrong_api_version_and_bad_json_get_arm_errors(emulator):
     assert unknown.headers["x-ms-request-id"]
 
 
-def test_missing_resource_raises_for_non_get_operations(emulator):
+def test_missing_resource_raises_for_non_get_operations(emulator: EmulatorServer) -> None:
     with pytest.raises(ResourceNotFoundError):
         alice_client(emulator).applications.begin_delete("rg-sql", "nope").result()
 
 
-def test_create_application_from_a_marketplace_plan(emulator):
+def test_create_application_from_a_marketplace_plan(emulator: EmulatorServer) -> None:
     client = solutions(emulator, user_credential(emulator, ids.CHARLIE), ids.NORTHWIND_SUB)
     body = models.Application(
         location="eastus",
@@ -415,7 +422,7 @@ def test_create_application_from_a_marketplace_plan(emulator):
     assert error.value.error.code == "ManagedResourceGroupExists"
 
 
-def test_invalid_duration_is_invalid_request_content(emulator):
+def test_invalid_duration_is_invalid_request_content(emulator: EmulatorServer) -> None:
     body = {
         "location": "westeurope",
         "properties": {
@@ -442,7 +449,7 @@ def test_invalid_duration_is_invalid_request_content(emulator):
     assert answer.json()["error"]["code"] == "InvalidRequestContent"
 
 
-def test_future_start_grants_access_only_from_the_start_time(emulator):
+def test_future_start_grants_access_only_from_the_start_time(emulator: EmulatorServer) -> None:
     client = pat_client(emulator)
     start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
     client.jit_requests.begin_create_or_update(
@@ -465,7 +472,7 @@ def test_future_start_grants_access_only_from_the_start_time(emulator):
     assert client.jit_requests.get(SCOPE_RG, "jitlater").jit_request_state == "Expired"
 
 
-def test_route_templates_match_their_dots_literally(emulator):
+def test_route_templates_match_their_dots_literally(emulator: EmulatorServer) -> None:
     headers = {"Authorization": f"Bearer {emulator.token_for(ids.ALICE)}"}
 
     def get(provider):

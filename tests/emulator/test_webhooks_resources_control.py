@@ -8,6 +8,7 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from emulator.server import EmulatorServer
 from emulator.state import RoleAssignment
 from tests.emulator import ids
 from tests.emulator.helpers import solutions, user_credential
@@ -42,7 +43,7 @@ class Receiver:
         self.server.shutdown()
 
 
-def test_patch_sends_the_notification_to_url_plus_resource(emulator):
+def test_patch_sends_the_notification_to_url_plus_resource(emulator: EmulatorServer) -> None:
     receiver = Receiver()
     try:
         with emulator.state.lock:
@@ -65,7 +66,7 @@ def test_patch_sends_the_notification_to_url_plus_resource(emulator):
         receiver.close()
 
 
-def test_notifications_are_retried_on_5xx(emulator):
+def test_notifications_are_retried_on_5xx(emulator: EmulatorServer) -> None:
     receiver = Receiver(failures=1)
     try:
         with emulator.state.lock:
@@ -100,7 +101,7 @@ def arm_get(emulator, oid: str, path: str, **params):
     )
 
 
-def test_resources_of_a_managed_resource_group(emulator):
+def test_resources_of_a_managed_resource_group(emulator: EmulatorServer) -> None:
     answer = arm_get(
         emulator, ids.PAT, f"{ids.FAB_MONITORING_MRG}/resources", **{"api-version": "2021-04-01"}
     )
@@ -126,7 +127,9 @@ def test_resources_of_a_managed_resource_group(emulator):
     )
 
 
-def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(emulator):
+def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(
+    emulator: EmulatorServer,
+) -> None:
     def listed(oid: str) -> list[str]:
         answer = arm_get(
             emulator,
@@ -161,7 +164,7 @@ def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(emul
     assert listed(ids.CHARLIE) == everything
 
 
-def test_unknown_paths_are_404_and_unsupported_methods_405(emulator):
+def test_unknown_paths_are_404_and_unsupported_methods_405(emulator: EmulatorServer) -> None:
     token = emulator.token_for(ids.ALICE)
 
     def arm(method, path):
@@ -183,7 +186,7 @@ def test_unknown_paths_are_404_and_unsupported_methods_405(emulator):
         assert wrong_method.json()["error"]["code"] == "MethodNotAllowed"
 
 
-def test_activity_log_of_a_managed_resource_group(emulator):
+def test_activity_log_of_a_managed_resource_group(emulator: EmulatorServer) -> None:
     vm = f"{ids.FAB_MONITORING_MRG}/providers/Microsoft.Compute/virtualMachines/vm-fabrikam-monitoring"
     write = requests.put(
         f"{emulator.https_url}{vm}",
@@ -225,7 +228,7 @@ def control(emulator, method: str, path: str, body=None):
     return answer.json()
 
 
-def test_control_api_acts_as_customer_and_publisher(emulator):
+def test_control_api_acts_as_customer_and_publisher(emulator: EmulatorServer) -> None:
     app = control(
         emulator,
         "POST",
@@ -269,7 +272,7 @@ def test_control_api_acts_as_customer_and_publisher(emulator):
     assert any(r["path"].endswith(request["name"]) for r in log)
 
 
-def test_control_api_faults_and_reset(emulator):
+def test_control_api_faults_and_reset(emulator: EmulatorServer) -> None:
     fault = control(
         emulator,
         "POST",
@@ -302,7 +305,9 @@ def test_control_api_faults_and_reset(emulator):
     assert control(emulator, "GET", "/info")["counts"]["applications"] == 9
 
 
-def test_a_customer_can_neither_read_nor_cancel_requests_in_the_publishers_scope(emulator):
+def test_a_customer_can_neither_read_nor_cancel_requests_in_the_publishers_scope(
+    emulator: EmulatorServer,
+) -> None:
     url = f"{emulator.https_url}{ids.JIT_SCOPE}/providers/Microsoft.Solutions/jitRequests/jitpend1"
     for method in ("GET", "DELETE"):
         answer = requests.request(
@@ -345,7 +350,9 @@ def _decide(emulator, who, request_id, decision="Approve", justification="ok"):
         (ids.PAT, 403, "NotAnApprover"),  # the publisher
     ],
 )
-def test_decisions_in_the_azure_portal_follow_the_apps_policy(emulator, who, status, code):
+def test_decisions_in_the_azure_portal_follow_the_apps_policy(
+    emulator: EmulatorServer, who, status, code
+) -> None:
     request = _pending_request(emulator)
 
     answer = _decide(emulator, who, request["id"])
@@ -356,7 +363,7 @@ def test_decisions_in_the_azure_portal_follow_the_apps_policy(emulator, who, sta
     assert (repeated.status_code, repeated.json()["error"]["code"]) == (409, "Conflict")
 
 
-def test_nobody_decides_a_request_that_elevates_themselves(emulator):
+def test_nobody_decides_a_request_that_elevates_themselves(emulator: EmulatorServer) -> None:
     request = _pending_request(emulator)
     key = request["id"].lower()
     emulator.state.jit_requests[key].policies[0]["principalId"] = ids.ALICE
@@ -366,7 +373,9 @@ def test_nobody_decides_a_request_that_elevates_themselves(emulator):
     assert (answer.status_code, answer.json()["error"]["code"]) == (403, "SelfApproval")
 
 
-def test_assumptions_are_off_by_default_and_switched_by_the_settings_call(emulator):
+def test_assumptions_are_off_by_default_and_switched_by_the_settings_call(
+    emulator: EmulatorServer,
+) -> None:
     assert control(emulator, "GET", "/info")["assumptions"] == []
     changed = control(emulator, "POST", "/settings", {"assumptions": ["pim-link"]})
     assert changed["assumptions"] == ["pim-link"]
@@ -382,7 +391,7 @@ def test_assumptions_are_off_by_default_and_switched_by_the_settings_call(emulat
     assert control(emulator, "GET", "/info")["assumptions"] == []
 
 
-def test_the_jit_access_blade_stand_in_lists_and_decides(emulator):
+def test_the_jit_access_blade_stand_in_lists_and_decides(emulator: EmulatorServer) -> None:
     request = _pending_request(emulator, "jitblade")
     app_id = request["properties"]["applicationResourceId"]
     page = requests.get(
@@ -416,7 +425,7 @@ def test_the_jit_access_blade_stand_in_lists_and_decides(emulator):
     assert unknown.status_code == 404 and "<b>" not in unknown.text
 
 
-def test_settings_point_notifications_at_one_url(emulator):
+def test_settings_point_notifications_at_one_url(emulator: EmulatorServer) -> None:
     receiver = Receiver()
     try:
         control(emulator, "POST", "/settings", {"notification_url": receiver.url})
@@ -433,7 +442,9 @@ def test_settings_point_notifications_at_one_url(emulator):
         receiver.close()
 
 
-def test_request_numbers_keep_growing_after_the_log_is_trimmed(emulator, monkeypatch):
+def test_request_numbers_keep_growing_after_the_log_is_trimmed(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("emulator.server.LOG_LIMIT", 10)
     for _ in range(15):  # unauthenticated ARM calls: answered 401, and logged
         requests.get(f"{emulator.https_url}/subscriptions", verify=emulator.ca_bundle, timeout=5)
@@ -445,7 +456,7 @@ def test_request_numbers_keep_growing_after_the_log_is_trimmed(emulator, monkeyp
     assert [entry["seq"] for entry in listed] == [newest]
 
 
-def test_long_running_operations_finish_once_their_delay_is_over(emulator):
+def test_long_running_operations_finish_once_their_delay_is_over(emulator: EmulatorServer) -> None:
     control(emulator, "POST", "/settings", {"lro_delay_seconds": 0.5})
     token = emulator.token_for(ids.ALICE)
 

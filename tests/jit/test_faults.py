@@ -10,9 +10,14 @@ trail is complete, and a resync changes nothing because the mirror already equal
 import collections
 import os
 import time
+from collections.abc import Callable
 
 import pytest
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
+from accounts.models import User
+from deployments.models import ManagedApplication
+from emulator.server import EmulatorServer
 from jit import mirror, services
 from jit.mirror import state_from_arm
 from jit.models import AuditEvent, JitRequest, Operation, State
@@ -55,8 +60,15 @@ def trail(jit):
 
 
 def test_requests_and_decisions_under_faults_happen_once_each(
-    pim, signed_in, pat, alice, monitoring, azure, settings, django_capture_on_commit_callbacks
-):
+    pim,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     def committed(call, **kwargs):
         """Run a service as a view does: its queued tasks run (here, in-process) on commit."""
         with django_capture_on_commit_callbacks(execute=True):
@@ -153,8 +165,15 @@ def test_requests_and_decisions_under_faults_happen_once_each(
 
 
 def test_a_decision_whose_answer_was_lost_is_recognised_as_made(
-    pim, signed_in, pat, alice, monitoring, azure, settings, django_capture_on_commit_callbacks
-):
+    pim,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     """Azure approved, the answer never came back: the retry finds Alice's review on the stage
     and records her approval, instead of failing on a stage no longer assigned to her."""
     settings.ARM_POLLING_INTERVAL = 0

@@ -5,11 +5,13 @@ Each test prints what ran at once and what came out (`pytest -s`)."""
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
 
-from accounts.models import Role
+from accounts.models import Role, User
+from emulator.server import EmulatorServer
 from jit import mirror, services, tasks
 from jit.errors import NotAllowed
 from jit.models import AuditEvent, JitRequest, Operation, State
@@ -60,7 +62,9 @@ def report(name, outcomes, **counts):
     print(f"\n{name}: {len(outcomes)} at once -> {kinds}; {counts}")
 
 
-def test_two_approvers_deciding_at_once_make_one_decision(pim_pending, alice, signed_in):
+def test_two_approvers_deciding_at_once_make_one_decision(
+    pim_pending: JitRequest, alice: User, signed_in: Callable[[User], User]
+) -> None:
     carol = signed_in(
         make_person(
             pim_pending.application.customer_tenant, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN
@@ -111,8 +115,8 @@ def test_two_approvers_deciding_at_once_make_one_decision(pim_pending, alice, si
 
 
 def test_a_decision_in_azure_seen_by_several_refreshes_at_once_is_recorded_once(
-    pending, alice, azure
-):
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
     decided_in_azure(azure, pending, by=str(alice.entra_object_id))
 
@@ -133,7 +137,9 @@ def test_a_decision_in_azure_seen_by_several_refreshes_at_once_is_recorded_once(
     assert count(pending, AuditEvent.Action.GRANT_STARTED) == 1
 
 
-def test_a_decision_racing_the_timeout_leaves_one_outcome(pending, alice, azure):
+def test_a_decision_racing_the_timeout_leaves_one_outcome(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     azure.advance_clock(dt.timedelta(hours=25))  # Azure has timed the request out
 
     def decide():
@@ -159,7 +165,9 @@ def test_a_decision_racing_the_timeout_leaves_one_outcome(pending, alice, azure)
     assert not [o for o in outcomes[1:] if isinstance(o, Exception)], outcomes
 
 
-def test_an_expiry_seen_by_several_refreshes_at_once_ends_the_grant_once(pending, alice, azure):
+def test_an_expiry_seen_by_several_refreshes_at_once_ends_the_grant_once(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
     decided_in_azure(azure, pending, by=str(alice.entra_object_id))
     mirror.jit_request_refresh(pending)

@@ -44,7 +44,7 @@ def _processes_with_env(marker: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
-def test_demo_serves_pages_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
+def test_demo_serves_pages_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     port, emulator_port, signin_port = _free_port(), _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}} | {
         "DEBUG": "true",

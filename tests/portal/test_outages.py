@@ -8,7 +8,9 @@ import time
 import pytest
 from celery import Celery
 from django.db import connection
+from django.test import Client
 
+from accounts.models import User
 from portal import queueing
 from portal.celery import app
 
@@ -62,7 +64,9 @@ def unreachable_task():
 @pytest.mark.parametrize(
     "path", ["/", "/jit/", "/apps/applications/", "/accounts/profile/", "/jit/audit.csv"]
 )
-def test_pages_answer_503_while_the_database_is_down_and_recover(client, alice, database, path):
+def test_pages_answer_503_while_the_database_is_down_and_recover(
+    client: Client, alice: User, database, path
+) -> None:
     client.force_login(alice)
     database.down()
     during_outage = client.get(path)
@@ -74,7 +78,9 @@ def test_pages_answer_503_while_the_database_is_down_and_recover(client, alice, 
     assert client.get(path).status_code == 200
 
 
-def test_a_signed_in_page_is_503_not_500_without_the_database(client, alice, database, caplog):
+def test_a_signed_in_page_is_503_not_500_without_the_database(
+    client: Client, alice: User, database, caplog: pytest.LogCaptureFixture
+) -> None:
     client.force_login(alice)
     database.down()
     response = client.get("/jit/")
@@ -82,14 +88,16 @@ def test_a_signed_in_page_is_503_not_500_without_the_database(client, alice, dat
     assert "Answering 503" in caplog.text
 
 
-def test_healthz_answers_503_json_without_the_database(client, database):
+def test_healthz_answers_503_json_without_the_database(client: Client, database) -> None:
     database.down()
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
 
 
-def test_a_task_that_cannot_be_queued_is_logged_and_the_caller_carries_on(unreachable_task, caplog):
+def test_a_task_that_cannot_be_queued_is_logged_and_the_caller_carries_on(
+    unreachable_task, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="portal.queueing")
     started = time.monotonic()
     assert queueing.publish(unreachable_task) is False

@@ -39,7 +39,7 @@ PATTERNS = {
 }
 
 
-def test_redaction_blanks_what_the_patterns_catch():
+def test_redaction_blanks_what_the_patterns_catch() -> None:
     line = (
         'POST /hooks/marketplace/resource?sig=s3cr3t-value HTTP/1.1 "Authorization: Bearer abc.def"'
         " /callback/?code=0.AXoA-long-code&state=x eyJhbGciOi.eyJzdWIiOi.c2ln"
@@ -108,7 +108,7 @@ def wait_for(query: str, args: tuple, database: Path, timeout: float = 90):
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
-def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path):
+def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path: Path) -> None:
     port, emulator_port, signin_port = _free_port(), _free_port(), _free_port()
     portal = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}} | {
