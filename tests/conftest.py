@@ -24,13 +24,15 @@ CHARLIE = uuid.UUID("9c6395d3-4420-4edc-8a5f-facb2cebda2d")
 PAT = uuid.UUID("fe96399b-4112-4390-b6f7-5d487005120c")
 
 
-def make_tenant(tenant_id, name, side, state=Tenant.State.ALLOWED):
+def make_tenant(
+    tenant_id: uuid.UUID | str, name: str, side: str, state: str = Tenant.State.ALLOWED
+) -> Tenant:
     return Tenant.objects.create(
         entra_tenant_id=tenant_id, display_name=name, side=side, state=state
     )
 
 
-def make_person(tenant, object_id, name, role):
+def make_person(tenant: Tenant, object_id: uuid.UUID | str, name: str, role: str) -> User:
     user = User.objects.create(
         username=f"{tenant.entra_tenant_id}/{object_id}",
         display_name=name,
@@ -79,8 +81,6 @@ def pat(contoso: Tenant) -> User:
 @pytest.fixture(scope="session")
 def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     """One local Azure emulator for the session, on ephemeral ports, over HTTPS."""
-    from emulator.server import EmulatorServer
-
     server = EmulatorServer(
         scenario="demo",
         var_dir=tmp_path_factory.mktemp("azure-emulator"),
@@ -110,7 +110,7 @@ def azure(emulator_server: EmulatorServer, settings: Settings) -> EmulatorServer
     return emulator_server
 
 
-def store_sign_in(azure, user):
+def store_sign_in(azure: EmulatorServer, user: User) -> User:
     """What a sign-in leaves behind: a stored credential whose cached ARM token is fresh."""
     import datetime as dt
 

@@ -25,7 +25,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-def app_id(subscription, resource_group, name):
+def app_id(subscription: str, resource_group: str, name: str) -> str:
     return (
         f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.Solutions/applications/{name}"
@@ -50,16 +50,25 @@ def emulator(emulator_server: EmulatorServer, settings: Settings) -> EmulatorSer
     return emulator_server
 
 
-def token_provider(server, oid, lifetime=3600):
-    """What the accounts app will pass: a callable returning (access token, expires_on)."""
-    calls = []
+class TokenProvider:
+    """What the accounts app will pass: a callable returning (access token, expires_on); it
+    remembers each call."""
 
-    def provide():
-        calls.append(oid)
-        return server.token_for(oid, lifetime=lifetime), int(time.time()) + lifetime
+    def __init__(self, server: EmulatorServer, oid: str, lifetime: int) -> None:
+        self.server = server
+        self.oid = oid
+        self.lifetime = lifetime
+        self.calls: list[str] = []
 
-    provide.calls = calls
-    return provide
+    def __call__(self) -> tuple[str, int]:
+        self.calls.append(self.oid)
+        return self.server.token_for(self.oid, lifetime=self.lifetime), int(
+            time.time()
+        ) + self.lifetime
+
+
+def token_provider(server: EmulatorServer, oid: str, lifetime: int = 3600) -> TokenProvider:
+    return TokenProvider(server, oid, lifetime)
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ from that thread unless told it is safe; these tests only use the ORM to set up 
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -34,7 +36,7 @@ SCREENSHOTS = Path(
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Browser:
+def chromium() -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), (
         "Chromium is missing: bin/test installs it (apt-get install chromium)"
     )
@@ -65,7 +67,7 @@ def watch_csp(page: Page) -> list[str]:
 
 
 @pytest.fixture
-def page(chromium: Browser, portal: LiveServer) -> Page:
+def page(chromium: Browser, portal: LiveServer) -> Iterator[Page]:
     context = chromium.new_context(
         base_url=portal.url,
         viewport={"width": 1280, "height": 900},
@@ -81,7 +83,7 @@ def page(chromium: Browser, portal: LiveServer) -> Page:
 
 
 @pytest.fixture
-def phone_page(chromium: Browser, portal: LiveServer) -> Page:
+def phone_page(chromium: Browser, portal: LiveServer) -> Iterator[Page]:
     context = chromium.new_context(
         base_url=portal.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
     )
@@ -143,7 +145,7 @@ def demo(portal: LiveServer, azure: EmulatorServer) -> dict[str, Tenant]:
     return tenants
 
 
-def emulator_act(azure, action: str, body: dict) -> dict:
+def emulator_act(azure: EmulatorServer, action: str, body: dict[str, Any]) -> dict[str, Any]:
     """Something a person does outside the portal, in "the Azure portal" of the emulator."""
     import requests
 
@@ -151,7 +153,8 @@ def emulator_act(azure, action: str, body: dict) -> dict:
         f"{azure.https_url}/_emulator/act/{action}", json=body, verify=azure.ca_bundle, timeout=10
     )
     assert response.status_code in (200, 201, 202), response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def run_queued_operations() -> int:

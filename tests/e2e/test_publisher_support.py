@@ -1,14 +1,14 @@
 """A publisher support engineer finds a customer, asks for elevation, sees it granted without
 reloading, watches the time left, and cancels another request, in a real browser."""
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from accounts.models import Tenant
 from jit.models import JitRequest, State
 from tests.e2e.conftest import run_queued_operations, screenshot, sign_in
 
 
-def _request_elevation(page, app_name, *, hours, why):
+def _request_elevation(page: Page, app_name: str, *, hours: str, why: str) -> Page:
     page.goto("/apps/customers/")
     page.get_by_label("Search").fill("Fabri")
     customers = page.locator("#customer_list")
@@ -65,8 +65,13 @@ def test_publisher_cancels_a_pending_request(demo: dict[str, Tenant], page: Page
     expect(status.locator(".badge").first).to_have_text("Pending")  # Fabrikam decides by hand
     screenshot(page, "publisher-request-pending")
 
-    dialogs = []
-    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    dialogs: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     page.get_by_role("button", name="Cancel request").click()
     expect(status).to_contain_text("submitting to Azure")
     assert dialogs and "Cancel" in dialogs[0]

@@ -1,7 +1,7 @@
 """A reader sees everything and can change nothing; a person of another tenant reaches neither
 the application nor its requests."""
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import APIResponse, Page, expect
 
 from accounts.models import Tenant
 from jit.models import JitRequest, Operation, State
@@ -11,13 +11,13 @@ CHANGES = ["Approve", "Deny", "Record approval", "Record denial", "Revoke access
            "Save to Azure", "Request elevation"]  # fmt: skip
 
 
-def _post(page, path, data):
+def _post(page: Page, path: str, data: dict[str, str | float | bool]) -> APIResponse:
     """A hand-made POST with the session and a valid CSRF token: only the server's rules stop it."""
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     return page.request.post(path, form=data, headers={"X-CSRFToken": token, "Referer": page.url})
 
 
-def _no_change_buttons(page):
+def _no_change_buttons(page: Page) -> None:
     for name in CHANGES:
         expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
         expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
@@ -80,7 +80,8 @@ def test_another_tenant_reaches_neither_the_app_nor_its_requests(
     for path in (f"/apps/applications/{app.pk}/", f"/jit/requests/{pending.pk}/",
                  f"/jit/requests/{pending.pk}/status/", f"/jit/apps/{app.pk}/policy/",
                  f"/permissions/applications/{app.pk}/"):  # fmt: skip
-        assert page.goto(path).status == 404, path
+        response = page.goto(path)
+        assert response is not None and response.status == 404, path
     screenshot(page, "outsider-404")
     forged = _post(page, f"/jit/requests/{pending.pk}/decide/",
                    {"decision": "approve", "justification": "forged"})  # fmt: skip

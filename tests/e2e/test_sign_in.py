@@ -7,7 +7,7 @@ from tests.conftest import FABRIKAM
 from tests.e2e.conftest import screenshot, sign_in
 
 
-def _allow_fabrikam():
+def _allow_fabrikam() -> None:
     Tenant.objects.create(
         entra_tenant_id=FABRIKAM, display_name="Fabrikam", side="customer", state="allowed"
     )

@@ -25,14 +25,25 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-def app_arm_id(subscription, resource_group, name):
+def app_arm_id(subscription: str, resource_group: str, name: str) -> str:
     return (
         f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.Solutions/applications/{name}"
     )
 
 
-def _app(tenant, offer, subscription, resource_group, name, mode, approvers, hours, location):
+def _app(
+    tenant: Tenant,
+    offer: Offer,
+    subscription: str,
+    resource_group: str,
+    name: str,
+    mode: str,
+    approvers: list[dict[str, str]],
+    hours: int,
+    location: str,
+) -> ManagedApplication:
+    assert offer.publisher_tenant is not None
     return ManagedApplication.objects.create(
         arm_id=app_arm_id(subscription, resource_group, name),
         customer_tenant=tenant,
