@@ -1,5 +1,7 @@
 """How the gateways authenticate: settings decide where, the token provider decides who."""
 
+from typing import Any
+
 import pytest
 from pytest_django import Settings
 
@@ -102,7 +104,7 @@ def test_a_closed_gateway_can_be_used_again(emulator: EmulatorServer) -> None:
 
 
 def test_a_provider_that_cannot_give_a_token_stops_the_call(emulator: EmulatorServer) -> None:
-    def refresh_token_revoked():
+    def refresh_token_revoked() -> tuple[str, int]:
         raise AuthenticationFailed("The refresh token was revoked.", code="invalid_grant")
 
     with pytest.raises(AuthenticationFailed) as caught:
@@ -115,7 +117,7 @@ def test_a_provider_that_cannot_give_a_token_stops_the_call(emulator: EmulatorSe
 def test_later_syncs_of_a_tenant_reuse_its_app_token(
     emulator: EmulatorServer, settings: Settings
 ) -> None:
-    def token_requests():
+    def token_requests() -> list[dict[str, Any]]:
         return [
             r
             for r in emulator.state.requests_log

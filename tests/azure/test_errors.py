@@ -1,5 +1,7 @@
 """Failures provoked in the emulator (faults, revoked tokens, RBAC) and what the gateway raises."""
 
+from typing import Any
+
 import pytest
 from pytest_django import Settings
 
@@ -21,7 +23,7 @@ CHARLIE = "9c6395d3-4420-4edc-8a5f-facb2cebda2d"
 APPS_PATH = f"/subscriptions/{FABRIKAM_SUB}/providers/Microsoft.Solutions/applications"
 
 
-def calls_to(emulator, path):
+def calls_to(emulator: EmulatorServer, path: str) -> list[dict[str, Any]]:
     return [r for r in emulator.state.requests_log if r["path"].lower() == path.lower()]
 
 

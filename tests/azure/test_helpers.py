@@ -20,7 +20,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
         f"/subscriptions/a8c02436-e607-478d-aa9c-f223ff5aabfd/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}/",
     ],
 )
-def test_role_ids_normalise_to_the_guid(value) -> None:
+def test_role_ids_normalise_to_the_guid(value: str) -> None:
     assert role_guid(value) == CONTRIBUTOR
 
 
@@ -34,7 +34,7 @@ def test_role_ids_normalise_to_the_guid(value) -> None:
         (None, None),
     ],
 )
-def test_durations_parse_both_spellings(text, expected) -> None:
+def test_durations_parse_both_spellings(text: str | None, expected: dt.timedelta | None) -> None:
     assert parse_duration(text) == expected
 
 

@@ -16,7 +16,14 @@ from portal.azure import (
     gateway_for_token,
 )
 from portal.azure.gateway import SdkAzureGateway
-from portal.azure.records import Authorization, JitApprover, JitPolicy
+from portal.azure.records import (
+    AccessRequestRecord,
+    ApprovalRecord,
+    Authorization,
+    JitApprover,
+    JitPolicy,
+    JitRequestRecord,
+)
 from tests.azure.conftest import (
     ALICE,
     BACKUP,
@@ -36,7 +43,7 @@ WOODGROVE_SUB = "b4ada22b-090d-4aa2-a27f-8119ce092cad"
 WOODGROVE_MONITORING = app_id(WOODGROVE_SUB, "rg-managed-apps", "woodgrove-monitoring")
 
 
-def jit_id(subscription, resource_group, name):
+def jit_id(subscription: str, resource_group: str, name: str) -> str:
     return (
         f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.Solutions/jitRequests/{name}"
@@ -47,13 +54,19 @@ def jit_id(subscription, resource_group, name):
 SCOPE = f"/subscriptions/{CONTOSO_SUB}/resourceGroups/jit-requests"
 
 
-def in_scope(name):
+def in_scope(name: str) -> str:
     return jit_id(CONTOSO_SUB, "jit-requests", name)
 
 
 def request_elevation(
-    gateway, emulator, *, name, application=MONITORING, hours=2, role=CONTRIBUTOR
-):
+    gateway: SdkAzureGateway,
+    emulator: EmulatorServer,
+    *,
+    name: str,
+    application: str = MONITORING,
+    hours: int = 2,
+    role: str = CONTRIBUTOR,
+) -> JitRequestRecord:
     return gateway.create_jit_request(
         jit_request_id=in_scope(name),
         application_id=application,
@@ -292,13 +305,16 @@ APPROVAL_TESTS = (
 )
 
 
-def pending_approval_for(gateway, request_name):
+def pending_approval_for(
+    gateway: SdkAzureGateway, request_name: str
+) -> tuple[AccessRequestRecord, ApprovalRecord]:
     """The approval of a JIT request, through the PIM request that names it."""
     (access,) = [
         a
         for a in gateway.list_access_requests(MONITORING_MRG, as_approver=True)
         if a.ticket_number == request_name
     ]
+    assert access.approval_id is not None
     return access, gateway.get_approval(access.approval_id)
 
 

@@ -210,7 +210,7 @@ def test_missing_resource_group_is_not_found(as_alice: SdkAzureGateway) -> None:
         f"/subscriptions/{FABRIKAM_SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
     ],
 )
-def test_role_definition_by_guid_or_full_id(as_alice: SdkAzureGateway, role_id) -> None:
+def test_role_definition_by_guid_or_full_id(as_alice: SdkAzureGateway, role_id: str) -> None:
     role = as_alice.get_role_definition(role_id)
 
     assert role.id == CONTRIBUTOR
@@ -433,6 +433,7 @@ def test_a_listing_keeps_every_page_and_its_digest_follows_the_content(
     assert [r.id for r in paged.records()] == [r.id for r in first.records()]
 
     monitoring = emulator.state.applications[MONITORING.lower()]
+    assert monitoring.jit_access_policy is not None
     monitoring.jit_access_policy = {
         **monitoring.jit_access_policy,
         "jitApprovalMode": "AutoApprove",
@@ -440,4 +441,5 @@ def test_a_listing_keeps_every_page_and_its_digest_follows_the_content(
     changed = fabrikam_app.read_managed_apps(FABRIKAM_SUB)
     assert changed.digest != first.digest
     record = next(r for r in changed.records() if r.id.lower() == MONITORING.lower())
+    assert record.jit_policy is not None
     assert record.jit_policy.approval_mode == "AutoApprove"
