@@ -2,7 +2,8 @@ from datetime import timedelta
 
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
-from django.http import HttpResponse
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 from pytest_django import Settings
@@ -12,21 +13,23 @@ from accounts.decorators import portal_access_required, recent_sign_in_required
 from accounts.models import EntraCredential, Tenant, User
 
 
-def _request(user, path="/x", referer="http://testserver/apps/42/"):
+def _request(
+    user: User, path: str = "/x", referer: str = "http://testserver/apps/42/"
+) -> WSGIRequest:
     request = RequestFactory().post(path, HTTP_REFERER=referer)
     request.user = user
     request.session = SessionStore()
-    request._messages = FallbackStorage(request)
+    request._messages = FallbackStorage(request)  # type: ignore[attr-defined]  # what MessageMiddleware sets
     return request
 
 
 @recent_sign_in_required
-def _sensitive(request):
+def _sensitive(request: HttpRequest) -> HttpResponse:
     return HttpResponse("done")
 
 
 @portal_access_required
-def _page(request):
+def _page(request: HttpRequest) -> HttpResponse:
     return HttpResponse("page")
 
 

@@ -1,6 +1,7 @@
 """ID token validation against the emulator's real JWKS over HTTPS."""
 
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -9,15 +10,16 @@ from pytest_django import Settings
 
 from accounts.identity import InvalidIdToken, validate_id_token
 from emulator.server import EmulatorServer
+from emulator.state import Person
 from tests.conftest import ALICE, FABRIKAM
 
 
 @pytest.fixture
-def person(azure: EmulatorServer):
+def person(azure: EmulatorServer) -> Person:
     return azure.state.people[str(ALICE)]
 
 
-def _claims(azure, settings, **overrides):
+def _claims(azure: EmulatorServer, settings: Settings, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
         "aud": settings.ENTRA_CLIENT_ID,
@@ -37,7 +39,7 @@ def _claims(azure, settings, **overrides):
 
 
 def test_a_token_from_the_emulator_validates(
-    azure: EmulatorServer, settings: Settings, person
+    azure: EmulatorServer, settings: Settings, person: Person
 ) -> None:
     token = azure.identity.id_token(person, settings.ENTRA_CLIENT_ID, "n-123")
     identity = validate_id_token(token, nonce="n-123")
@@ -45,7 +47,7 @@ def test_a_token_from_the_emulator_validates(
     assert identity.roles == ("Customer.Admin",)
 
 
-def test_wrong_nonce_is_refused(azure: EmulatorServer, settings: Settings, person) -> None:
+def test_wrong_nonce_is_refused(azure: EmulatorServer, settings: Settings, person: Person) -> None:
     token = azure.identity.id_token(person, settings.ENTRA_CLIENT_ID, "n-123")
     with pytest.raises(InvalidIdToken, match="nonce"):
         validate_id_token(token, nonce="other")
@@ -78,7 +80,9 @@ def test_issuer_of_another_tenant_is_refused(azure: EmulatorServer, settings: Se
         validate_id_token(token, nonce="n-123")
 
 
-def test_forged_signature_is_refused(azure: EmulatorServer, settings: Settings, person) -> None:
+def test_forged_signature_is_refused(
+    azure: EmulatorServer, settings: Settings, person: Person
+) -> None:
     genuine = azure.identity.id_token(person, settings.ENTRA_CLIENT_ID, "n-123")
     kid = jwt.get_unverified_header(genuine)["kid"]
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)

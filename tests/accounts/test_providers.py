@@ -2,7 +2,7 @@
 an anonymous visitor sends to them."""
 
 import pytest
-from allauth.socialaccount import providers
+from allauth.socialaccount import providers  # type: ignore[import-untyped]  # django-allauth ships no type information
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
@@ -20,8 +20,9 @@ def test_the_only_installed_provider_is_entra() -> None:
 
 
 @pytest.mark.parametrize("provider_id", PROVIDER_IDS)
-def test_every_installed_provider_has_a_configured_app(provider_id) -> None:
+def test_every_installed_provider_has_a_configured_app(provider_id: str) -> None:
     apps = settings.SOCIALACCOUNT_PROVIDERS[provider_id]["APPS"]
+    assert isinstance(apps, list)
     assert apps and all(app["client_id"] for app in apps)
 
 
@@ -29,7 +30,7 @@ def test_every_installed_provider_has_a_configured_app(provider_id) -> None:
 @pytest.mark.parametrize("suffix", ["login", "callback"])
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_provider_urls_never_fail_for_an_anonymous_visitor(
-    client: Client, provider_id, suffix, method
+    client: Client, provider_id: str, suffix: str, method: str
 ) -> None:
     name = f"{provider_id}_login" if suffix == "login" else f"{provider_id}_callback"
     response = getattr(client, method)(reverse(name))
@@ -59,6 +60,6 @@ callback_values = st.one_of(
         max_size=5,
     )
 )
-def test_hostile_callback_parameters_never_fail(client: Client, params) -> None:
+def test_hostile_callback_parameters_never_fail(client: Client, params: dict[str, str]) -> None:
     response = client.get(reverse("entra_callback"), params)
     assert response.status_code < 500, params

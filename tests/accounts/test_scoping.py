@@ -23,7 +23,9 @@ def test_blocked_or_pending_tenant_grants_nothing(alice: User, fabrikam: Tenant)
     assert scoping.has_access(alice) is True
 
 
-def test_inactive_and_anonymous_people_see_nothing(alice: User, django_user_model) -> None:
+def test_inactive_and_anonymous_people_see_nothing(
+    alice: User, django_user_model: type[User]
+) -> None:
     from django.contrib.auth.models import AnonymousUser
 
     assert list(scoping.tenants_of(AnonymousUser())) == []
@@ -47,7 +49,7 @@ def test_roles_filter_and_side_filter_apply_to_the_same_membership(
 def test_tenant_search_matches_part_of_a_name_or_a_quoted_whole_name(fabrikam: Tenant) -> None:
     longer = make_tenant("0c8a6f40-3b7e-4d5e-9f1a-2b3c4d5e6f70", "Fabrikam Ltd", Side.CUSTOMER)
 
-    def found(text):
+    def found(text: str) -> set[Tenant]:
         return set(Tenant.objects.filter(scoping.tenant_named(text)))
 
     assert found("fabrikam") == {fabrikam, longer}

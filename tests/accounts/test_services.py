@@ -50,6 +50,7 @@ def test_sign_in_replaces_memberships_and_encrypts_the_refresh_token(
     alice: User, fabrikam: Tenant
 ) -> None:
     decision = services.access_decision(tenant=fabrikam, token_roles=["Customer.Reader"])
+    assert alice.entra_object_id is not None
     services.entra_sign_in_complete(
         user=alice,
         tenant_id=fabrikam.entra_tenant_id,
@@ -96,7 +97,9 @@ def test_encryption_keys_rotate(settings: Settings) -> None:
         crypto.decrypt(secret)
 
 
-def test_unique_identity_is_tenant_and_object_id(alice: User, django_user_model) -> None:
+def test_unique_identity_is_tenant_and_object_id(
+    alice: User, django_user_model: type[User]
+) -> None:
     from django.db import IntegrityError, transaction
 
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -22,14 +22,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Browser:
-    def __init__(self, portal_url):
+    def __init__(self, portal_url: str) -> None:
         self.portal_url = portal_url
         self.session = requests.Session()
 
-    def start_sign_in(self):
+    def start_sign_in(self) -> str:
         """Open the sign-in page and press "Sign in with Microsoft"; returns the authorize URL."""
         page = self.session.get(f"{self.portal_url}/auth/login/")
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert match is not None, page.text[:500]
+        csrf = match.group(1)
         response = self.session.post(
             f"{self.portal_url}/auth/entra/login/?process=login",
             data={"csrfmiddlewaretoken": csrf},
@@ -39,7 +41,7 @@ class Browser:
         assert response.status_code == 302, response.text[:500]
         return response.headers["Location"]
 
-    def pick_account(self, authorize_url, object_id):
+    def pick_account(self, authorize_url: str, object_id: str) -> str:
         """On the emulator's sign-in page, choose a person; returns the portal callback URL."""
         parts = urlsplit(authorize_url)
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -51,12 +53,12 @@ class Browser:
         assert response.status_code == 302, response.text[:500]
         return response.headers["Location"]
 
-    def sign_in_as(self, object_id):
+    def sign_in_as(self, object_id: str) -> requests.Response:
         return self.session.get(self.pick_account(self.start_sign_in(), object_id))
 
 
 @pytest.fixture
-def browser(azure: EmulatorServer, live_server: LiveServer):
+def browser(azure: EmulatorServer, live_server: LiveServer) -> Browser:
     return Browser(live_server.url)
 
 
@@ -68,7 +70,7 @@ def fabrikam_allowed(db: None) -> Tenant:
 
 
 def test_authorize_request_uses_pkce_nonce_and_the_organizations_tenant(
-    browser, azure: EmulatorServer
+    browser: Browser, azure: EmulatorServer
 ) -> None:
     url = browser.start_sign_in()
     parts = urlsplit(url)
@@ -79,7 +81,9 @@ def test_authorize_request_uses_pkce_nonce_and_the_organizations_tenant(
     assert set(query["scope"][0].split()) == {"openid", "profile", "offline_access", "User.Read"}
 
 
-def test_customer_admin_signs_in_and_gets_a_membership(browser, fabrikam_allowed: Tenant) -> None:
+def test_customer_admin_signs_in_and_gets_a_membership(
+    browser: Browser, fabrikam_allowed: Tenant
+) -> None:
     final = browser.sign_in_as(str(ALICE))
     assert final.status_code == 200
     user = User.objects.get(entra_object_id=ALICE)
@@ -97,12 +101,14 @@ def test_customer_admin_signs_in_and_gets_a_membership(browser, fabrikam_allowed
     assert refresh_token not in profile.text
 
 
-def test_reader_signs_in_with_the_reader_role(browser, fabrikam_allowed: Tenant) -> None:
+def test_reader_signs_in_with_the_reader_role(browser: Browser, fabrikam_allowed: Tenant) -> None:
     browser.sign_in_as(str(BOB))
     assert Membership.objects.get(user__entra_object_id=BOB).role == Role.CUSTOMER_READER
 
 
-def test_publisher_support_signs_in_and_the_publisher_tenant_is_allowed_at_once(browser) -> None:
+def test_publisher_support_signs_in_and_the_publisher_tenant_is_allowed_at_once(
+    browser: Browser,
+) -> None:
     browser.sign_in_as(str(PAT))
     tenant = Tenant.objects.get(entra_tenant_id=CONTOSO)
     assert (tenant.side, tenant.state) == ("publisher", "allowed")
@@ -110,7 +116,7 @@ def test_publisher_support_signs_in_and_the_publisher_tenant_is_allowed_at_once(
 
 
 def test_second_sign_in_updates_roles_instead_of_creating_a_second_user(
-    browser, azure: EmulatorServer, fabrikam_allowed: Tenant
+    browser: Browser, azure: EmulatorServer, fabrikam_allowed: Tenant
 ) -> None:
     browser.sign_in_as(str(ALICE))
     azure.state.people[str(ALICE)].roles = ["Customer.Reader"]
@@ -122,7 +128,7 @@ def test_second_sign_in_updates_roles_instead_of_creating_a_second_user(
     ) == [Role.CUSTOMER_READER]
 
 
-def test_unknown_tenant_lands_on_the_pending_page_and_no_user_is_created(browser) -> None:
+def test_unknown_tenant_lands_on_the_pending_page_and_no_user_is_created(browser: Browser) -> None:
     final = browser.sign_in_as(TOM)
     assert final.status_code == 403
     assert "waiting for review" in final.text
@@ -134,7 +140,7 @@ def test_unknown_tenant_lands_on_the_pending_page_and_no_user_is_created(browser
     assert not EntraCredential.objects.exists()
 
 
-def test_blocked_tenant_is_refused(browser, fabrikam_allowed: Tenant) -> None:
+def test_blocked_tenant_is_refused(browser: Browser, fabrikam_allowed: Tenant) -> None:
     Tenant.objects.filter(pk=fabrikam_allowed.pk).update(state="blocked")
     final = browser.sign_in_as(str(ALICE))
     assert final.status_code == 403
@@ -142,7 +148,9 @@ def test_blocked_tenant_is_refused(browser, fabrikam_allowed: Tenant) -> None:
     assert not User.objects.exists()
 
 
-def test_person_without_a_role_is_told_what_to_ask_for(browser, fabrikam_allowed: Tenant) -> None:
+def test_person_without_a_role_is_told_what_to_ask_for(
+    browser: Browser, fabrikam_allowed: Tenant
+) -> None:
     final = browser.sign_in_as(DAVE)
     assert final.status_code == 403
     assert "you hold no role in the portal" in final.text
@@ -150,7 +158,7 @@ def test_person_without_a_role_is_told_what_to_ask_for(browser, fabrikam_allowed
 
 
 def test_denied_consent_ends_on_the_error_page_and_creates_nothing(
-    browser, fabrikam_allowed: Tenant
+    browser: Browser, fabrikam_allowed: Tenant
 ) -> None:
     authorize_url = browser.start_sign_in()
     state = parse_qs(urlsplit(authorize_url).query)["state"][0]
@@ -166,7 +174,7 @@ def test_denied_consent_ends_on_the_error_page_and_creates_nothing(
     assert not User.objects.exists()
 
 
-def test_state_mismatch_is_refused(browser, fabrikam_allowed: Tenant) -> None:
+def test_state_mismatch_is_refused(browser: Browser, fabrikam_allowed: Tenant) -> None:
     callback = browser.pick_account(browser.start_sign_in(), str(ALICE))
     tampered = re.sub(r"state=[^&]+", "state=forged", callback)
     final = browser.session.get(tampered)
@@ -174,7 +182,9 @@ def test_state_mismatch_is_refused(browser, fabrikam_allowed: Tenant) -> None:
     assert not User.objects.exists()
 
 
-def test_wrong_audience_is_refused(browser, fabrikam_allowed: Tenant, settings: Settings) -> None:
+def test_wrong_audience_is_refused(
+    browser: Browser, fabrikam_allowed: Tenant, settings: Settings
+) -> None:
     # The ID token is issued for the portal's client id; a portal configured with another id
     # must not accept it.
     callback = browser.pick_account(browser.start_sign_in(), str(ALICE))
@@ -185,7 +195,7 @@ def test_wrong_audience_is_refused(browser, fabrikam_allowed: Tenant, settings: 
 
 
 def test_operator_of_the_publisher_tenant_gets_the_admin_site(
-    browser, azure: EmulatorServer
+    browser: Browser, azure: EmulatorServer
 ) -> None:
     olivia = next(p for p in azure.state.people.values() if p.name.startswith("Olivia"))
     browser.sign_in_as(olivia.oid)
@@ -205,7 +215,7 @@ def test_operator_of_the_publisher_tenant_gets_the_admin_site(
 
 
 def test_sign_in_learns_the_tenant_name_and_licence_from_graph(
-    browser, azure: EmulatorServer
+    browser: Browser, azure: EmulatorServer
 ) -> None:
     wendy = next(p for p in azure.state.people.values() if p.name.startswith("Wendy"))
     browser.sign_in_as(wendy.oid)  # Woodgrove: unknown to the portal, no Entra ID P2

@@ -45,6 +45,7 @@ def test_arm_token_is_cached_encrypted_and_reused(
 ) -> None:
     first, _ = arm_access_token(signed_in_alice)
     credential = EntraCredential.objects.get(user=signed_in_alice)
+    assert credential.arm_token_encrypted is not None
     assert first.encode() not in bytes(credential.arm_token_encrypted)
     refresh_before = crypto.decrypt(credential.refresh_token_encrypted)
     second, _ = arm_access_token(signed_in_alice)
@@ -69,6 +70,7 @@ def test_a_token_close_to_expiry_is_renewed_and_the_refresh_token_rotated(
     renewed, _ = arm_access_token(signed_in_alice)
     credential.refresh_from_db()
     assert crypto.decrypt(credential.refresh_token_encrypted) != old_refresh
+    assert credential.arm_token_expires_at is not None
     assert credential.arm_token_expires_at > timezone.now() + timedelta(minutes=30)
     assert renewed
 

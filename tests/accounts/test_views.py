@@ -50,7 +50,9 @@ def test_profile_needs_sign_in(client: Client) -> None:
         ("no_role", "you hold no role in the portal"),
     ],
 )
-def test_no_access_page_explains_what_to_ask_for(client: Client, reason, expected) -> None:
+def test_no_access_page_explains_what_to_ask_for(
+    client: Client, reason: str, expected: str
+) -> None:
     session = client.session
     session[NO_ACCESS_SESSION_KEY] = {
         "reason": reason,
@@ -72,7 +74,7 @@ def test_login_page_offers_entra_sign_in_by_post(client: Client) -> None:
 
 
 def test_operators_queue_a_sync_from_the_tenant_admin(
-    admin_client,
+    admin_client: Client,
     fabrikam: Tenant,
     contoso: Tenant,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
