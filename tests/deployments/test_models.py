@@ -100,7 +100,7 @@ def test_a_service_catalog_definition_stays_private_to_the_tenants_using_it(
 
 
 def test_people_without_a_customer_or_publisher_role_see_no_offers(
-    offer: Offer, django_user_model
+    offer: Offer, django_user_model: type[User]
 ) -> None:
     nobody = django_user_model.objects.create(username="nobody")
     assert list(Offer.objects.visible_to(nobody)) == []

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 
 
-def mirror_snapshot():
+def mirror_snapshot() -> tuple[list[tuple[str, str]], list[str]]:
     return (
         sorted(ManagedApplication.objects.values_list("arm_id", "provisioning_state")),
         sorted(ManagedResource.objects.values_list("arm_id", flat=True)),
@@ -35,7 +35,9 @@ def test_syncs_of_one_tenant_asked_for_at_once_queue_one_run(
     report("queue", outcomes, runs=SyncRun.objects.count())
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert SyncRun.objects.count() == 1
-    assert {run.pk for run in outcomes} == {SyncRun.objects.get().pk}
+    assert {run.pk for run in outcomes if not isinstance(run, Exception)} == {
+        SyncRun.objects.get().pk
+    }
 
 
 def test_one_run_delivered_to_several_workers_at_once_runs_once(
@@ -72,6 +74,7 @@ def test_a_tenant_sync_and_an_application_sync_at_once_agree(
     sync.run_tenant_sync(run_id=first.pk)
     expected = mirror_snapshot()
     app = ManagedApplication.objects.order_by("pk").first()
+    assert app is not None
     tenant_run = queue_tenant_sync(tenant=fabrikam)
     app_runs = [
         sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
@@ -98,7 +101,7 @@ def test_one_webhook_delivered_twice_at_once_is_recorded_once(
     Subscription.objects.create(subscription_id=FABRIKAM_SUBSCRIPTION, tenant=fabrikam)
     body = json.dumps(_payload())
 
-    def deliver():
+    def deliver() -> tuple[int, str]:
         response = Client().post(
             f"{URL}?sig={settings.MARKETPLACE_WEBHOOK_SECRET}",
             data=body,
@@ -108,6 +111,9 @@ def test_one_webhook_delivered_twice_at_once_is_recorded_once(
 
     outcomes = at_once(*[deliver] * 4)
     report("webhook", outcomes, events=MarketplaceEvent.objects.count())
-    assert sorted(outcomes) == [(200, "accepted")] + [(200, "duplicate")] * 3
+    assert (
+        sorted(o for o in outcomes if not isinstance(o, Exception))
+        == [(200, "accepted")] + [(200, "duplicate")] * 3
+    )
     assert MarketplaceEvent.objects.count() == 1
     assert SyncRun.objects.filter(application_arm_id__gt="").count() == 1

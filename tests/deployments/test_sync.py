@@ -14,6 +14,7 @@ from deployments.models import ManagedApplication, ManagedResource, Offer, Subsc
 from deployments.services import queue_tenant_sync
 from deployments.tasks import sync_tenant
 from emulator.server import EmulatorServer
+from emulator.state import Application
 from tests.conftest import make_tenant
 from tests.deployments.conftest import make_run, pretend_the_sync_memory_aged
 
@@ -21,7 +22,7 @@ FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 TAILSPIN = "a2d9358c-f752-4d74-8279-47053b42bc40"
 
 
-def _emulated_apps(azure, subscription_id):
+def _emulated_apps(azure: EmulatorServer, subscription_id: str) -> dict[str, Application]:
     return {
         app.id.lower(): app
         for app in azure.state.applications.values()
@@ -29,7 +30,9 @@ def _emulated_apps(azure, subscription_id):
     }
 
 
-def _sync(tenant, django_capture_on_commit_callbacks):
+def _sync(
+    tenant: Tenant, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> SyncRun:
     with django_capture_on_commit_callbacks(execute=False) as queued:
         run = queue_tenant_sync(tenant=tenant)
     assert len(queued) == 1  # the task is queued once the run row is committed
@@ -152,7 +155,7 @@ def test_a_resync_that_finds_the_same_arm_answers_reads_no_records_or_rows(
     assert second.subscription_digests == mirrored.subscription_digests
 
 
-def _tamper(app_arm_id):
+def _tamper(app_arm_id: str) -> None:
     ManagedApplication.objects.filter(arm_id__iexact=app_arm_id).update(
         provisioning_state="Tampered"
     )
@@ -200,6 +203,7 @@ def test_a_changed_jit_policy_is_picked_up(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     source = next(a for a in _emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values() if a.jit_enabled)
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {**source.jit_access_policy, "jitApprovalMode": "AutoApprove"}
     run = _sync(fabrikam, django_capture_on_commit_callbacks)
     assert run.rows_updated == 1
@@ -254,13 +258,13 @@ def test_throttling_is_retried_after_retry_after_and_then_succeeds(
         kind="throttle", count=1, retry_after=30, path="/providers/Microsoft.Solutions/applications"
     )
     run = SyncRun.objects.create(tenant=fabrikam)
-    sync_tenant.apply(args=[run.pk])
+    sync_tenant.apply(args=(run.pk,))
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error
     assert ManagedApplication.objects.count() == len(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION))
 
 
-def _sync_without_retries(tenant):
+def _sync_without_retries(tenant: Tenant) -> SyncRun:
     run = SyncRun.objects.create(tenant=tenant)
     sync.run_tenant_sync(run_id=run.pk)  # no task, so Throttled and Transient are not retried
     run.refresh_from_db()

@@ -4,6 +4,7 @@ charlie of Northwind (another customer), pat (Publisher.Support of Contoso)."""
 import datetime as dt
 import re
 import uuid
+from typing import TypedDict
 
 import pytest
 from django.test import Client
@@ -14,28 +15,34 @@ from accounts.models import Side, Tenant, User
 from deployments.models import ManagedApplication, Offer, SyncRun
 from tests.conftest import make_person, make_tenant
 from tests.deployments.conftest import make_app, make_jit_request, make_offer, make_run
+from tests.types import ClientResponse
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+
+class _Htmx(TypedDict):
+    HTTP_HX_REQUEST: str
 
 
-def page_of(response):
+HTMX: _Htmx = {"HTTP_HX_REQUEST": "true"}
+
+
+def page_of(response: ClientResponse) -> str:
     assert response.status_code == 200, response.status_code
     return response.content.decode()
 
 
-def row_of(page, marker):
+def row_of(page: str, marker: str) -> str:
     """The rest of the table row where marker appears."""
     start = page.index(marker)
     return page[start : page.index("</tr>", start)]
 
 
-def post_forms(page):
+def post_forms(page: str) -> list[str]:
     """The actions (URLs of POST forms) a page offers, apart from signing out."""
     actions = re.findall(r'<form method="post" action="([^"]+)"', page)
     return [a for a in actions if "logout" not in a]
 
 
-def assert_sign_in_required(client, url, method="get"):
+def assert_sign_in_required(client: Client, url: str, method: str = "get") -> None:
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/auth/login/")
@@ -62,6 +69,7 @@ def test_my_apps_lists_state_offer_jit_and_last_confirmation(
     assert "jit-plan 1.0.0" in page
     assert '<span class="badge text-bg-success">Succeeded</span>' in page
     assert ">On</span>" in page
+    assert fabrikam_synced.finished_at is not None
     assert f'datetime="{fabrikam_synced.finished_at.isoformat()}"' in page
     assert "5\xa0minutes ago" in page
     assert "Up to date." in page

@@ -2,6 +2,7 @@
 
 import json
 import time
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -11,6 +12,7 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.models import Tenant, User
 from deployments.models import MarketplaceEvent, Subscription, SyncRun
 from emulator.server import EmulatorServer
+from tests.types import ClientResponse
 
 APP_ID = (
     "/subscriptions/a8c02436-e607-478d-aa9c-f223ff5aabfd/resourceGroups/fabrikam-apps"
@@ -19,8 +21,8 @@ APP_ID = (
 URL = "/hooks/marketplace/resource"
 
 
-def _payload(**overrides):
-    body = {
+def _payload(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "eventType": "PUT",
         "applicationId": APP_ID,
         "eventTime": "2026-11-28T10:15:30.1234567Z",
@@ -37,7 +39,9 @@ def _payload(**overrides):
     return body
 
 
-def _post(client, settings, body, sig=None):
+def _post(
+    client: Client, settings: Settings, body: dict[str, Any] | str, sig: str | None = None
+) -> ClientResponse:
     return client.post(
         f"{URL}?sig={sig or settings.MARKETPLACE_WEBHOOK_SECRET}",
         data=json.dumps(body) if not isinstance(body, str) else body,
@@ -46,7 +50,7 @@ def _post(client, settings, body, sig=None):
 
 
 @pytest.fixture
-def fabrikam_subscription(fabrikam: Tenant):
+def fabrikam_subscription(fabrikam: Tenant) -> Subscription:
     return Subscription.objects.create(
         subscription_id="a8c02436-e607-478d-aa9c-f223ff5aabfd", tenant=fabrikam
     )
@@ -55,7 +59,7 @@ def fabrikam_subscription(fabrikam: Tenant):
 def test_a_notification_for_a_known_subscription_queues_a_sync_of_that_app(
     client: Client,
     settings: Settings,
-    fabrikam_subscription,
+    fabrikam_subscription: Subscription,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False) as queued:
@@ -72,7 +76,7 @@ def test_a_notification_for_a_known_subscription_queues_a_sync_of_that_app(
 
 
 def test_the_same_notification_twice_is_kept_once(
-    client: Client, settings: Settings, fabrikam_subscription
+    client: Client, settings: Settings, fabrikam_subscription: Subscription
 ) -> None:
     assert _post(client, settings, _payload()).json()["status"] == "accepted"
     assert _post(client, settings, _payload()).json()["status"] == "duplicate"
@@ -100,7 +104,7 @@ def test_the_leading_slash_of_the_application_id_is_optional(
 @pytest.mark.django_db
 @pytest.mark.parametrize("sig", ["", "wrong", "emulator-webhook-secre"])
 def test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing(
-    client: Client, settings: Settings, sig
+    client: Client, settings: Settings, sig: str
 ) -> None:
     response = client.post(
         f"{URL}?sig={sig}", data=json.dumps(_payload()), content_type="application/json"
@@ -126,7 +130,7 @@ def test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing(
     ],
 )
 def test_malformed_notifications_get_400_with_a_reason_and_change_nothing(
-    client: Client, settings: Settings, body, reason
+    client: Client, settings: Settings, body: dict[str, Any] | str, reason: str
 ) -> None:
     response = _post(client, settings, body)
     assert response.status_code == 400
@@ -194,11 +198,13 @@ def test_a_purchase_in_azure_reaches_the_portal_through_the_emulators_notificati
     from deployments.models import ManagedApplication
 
     run = SyncRun.objects.filter(application_arm_id=event.application_arm_id).first()
+    assert run is not None
     sync.run_application_sync(run_id=run.pk)
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error
     app = ManagedApplication.objects.get(arm_id__iexact=event.application_arm_id)
     assert (app.customer_tenant, app.provisioning_state) == (fabrikam, "Succeeded")
+    assert app.offer is not None
     assert app.offer.publisher_tenant == contoso
 
 
@@ -226,7 +232,7 @@ def test_an_application_sync_of_a_deleted_app_marks_it_vanished(
 
 
 def test_a_new_purchase_is_announced_on_the_publishers_customers_page(
-    client: Client, settings: Settings, pat: User, fabrikam_subscription, alice: User
+    client: Client, settings: Settings, pat: User, fabrikam_subscription: Subscription, alice: User
 ) -> None:
     _post(client, settings, _payload())
     client.force_login(pat)

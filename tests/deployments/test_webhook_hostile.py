@@ -12,6 +12,7 @@ from pytest_django import Settings
 
 from deployments.models import MarketplaceEvent, SyncRun
 from tests.deployments.test_webhook import APP_ID, URL, _payload
+from tests.types import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,9 @@ PROPERTY = hypothesis_settings(
 )
 
 
-def _post_raw(client, settings, body: bytes | str, query: str | None = None):
+def _post_raw(
+    client: Client, settings: Settings, body: bytes | str, query: str | None = None
+) -> ClientResponse:
     return client.post(
         f"{URL}?{query if query is not None else 'sig=' + settings.MARKETPLACE_WEBHOOK_SECRET}",
         data=body,
@@ -30,11 +33,11 @@ def _post_raw(client, settings, body: bytes | str, query: str | None = None):
     )
 
 
-def _rows():
+def _rows() -> tuple[int, int]:
     return MarketplaceEvent.objects.count(), SyncRun.objects.count()
 
 
-def _assert_rejected_cleanly(response, before):
+def _assert_rejected_cleanly(response: ClientResponse, before: tuple[int, int]) -> None:
     assert response.status_code == 400, response.content
     assert response.json()["error"]
     assert _rows() == before
@@ -79,7 +82,7 @@ HOSTILE_BODIES = {
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
 def test_each_hostile_body_gets_400_with_a_reason_and_nothing_is_stored(
-    client: Client, settings: Settings, body
+    client: Client, settings: Settings, body: str
 ) -> None:
     _assert_rejected_cleanly(_post_raw(client, settings, body), _rows())
 
@@ -120,7 +123,7 @@ FIELDS = ("eventType", "applicationId", "eventTime", "provisioningState", "plan"
 @PROPERTY
 @given(field=st.sampled_from(FIELDS), value=json_values)
 def test_any_value_in_any_field_is_accepted_or_refused_with_a_reason(
-    client: Client, settings: Settings, field, value
+    client: Client, settings: Settings, field: str, value: object
 ) -> None:
     body = json.dumps(_payload(**{field: value}), allow_nan=True)
     before = _rows()
@@ -133,7 +136,9 @@ def test_any_value_in_any_field_is_accepted_or_refused_with_a_reason(
 
 @PROPERTY
 @given(body=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
-def test_any_bytes_are_refused_with_a_reason(client: Client, settings: Settings, body) -> None:
+def test_any_bytes_are_refused_with_a_reason(
+    client: Client, settings: Settings, body: bytes
+) -> None:
     before = _rows()
     response = _post_raw(client, settings, body)
     assert response.status_code in (200, 400), response.content
@@ -144,7 +149,7 @@ def test_any_bytes_are_refused_with_a_reason(client: Client, settings: Settings,
 @PROPERTY
 @given(query=st.text(max_size=80))
 def test_any_query_string_is_answered_without_a_500(
-    client: Client, settings: Settings, query
+    client: Client, settings: Settings, query: str
 ) -> None:
     response = _post_raw(client, settings, json.dumps(_payload()), query=query)
     assert response.status_code in (200, 401), response.content

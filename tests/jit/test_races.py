@@ -5,7 +5,8 @@ Each test prints what ran at once and what came out (`pytest -s`)."""
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar, cast
 
 import pytest
 from django.db import connection
@@ -29,13 +30,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 RACERS = 4
 
+T = TypeVar("T")
 
-def at_once(*calls):
+
+def at_once(*calls: Callable[[], T]) -> list[T | Exception]:
     """Run the calls in threads released together; return each one's result or exception."""
     start = threading.Barrier(len(calls))
-    outcomes: list[object] = [None] * len(calls)
+    outcomes: list[T | Exception | None] = [None] * len(calls)
 
-    def run(index, call):
+    def run(index: int, call: Callable[[], T]) -> None:
         try:
             start.wait()
             outcomes[index] = call()
@@ -50,14 +53,15 @@ def at_once(*calls):
     for thread in threads:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a racer hung"
-    return outcomes
+    # Each racer has finished and left its result or exception in its place.
+    return cast(list[T | Exception], outcomes)
 
 
-def count(jit, action):
+def count(jit: JitRequest, action: str) -> int:
     return jit.audit_events.filter(action=action).count()
 
 
-def report(name, outcomes, **counts):
+def report(name: str, outcomes: Sequence[object], **counts: object) -> None:
     kinds = [type(o).__name__ for o in outcomes]
     print(f"\n{name}: {len(outcomes)} at once -> {kinds}; {counts}")
 

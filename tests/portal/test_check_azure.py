@@ -21,7 +21,7 @@ FABRIKAM_SUB = "/subscriptions/a8c02436-e607-478d-aa9c-f223ff5aabfd"
 PORTAL_SP_IN_FABRIKAM = "74b5d735-e9db-45a6-b41d-9e8ab92b087a"
 
 
-def check(*args):
+def check(*args: str) -> tuple[str, str]:
     out = io.StringIO()
     try:
         call_command("check_azure", *args, stdout=out)
@@ -30,13 +30,13 @@ def check(*args):
     return out.getvalue(), ""
 
 
-def failures(output):
+def failures(output: str) -> list[str]:
     """Each FAIL line with the line after it (where and what to fix)."""
     lines = output.splitlines()
     return [f"{line}\n{lines[i + 1]}" for i, line in enumerate(lines) if line.startswith("FAIL")]
 
 
-def unassign(azure, principal, scope):
+def unassign(azure: EmulatorServer, principal: str, scope: str) -> None:
     with azure.state.lock:
         found = [
             a
@@ -60,7 +60,7 @@ def fleet(
     jit_requests_reconcile_scope()  # the demo's pending requests, for the channel probe
 
 
-def test_everything_is_ok_on_the_demo_set_up(fleet) -> None:
+def test_everything_is_ok_on_the_demo_set_up(fleet: None) -> None:
     output, error = check()
 
     assert error == "", output
@@ -83,7 +83,9 @@ def test_everything_is_ok_on_the_demo_set_up(fleet) -> None:
     assert "portal-emulator-secret" not in output and "publisher-emulator-secret" not in output
 
 
-def test_each_refusal_is_reported_by_name_with_what_to_fix(fleet, azure: EmulatorServer) -> None:
+def test_each_refusal_is_reported_by_name_with_what_to_fix(
+    fleet: None, azure: EmulatorServer
+) -> None:
     unassign(azure, PAT, JIT_SCOPE)
     unassign(azure, PORTAL_SP_IN_FABRIKAM, FABRIKAM_SUB)
 
@@ -98,7 +100,9 @@ def test_each_refusal_is_reported_by_name_with_what_to_fix(fleet, azure: Emulato
     assert not any("Northwind" in f for f in failed)  # one tenant's gap is not another's
 
 
-def test_a_publisher_app_without_read_on_the_scope_is_named(fleet, azure: EmulatorServer) -> None:
+def test_a_publisher_app_without_read_on_the_scope_is_named(
+    fleet: None, azure: EmulatorServer
+) -> None:
     unassign(azure, PUBLISHER_SP, JIT_SCOPE)
 
     output, _ = check()
@@ -108,7 +112,9 @@ def test_a_publisher_app_without_read_on_the_scope_is_named(fleet, azure: Emulat
     assert "Microsoft.Solutions/jitRequests/read" in failed
 
 
-def test_a_wrong_publisher_secret_is_reported_without_showing_it(fleet, settings: Settings) -> None:
+def test_a_wrong_publisher_secret_is_reported_without_showing_it(
+    fleet: None, settings: Settings
+) -> None:
     settings.PUBLISHER_CLIENT_SECRET = "not-the-secret"
 
     output, _ = check()
@@ -118,7 +124,7 @@ def test_a_wrong_publisher_secret_is_reported_without_showing_it(fleet, settings
     assert "not-the-secret" not in output
 
 
-def test_the_proven_channel_is_saved_only_when_asked(fleet, fabrikam: Tenant) -> None:
+def test_the_proven_channel_is_saved_only_when_asked(fleet: None, fabrikam: Tenant) -> None:
     Tenant.objects.filter(pk=fabrikam.pk).update(approval_channel=Tenant.ApprovalChannel.PIM)
 
     check()
@@ -132,7 +138,7 @@ def test_the_proven_channel_is_saved_only_when_asked(fleet, fabrikam: Tenant) ->
 
 
 def test_with_the_pim_link_assumed_the_channel_probe_finds_it(
-    fleet, azure: EmulatorServer, fabrikam: Tenant
+    fleet: None, azure: EmulatorServer, fabrikam: Tenant
 ) -> None:
     """The emulator's `pim-link` assumption (docs/emulator.md) stands in for a tenant where
     Azure shows the PIM approval behind a JIT request."""

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _get(url: str) -> tuple[int, bytes]:

@@ -3,12 +3,14 @@
 from django.test import Client
 
 from accounts.models import Tenant, User
+from portal.context_processors import NavItem
 from tests.deployments.conftest import make_app, make_jit_request, make_offer
 
 
-def _nav(client, user):
+def _nav(client: Client, user: User) -> list[NavItem]:
     client.force_login(user)
-    return client.get("/").context["nav_items"]
+    items: list[NavItem] = client.get("/").context["nav_items"]
+    return items
 
 
 def test_customer_admin_sees_her_sections_and_the_requests_waiting_for_her(

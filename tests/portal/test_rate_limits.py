@@ -4,6 +4,7 @@ actions that change access answer 429 with Retry-After once their rate is passed
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -14,6 +15,7 @@ from pytest_django import Settings
 from accounts.models import User
 from deployments.models import MarketplaceEvent
 from tests.deployments.test_webhook import URL, _payload
+from tests.types import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +27,17 @@ def fresh_counters() -> Iterator[None]:
     cache.clear()
 
 
-def limits(settings, **rates):
+def limits(settings: Settings, **rates: str) -> None:
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, **rates}
 
 
-def webhook(client, settings, sig=None, address="203.0.113.7", **extra):
+def webhook(
+    client: Client,
+    settings: Settings,
+    sig: str | None = None,
+    address: str = "203.0.113.7",
+    **extra: Any,
+) -> ClientResponse:
     return client.post(
         f"{URL}?sig={sig or settings.MARKETPLACE_WEBHOOK_SECRET}",
         data=json.dumps(_payload()),

@@ -120,7 +120,9 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path: Path) -> None:
         ({"DEBUG": "true", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
     ],
 )
-def test_bad_values_stop_start_up_with_a_clear_message(tmp_path: Path, env, message) -> None:
+def test_bad_values_stop_start_up_with_a_clear_message(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
     result = _run_settings({"VAR_DIR": str(tmp_path), **env}, "print(settings.DEBUG)")
     assert result.returncode != 0
     assert message in result.stderr
