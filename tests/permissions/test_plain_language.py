@@ -28,7 +28,7 @@ from deployments.permissions import effective_actions
         ("Microsoft.KeyVault/vaults/*", "do anything with vaults"),
     ],
 )
-def test_actions_read_as_phrases(action, phrase) -> None:
+def test_actions_read_as_phrases(action: str, phrase: str) -> None:
     assert pl.describe_action(action) == phrase
 
 

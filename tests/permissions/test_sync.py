@@ -1,8 +1,11 @@
 """Permission snapshots and drift, through a real sync against the emulator's demo scenario."""
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from django.core import mail
+from django.core.mail import EmailMessage
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
@@ -17,13 +20,14 @@ from deployments.models import (
 from deployments.permissions import BUILT_IN_ROLE_MAX_AGE
 from deployments.tasks import send_unsent_change_mails
 from emulator.server import EmulatorServer
+from emulator.state import Application
 from tests.deployments.conftest import pretend_the_sync_memory_aged
 from tests.permissions.conftest import CONTRIBUTOR, OWNER, PUBLISHER_APP_SP, Resync
 
 PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
 
 
-def _source(azure, app):
+def _source(azure: EmulatorServer, app: ManagedApplication) -> Application:
     return azure.state.applications[app.arm_id.lower()]
 
 
@@ -59,7 +63,7 @@ def test_first_sync_takes_a_snapshot_of_each_permission_model_without_events(
     }
 
 
-def _role_reads(azure):
+def _role_reads(azure: EmulatorServer) -> int:
     return sum(1 for r in azure.state.requests_log if "/roleDefinitions/" in r.get("path", ""))
 
 
@@ -139,6 +143,7 @@ def test_a_changed_jit_policy_is_described_with_before_and_after(
 ) -> None:
     app = synced["fabrikam-monitoring"]
     source = _source(azure, app)
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {
         **source.jit_access_policy,
         "jitApprovalMode": "AutoApprove",
@@ -172,6 +177,7 @@ def test_lock_and_allowed_actions_changes_are_events(
     source.lock_level = "None"
     resync()
     latest = PermissionChangeEvent.objects.first()
+    assert latest is not None
     assert {"lockLevel", "denyAssignment"} <= set(latest.aspects)
     assert "The lock changed from “Read-only” to “No lock”." in latest.lines
     assert latest.after["denyAssignment"] is None
@@ -215,6 +221,7 @@ def test_a_single_application_sync_after_a_notification_records_drift_too(
 
     app = synced["fabrikam-backup"]
     source = _source(azure, app)
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {**source.jit_access_policy, "jitApprovalMode": "ManualApprove"}
     with django_capture_on_commit_callbacks(execute=False):
         run = sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
@@ -229,10 +236,10 @@ def test_a_single_application_sync_after_a_notification_records_drift_too(
 class BrokenMailServer:
     """An e-mail backend whose server is down."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def send_messages(self, messages):
+    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
         raise ConnectionRefusedError("mail server down")
 
 
@@ -254,7 +261,7 @@ def test_a_mail_that_could_not_be_sent_is_sent_by_the_periodic_retry(
     assert send_unsent_change_mails() == 0  # the server is still down
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert send_unsent_change_mails() == 1
-    event.refresh_from_db()
+    event = PermissionChangeEvent.objects.get(pk=event.pk)  # as stored now
     assert event.mailed_at is not None
     assert send_unsent_change_mails() == 0  # sent once
     assert len(mail.outbox) == 1

@@ -12,11 +12,12 @@ from accounts.models import Tenant, User
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
 from emulator.server import EmulatorServer
 from tests.permissions.conftest import Resync
+from tests.types import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
 
-def _page(client, user, name, *args, query=""):
+def _page(client: Client, user: User, name: str, *args: object, query: str = "") -> ClientResponse:
     client.force_login(user)
     return client.get(reverse(name, args=args) + query)
 
@@ -98,6 +99,7 @@ def test_jit_offered_but_off_is_warned(
     alice: User,
 ) -> None:
     source = azure.state.applications[synced["fabrikam-backup"].arm_id.lower()]
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {**source.jit_access_policy, "jitAccessEnabled": False}
     resync()
     text = _page(client, alice, "permissions:app", synced["fabrikam-backup"].pk).content.decode()
@@ -183,7 +185,7 @@ def test_changes_feed_lists_only_your_tenants_changes(
     assert "No changes seen" in text
 
 
-def _northwind_change(northwind, offer):
+def _northwind_change(northwind: Tenant, offer: Offer | None) -> PermissionChangeEvent:
     """A change in a Northwind application of the same Contoso offer."""
     app = ManagedApplication.objects.create(
         arm_id="/subscriptions/5f1c3d2e-0000-4000-8000-000000000001/resourceGroups/rg-nw"
@@ -221,7 +223,7 @@ def two_customers_changed(
 
 
 def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
-    client: Client, two_customers_changed, pat: User
+    client: Client, two_customers_changed: None, pat: User
 ) -> None:
     text = html.unescape(_page(client, pat, "permissions:changes").content.decode())
     assert "fabrikam-sql" in text and "northwind-sql" in text
@@ -237,7 +239,7 @@ def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
 
 
 def test_changes_are_searched_by_exact_entra_tenant_id(
-    client: Client, two_customers_changed, pat: User, fabrikam: Tenant
+    client: Client, two_customers_changed: None, pat: User, fabrikam: Tenant
 ) -> None:
     tenant_id = str(fabrikam.entra_tenant_id)
     text = _page(
@@ -253,7 +255,7 @@ def test_changes_are_searched_by_exact_entra_tenant_id(
 
 
 def test_changes_search_never_reaches_another_tenants_changes(
-    client: Client, two_customers_changed, charlie: User, fabrikam: Tenant
+    client: Client, two_customers_changed: None, charlie: User, fabrikam: Tenant
 ) -> None:
     for search in ("Fabrikam", str(fabrikam.entra_tenant_id), ""):
         text = _page(
@@ -264,7 +266,7 @@ def test_changes_search_never_reaches_another_tenants_changes(
 
 
 def test_nothing_matching_says_so_with_a_way_back(
-    client: Client, two_customers_changed, pat: User
+    client: Client, two_customers_changed: None, pat: User
 ) -> None:
     text = _page(client, pat, "permissions:changes", query="?tenant=Tailspin").content.decode()
     assert "No change matches these filters." in text
@@ -273,7 +275,7 @@ def test_nothing_matching_says_so_with_a_way_back(
 
 
 def test_old_links_with_a_tenant_number_search_it_as_text(
-    client: Client, two_customers_changed, pat: User, fabrikam: Tenant
+    client: Client, two_customers_changed: None, pat: User, fabrikam: Tenant
 ) -> None:
     """The filter used to take a tenant's database id; a number is now searched like any text,
     so an old link opens the page and matches only tenants whose name holds that number."""
@@ -308,7 +310,7 @@ def test_pages_of_changes_keep_the_search(
 
 
 def test_one_tenants_people_get_no_search_box(
-    client: Client, two_customers_changed, alice: User
+    client: Client, two_customers_changed: None, alice: User
 ) -> None:
     text = _page(client, alice, "permissions:changes").content.decode()
     assert "fabrikam-sql" in text and "northwind-sql" not in text
