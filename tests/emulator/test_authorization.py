@@ -1,6 +1,7 @@
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2021_01_01_preview.models import RoleAssignmentApprovalStepProperties
 
 from emulator.server import EmulatorServer
@@ -10,7 +11,9 @@ from tests.emulator.helpers import authorization, solutions, user_credential
 API = "2022-04-01"
 
 
-def client_for(emulator, oid: str, subscription: str = ids.FABRIKAM_SUB):
+def client_for(
+    emulator: EmulatorServer, oid: str, subscription: str = ids.FABRIKAM_SUB
+) -> AuthorizationManagementClient:
     return authorization(emulator, user_credential(emulator, oid), subscription)
 
 
@@ -99,7 +102,7 @@ def test_permissions_are_the_callers_own(emulator: EmulatorServer) -> None:
     )
 
 
-def jit_state(emulator, name):
+def jit_state(emulator: EmulatorServer, name: str) -> str:
     key = f"{ids.JIT_SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}".lower()
     return emulator.state.jit_requests[key].state
 
@@ -271,6 +274,7 @@ def test_publisher_outside_its_authorizations_is_forbidden(emulator: EmulatorSer
     with pytest.raises(HttpResponseError) as error:
         list(pat.applications.list_by_subscription())
     assert error.value.status_code == 403
+    assert error.value.error is not None
     assert error.value.error.code == "AuthorizationFailed"
     # Standing Reader on a JIT offer: no writes without an active grant.
     headers = {"Authorization": f"Bearer {emulator.token_for(ids.PAT)}"}
@@ -317,6 +321,7 @@ def test_missing_or_revoked_token_is_401(emulator: EmulatorServer) -> None:
     with pytest.raises(ClientAuthenticationError) as error:
         client.role_definitions.get(f"/subscriptions/{ids.FABRIKAM_SUB}", ids.OWNER)
     assert error.value.status_code == 401
+    assert error.value.error is not None
     assert error.value.error.code == "ExpiredAuthenticationToken"
 
 

@@ -27,6 +27,7 @@ def test_python_m_emulator_prints_its_urls_and_answers(tmp_path: Path) -> None:
         text=True,
     )
     try:
+        assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(5)]
         https_url = next(line.split()[-1] for line in lines if "HTTPS" in line)
         ca_bundle = next(line.split()[-1] for line in lines if "CA bundle" in line)

@@ -1,6 +1,9 @@
+from typing import Any
+
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from azure.mgmt.managedapplications import ManagedApplicationsMgmtClient
 
 from emulator.server import EmulatorServer
 from emulator.throttling import Throttle
@@ -8,17 +11,18 @@ from tests.emulator import ids
 from tests.emulator.helpers import solutions, user_credential
 
 
-def client(emulator, **kwargs):
+def client(emulator: EmulatorServer, **kwargs: Any) -> ManagedApplicationsMgmtClient:
     return solutions(emulator, user_credential(emulator, ids.ALICE), ids.FABRIKAM_SUB, **kwargs)
 
 
-def calls_to(emulator, fragment: str) -> list[dict]:
+def calls_to(emulator: EmulatorServer, fragment: str) -> list[dict[str, Any]]:
     return [r for r in emulator.state.requests_log if fragment in r["path"]]
 
 
 def test_sdk_retries_an_injected_429_after_retry_after(emulator: EmulatorServer) -> None:
     emulator.inject_fault(kind="throttle", count=1, path="applications/fabrikam-sql", retry_after=0)
     app = client(emulator).applications.get("rg-sql", "fabrikam-sql")
+    assert app is not None
     assert app.name == "fabrikam-sql"
     assert [r["status"] for r in calls_to(emulator, "applications/fabrikam-sql")] == [429, 200]
 
@@ -44,6 +48,7 @@ def test_expired_token_fault_is_a_401(emulator: EmulatorServer) -> None:
     with pytest.raises(HttpResponseError) as error:
         client(emulator).applications.get("rg-sql", "fabrikam-sql")
     assert error.value.status_code == 401
+    assert error.value.error is not None
     assert error.value.error.code == "ExpiredAuthenticationToken"
 
 

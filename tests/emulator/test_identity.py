@@ -3,6 +3,7 @@ import hashlib
 import re
 import time
 import urllib.parse
+from typing import Any
 
 import jwt
 import pytest
@@ -27,7 +28,7 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def sign_in(
-    emulator,
+    emulator: EmulatorServer,
     tenant: str,
     oid: str,
     scope: str,
@@ -58,7 +59,7 @@ def sign_in(
     return query["code"][0]
 
 
-def redeem(emulator, tenant: str, **form: str) -> requests.Response:
+def redeem(emulator: EmulatorServer, tenant: str, **form: str) -> requests.Response:
     data = {"client_id": ids.PORTAL_CLIENT_ID, "client_secret": ids.PORTAL_SECRET, **form}
     return requests.post(
         f"{emulator.https_url}/{tenant}/oauth2/v2.0/token",
@@ -375,11 +376,14 @@ def test_admin_consent_creates_the_service_principal(emulator: EmulatorServer) -
 def test_a_verified_token_is_not_decoded_again_until_it_expires(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decoded = []
+    decoded: list[str] = []
     decode = jwt.decode
-    monkeypatch.setattr(
-        jwt, "decode", lambda token, *a, **kw: decoded.append(token) or decode(token, *a, **kw)
-    )
+
+    def counting_decode(token: str, *a: Any, **kw: Any) -> Any:
+        decoded.append(token)
+        return decode(token, *a, **kw)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
     token = emulator.token_for(ids.ALICE, lifetime=2)
     claims = emulator.identity.verify(token, ARM_AUDIENCES)
     claims["oid"] = "changed by the caller"

@@ -2,6 +2,9 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Iterable
+from typing import Any
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
 import requests
@@ -19,7 +22,7 @@ class Receiver:
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
-        self.calls: list[tuple[str, str, dict]] = []
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -28,7 +31,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/hook?sig=abc"
 
-    def app(self, environ, start_response):
+    def app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         self.calls.append((request.path, request.query_string.decode(), request.get_json()))
         status = 500 if len(self.calls) <= self.failures else 200
@@ -91,7 +94,7 @@ def test_notifications_are_retried_on_5xx(emulator: EmulatorServer) -> None:
         receiver.close()
 
 
-def arm_get(emulator, oid: str, path: str, **params):
+def arm_get(emulator: EmulatorServer, oid: str, path: str, **params: str) -> requests.Response:
     return requests.get(
         f"{emulator.https_url}{path}",
         params=params,
@@ -167,7 +170,7 @@ def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(
 def test_unknown_paths_are_404_and_unsupported_methods_405(emulator: EmulatorServer) -> None:
     token = emulator.token_for(ids.ALICE)
 
-    def arm(method, path):
+    def arm(method: str, path: str) -> requests.Response:
         return requests.request(
             method,
             f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}{path}",
@@ -216,7 +219,9 @@ def test_activity_log_of_a_managed_resource_group(emulator: EmulatorServer) -> N
     assert all(e["resourceGroupName"] == "mrg-fabrikam-monitoring" for e in events)
 
 
-def control(emulator, method: str, path: str, body=None):
+def control(
+    emulator: EmulatorServer, method: str, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     answer = requests.request(
         method,
         f"{emulator.https_url}/_emulator{path}",
@@ -225,7 +230,8 @@ def control(emulator, method: str, path: str, body=None):
         timeout=10,
     )
     assert answer.status_code < 300, answer.text
-    return answer.json()
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def test_control_api_acts_as_customer_and_publisher(emulator: EmulatorServer) -> None:
@@ -264,10 +270,9 @@ def test_control_api_acts_as_customer_and_publisher(emulator: EmulatorServer) ->
     control(emulator, "POST", "/clock/advance", {"duration": "PT3H"})
     assert request["id"].startswith(ids.JIT_SCOPE + "/")  # the scenario's jit_scope
     client = solutions(emulator, user_credential(emulator, ids.PAT), ids.CONTOSO_SUB)
-    assert (
-        client.jit_requests.get(request["id"].split("/")[4], request["name"]).jit_request_state
-        == "Expired"
-    )
+    expired = client.jit_requests.get(request["id"].split("/")[4], request["name"])
+    assert expired is not None
+    assert expired.jit_request_state == "Expired"
     log = control(emulator, "GET", "/requests")["requests"]
     assert any(r["path"].endswith(request["name"]) for r in log)
 
@@ -322,7 +327,7 @@ def test_a_customer_can_neither_read_nor_cancel_requests_in_the_publishers_scope
         assert answer.json()["error"]["code"] == "AuthorizationFailed"
 
 
-def _pending_request(emulator, name="jitrule1"):
+def _pending_request(emulator: EmulatorServer, name: str = "jitrule1") -> dict[str, Any]:
     app = next(a for a in emulator.state.applications.values() if a.name == "fabrikam-monitoring")
     return control(
         emulator,
@@ -332,7 +337,13 @@ def _pending_request(emulator, name="jitrule1"):
     )
 
 
-def _decide(emulator, who, request_id, decision="Approve", justification="ok"):
+def _decide(
+    emulator: EmulatorServer,
+    who: str,
+    request_id: str,
+    decision: str = "Approve",
+    justification: str = "ok",
+) -> requests.Response:
     return requests.post(
         f"{emulator.https_url}/_emulator/act/decide",
         json={"as": who, "jit_request_id": request_id, "decision": decision,
@@ -351,7 +362,7 @@ def _decide(emulator, who, request_id, decision="Approve", justification="ok"):
     ],
 )
 def test_decisions_in_the_azure_portal_follow_the_apps_policy(
-    emulator: EmulatorServer, who, status, code
+    emulator: EmulatorServer, who: str, status: int, code: str
 ) -> None:
     request = _pending_request(emulator)
 
@@ -465,7 +476,8 @@ def test_long_running_operations_finish_once_their_delay_is_over(emulator: Emula
             url, headers={"Authorization": f"Bearer {token}"}, verify=emulator.ca_bundle, timeout=5
         )
         assert answer.status_code == 200, answer.text
-        return answer.json()["status"]
+        found: str = answer.json()["status"]
+        return found
 
     for tag in ("first", "second"):
         patch = requests.patch(
