@@ -5,6 +5,7 @@ Each app lists its URL names and the tests covering their scope in `tests/<app>/
 """
 
 import importlib
+from collections.abc import Iterator
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -25,7 +26,9 @@ def _scope_tests() -> dict[str, list[str]]:
     return merged
 
 
-def _named_patterns(resolver: URLResolver, prefix: str = "", namespace: str = ""):
+def _named_patterns(
+    resolver: URLResolver, prefix: str = "", namespace: str = ""
+) -> Iterator[tuple[str, str | None]]:
     for entry in resolver.url_patterns:
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):

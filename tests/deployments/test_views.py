@@ -15,7 +15,7 @@ from accounts.models import Side, Tenant, User
 from deployments.models import ManagedApplication, Offer, SyncRun
 from tests.conftest import make_person, make_tenant
 from tests.deployments.conftest import make_app, make_jit_request, make_offer, make_run
-from tests.types import ClientResponse
+from tests.responses import ClientResponse
 
 
 class _Htmx(TypedDict):

@@ -12,7 +12,7 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.models import Tenant, User
 from deployments.models import MarketplaceEvent, Subscription, SyncRun
 from emulator.server import EmulatorServer
-from tests.types import ClientResponse
+from tests.responses import ClientResponse
 
 APP_ID = (
     "/subscriptions/a8c02436-e607-478d-aa9c-f223ff5aabfd/resourceGroups/fabrikam-apps"

@@ -12,7 +12,7 @@ from pytest_django import Settings
 
 from deployments.models import MarketplaceEvent, SyncRun
 from tests.deployments.test_webhook import APP_ID, URL, _payload
-from tests.types import ClientResponse
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 

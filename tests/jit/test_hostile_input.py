@@ -17,6 +17,7 @@ from deployments.models import ManagedApplication
 from jit.models import JitRequest, Operation, State
 from tests.jit.conftest import CONTRIBUTOR
 from tests.jit.test_views import as_, make_request
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,9 @@ hostile_text = st.text(max_size=60) | st.sampled_from(
 )
 
 
-def _request_new(client, pat, app, data):
+def _request_new(
+    client: Client, pat: User, app: ManagedApplication, data: dict[str, str]
+) -> ClientResponse:
     return as_(client, pat).post(reverse("jit:request_new", args=[app.pk]), data)
 
 
@@ -87,7 +90,13 @@ def test_a_start_within_the_bound_is_accepted(
 )
 @pytest.mark.parametrize("state", [State.PENDING, State.APPROVED, State.EXPIRED])
 def test_any_stored_date_still_renders_every_page_that_shows_it(
-    client: Client, pat: User, alice: User, monitoring: ManagedApplication, start, duration, state
+    client: Client,
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    start: dt.datetime,
+    duration: dt.timedelta,
+    state: str,
 ) -> None:
     jit = make_request(monitoring, pat, state=state)
     JitRequest.objects.filter(pk=jit.pk).update(start=start, duration=duration, created_at=start)
@@ -116,12 +125,12 @@ def test_any_elevation_form_input_is_accepted_or_re_rendered(
     client: Client,
     pat: User,
     monitoring: ManagedApplication,
-    role,
-    start_now,
-    start_at,
-    hours,
-    justification,
-    ticket,
+    role: str,
+    start_now: str,
+    start_at: str,
+    hours: str,
+    justification: str,
+    ticket: str,
 ) -> None:
     before = (JitRequest.objects.count(), Operation.objects.count())
     response = _request_new(
@@ -146,7 +155,12 @@ def test_any_elevation_form_input_is_accepted_or_re_rendered(
 @PROPERTY
 @given(decision=hostile_text | st.sampled_from(["approve", "deny"]), justification=hostile_text)
 def test_any_decision_input_is_recorded_or_refused_with_a_reason(
-    client: Client, alice: User, monitoring: ManagedApplication, pat: User, decision, justification
+    client: Client,
+    alice: User,
+    monitoring: ManagedApplication,
+    pat: User,
+    decision: str,
+    justification: str,
 ) -> None:
     jit = JitRequest.objects.filter(name="jithostile1").first() or make_request(
         monitoring, pat, name="jithostile1"

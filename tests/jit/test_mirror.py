@@ -2,6 +2,7 @@
 state the portal does not know, a long name, a decision that differs from the one recorded."""
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -21,7 +22,14 @@ pytestmark = pytest.mark.django_db
 SCOPE = "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit-requests"
 
 
-def record_for(jit_or_app_id, *, name="jitx1", state="Pending", request_id=None, updated_by=PAT):
+def record_for(
+    jit_or_app_id: str,
+    *,
+    name: str = "jitx1",
+    state: str = "Pending",
+    request_id: str | None = None,
+    updated_by: str = PAT,
+) -> JitRequestRecord:
     start = timezone.now() - dt.timedelta(minutes=5)
     return JitRequestRecord(
         id=request_id or f"{SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}",
@@ -41,7 +49,7 @@ def record_for(jit_or_app_id, *, name="jitx1", state="Pending", request_id=None,
     )
 
 
-def pending_row(app, name="jitx1", **fields):
+def pending_row(app: ManagedApplication, name: str = "jitx1", **fields: Any) -> JitRequest:
     return JitRequest.objects.create(
         application=app,
         arm_id=f"{SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}",
@@ -75,7 +83,11 @@ def test_a_request_azure_no_longer_has_is_closed_as_gone(
 
 @pytest.mark.parametrize("arm_state", ["NotSpecified", "Escalated", "<b>Reviewing</b>"])
 def test_a_state_the_portal_does_not_know_is_kept_and_shown_safely(
-    azure: EmulatorServer, client: Client, alice: User, monitoring: ManagedApplication, arm_state
+    azure: EmulatorServer,
+    client: Client,
+    alice: User,
+    monitoring: ManagedApplication,
+    arm_state: str,
 ) -> None:
     jit = pending_row(monitoring)
 

@@ -3,6 +3,7 @@ submitting it, reaches ARM exactly once when the sweep runs; a fresh or waiting 
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -18,14 +19,18 @@ from tests.jit.test_services import arm_writes, request_as
 pytestmark = pytest.mark.django_db
 
 
-def lost_request(pat, monitoring, django_capture_on_commit_callbacks):
+def lost_request(
+    pat: User,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> tuple[JitRequest, Operation]:
     """A request saved while the broker was down: its submission task never got queued."""
     with django_capture_on_commit_callbacks(execute=False):
         jit = request_as(pat, monitoring)
     return jit, jit.operations.get(kind=Operation.Kind.CREATE)
 
 
-def age(operation, **fields):
+def age(operation: Operation, **fields: Any) -> None:
     Operation.objects.filter(pk=operation.pk).update(**fields)
 
 

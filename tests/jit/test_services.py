@@ -2,7 +2,8 @@
 mirrored back from ARM, audited once."""
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -13,25 +14,34 @@ from accounts.models import Tenant, User
 from deployments.models import ManagedApplication
 from emulator.server import EmulatorServer
 from jit import mirror, services, tasks
+from jit.errors import NotAllowed
 from jit.models import AuditEvent, JitRequest, Operation, State
-from jit.services import EligibleRole, NotAllowed
+from jit.services import EligibleRole
 from portal.azure import Throttled, Transient, gateway_for_token
+from portal.azure.records import JitRequestRecord
 from tests.jit.conftest import CAROL, CONTRIBUTOR, OWNER, PAT
 
 pytestmark = pytest.mark.django_db
 
 
-def actions(jit):
+def actions(jit: JitRequest) -> list[str]:
     return list(jit.audit_events.order_by("pk").values_list("action", flat=True))
 
 
-def queued(callbacks):
+def queued(callbacks: Iterable[Callable[[], object]]) -> None:
     """Run what the transaction queued on commit, as the worker would (task functions directly)."""
     for callback in callbacks:
         callback()
 
 
-def request_as(pat, app, *, hours=2, start=None, role=CONTRIBUTOR):
+def request_as(
+    pat: User,
+    app: ManagedApplication,
+    *,
+    hours: float = 2,
+    start: dt.datetime | None = None,
+    role: str = CONTRIBUTOR,
+) -> JitRequest:
     return services.jit_request_create(
         application=app,
         by=pat,
@@ -43,13 +53,13 @@ def request_as(pat, app, *, hours=2, start=None, role=CONTRIBUTOR):
     )
 
 
-def submit(operation):
+def submit(operation: Operation) -> Operation:
     tasks.submit_operation(operation.pk)
     operation.refresh_from_db()
     return operation
 
 
-def only_operation(jit, kind):
+def only_operation(jit: JitRequest, kind: str) -> Operation:
     return jit.operations.get(kind=kind)
 
 
@@ -66,7 +76,7 @@ def pending(
     return jit
 
 
-def _arm(azure, jit):
+def _arm(azure: EmulatorServer, jit: JitRequest) -> JitRequestRecord:
     gateway = gateway_for_token(lambda: (azure.token_for(PAT), 2**31))
     with gateway:
         return gateway.get_jit_request(jit.arm_id)
@@ -229,7 +239,7 @@ def test_retries_in_a_worker_end_confirmed(
     jit = request_as(pat, monitoring)
     azure.inject_fault(kind="status", status=503, count=3, path="/jitRequests/", method="PUT")
 
-    tasks.submit_operation.apply(args=[only_operation(jit, "create").pk])
+    tasks.submit_operation.apply(args=(only_operation(jit, "create").pk,))
 
     jit.refresh_from_db()
     assert jit.state == State.PENDING
@@ -251,6 +261,7 @@ def test_no_entra_p2_ends_failed_with_the_licence_named(
         side="customer",
         state="allowed",
     )
+    assert monitoring.offer is not None
     app = _app(
         woodgrove, monitoring.offer, "b4ada22b-090d-4aa2-a27f-8119ce092cad", "rg-managed-apps",
         "woodgrove-monitoring", "ManualApprove", [], 8, "uksouth",
@@ -269,7 +280,14 @@ def test_no_entra_p2_ends_failed_with_the_licence_named(
 # Decisions: the hand-off channel (the default) ----------------------------------------------------
 
 
-def decided_in_azure(azure, jit, *, by, approve=True, reason="Decided in the Azure portal"):
+def decided_in_azure(
+    azure: EmulatorServer,
+    jit: JitRequest,
+    *,
+    by: str,
+    approve: bool = True,
+    reason: str = "Decided in the Azure portal",
+) -> None:
     """The person makes the decision in the Azure portal (the emulator's stand-in for its blade)."""
     import requests
 
@@ -287,7 +305,7 @@ def decided_in_azure(azure, jit, *, by, approve=True, reason="Decided in the Azu
     assert response.status_code == 200, response.text
 
 
-def arm_writes(azure, since):
+def arm_writes(azure: EmulatorServer, since: int) -> list[dict[str, Any]]:
     return [r for r in azure.state.requests_log[since:] if r["method"] != "GET"]
 
 
@@ -378,7 +396,7 @@ def test_recording_again_replaces_the_decision_and_each_is_audited(
 
 
 @pytest.mark.parametrize("approve", [True, False])
-def test_every_decision_needs_a_reason(pending: JitRequest, alice: User, approve) -> None:
+def test_every_decision_needs_a_reason(pending: JitRequest, alice: User, approve: bool) -> None:
     with pytest.raises(NotAllowed):
         services.jit_request_decide(
             jit_request=pending, by=alice, approve=approve, justification=" "
@@ -421,7 +439,7 @@ SPELLINGS = [
 @pytest.mark.parametrize("spelling", SPELLINGS)
 @pytest.mark.parametrize("field", ["principal_id", "requester_oid"])
 def test_nobody_decides_a_request_that_names_themselves_in_any_spelling(
-    pending: JitRequest, alice: User, spelling, field
+    pending: JitRequest, alice: User, spelling: Callable[[str], str], field: str
 ) -> None:
     setattr(pending, field, spelling(str(alice.entra_object_id)))
     pending.save()  # every write of a request goes through save, which keeps one spelling
@@ -433,7 +451,7 @@ def test_nobody_decides_a_request_that_names_themselves_in_any_spelling(
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
 def test_an_approver_listed_in_any_spelling_may_decide(
-    pending: JitRequest, alice: User, spelling
+    pending: JitRequest, alice: User, spelling: Callable[[str], str]
 ) -> None:
     app = pending.application
     app.jit_approvers = [{"id": spelling(str(alice.entra_object_id)), "type": "user"}]
@@ -490,7 +508,11 @@ def pim(azure: EmulatorServer, fabrikam: Tenant) -> None:
 
 @pytest.fixture
 def pim_pending(
-    pim, signed_in: Callable[[User], User], pat: User, alice: User, monitoring: ManagedApplication
+    pim: None,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
 ) -> JitRequest:
     signed_in(pat)
     signed_in(alice)
@@ -507,6 +529,7 @@ def test_pim_channel_decides_the_approval_stage_as_the_approver(
     operation = services.jit_request_decide(
         jit_request=pim_pending, by=alice, approve=True, justification="Planned work"
     )
+    assert operation is not None
     submit(operation)
 
     pim_pending.refresh_from_db()
@@ -522,7 +545,7 @@ def test_pim_channel_decides_the_approval_stage_as_the_approver(
 
 
 def test_pim_channel_without_the_link_fails_with_what_actually_happened(
-    pim,
+    pim: None,
     signed_in: Callable[[User], User],
     pat: User,
     alice: User,
@@ -545,9 +568,11 @@ def test_pim_channel_without_the_link_fails_with_what_actually_happened(
     second = request_as(pat, monitoring)
     submit(only_operation(second, "create"))
 
-    operation = submit(
-        services.jit_request_decide(jit_request=second, by=alice, approve=True, justification="ok")
+    decision = services.jit_request_decide(
+        jit_request=second, by=alice, approve=True, justification="ok"
     )
+    assert decision is not None
+    operation = submit(decision)
 
     assert operation.status == Operation.Status.FAILED
     assert operation.error_code == "ApprovalNotFound"
@@ -579,7 +604,8 @@ def test_double_click_and_two_approvers_apply_once(
             jit_request=pending, by=other, approve=False, justification="no"
         )
 
-    assert first is not None and first.pk == again.pk == rival.pk
+    assert first is not None and again is not None and rival is not None
+    assert first.pk == again.pk == rival.pk
     assert Operation.objects.filter(kind="decide").count() == 1
     queued(callbacks)
     queued(callbacks)  # the task delivered twice
@@ -595,6 +621,7 @@ def test_decision_survives_server_errors_without_a_double_decision(
     operation = services.jit_request_decide(
         jit_request=pending, by=alice, approve=True, justification="ok"
     )
+    assert operation is not None
     # The SDK does not retry a PATCH itself, so each failure comes back to the task.
     azure.inject_fault(kind="status", status=502, count=2, path="/stages/", method="PATCH")
 
@@ -621,6 +648,7 @@ def test_a_decision_after_azure_timed_it_out_is_reported(
     operation = services.jit_request_decide(
         jit_request=pim_pending, by=alice, approve=True, justification="late"
     )
+    assert operation is not None
     azure.advance_clock(dt.timedelta(hours=25))
 
     submit(operation)

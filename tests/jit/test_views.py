@@ -2,8 +2,11 @@
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -13,11 +16,19 @@ from accounts.models import Tenant, User
 from deployments.models import ManagedApplication
 from jit.models import AuditEvent, JitRequest, Operation, State
 from tests.jit.conftest import CONTRIBUTOR, PAT
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
 
-def make_request(app, pat, *, state=State.PENDING, name="jitview1", **fields):
+def make_request(
+    app: ManagedApplication,
+    pat: User,
+    *,
+    state: str = State.PENDING,
+    name: str = "jitview1",
+    **fields: Any,
+) -> JitRequest:
     jit = JitRequest.objects.create(
         application=app,
         arm_id=f"{app.arm_id.rsplit('/providers/', 1)[0]}/providers/Microsoft.Solutions/jitRequests/{name}",
@@ -55,7 +66,7 @@ def active(backup: ManagedApplication, pat: User) -> JitRequest:
     return make_request(backup, pat, state=State.APPROVED, name="jitview2")
 
 
-def as_(client, user):
+def as_(client: Client, user: User) -> Client:
     client.force_login(user)
     return client
 
@@ -130,7 +141,7 @@ def test_requests_filter_offers_a_search_box_not_a_menu_of_customers(
 
 @pytest.mark.parametrize(("name", "value"), [("customer", "Fabrikam"), ("requester", "Pat")])
 def test_requests_pages_keep_the_filter(
-    client: Client, pat: User, monitoring: ManagedApplication, name, value
+    client: Client, pat: User, monitoring: ManagedApplication, name: str, value: str
 ) -> None:
     for n in range(26):
         make_request(monitoring, pat, name=f"jitpg{n}", state=State.DENIED)
@@ -429,7 +440,7 @@ def test_admin_changes_the_policy(
     ],
 )
 def test_policy_validation_errors(
-    client: Client, alice: User, monitoring: ManagedApplication, data, message
+    client: Client, alice: User, monitoring: ManagedApplication, data: dict[str, str], message: str
 ) -> None:
     response = as_(client, alice).post(reverse("jit:policy", args=[monitoring.pk]), data)
     assert response.status_code == 200
@@ -503,11 +514,19 @@ def test_other_tenant_reads_none_of_the_audit_trail(
     assert pending.name not in response.text
 
 
+def streamed(response: ClientResponse) -> bytes:
+    """The body of a streaming answer: the test client passes on the view's
+    StreamingHttpResponse, though its type says HttpResponse."""
+    content = cast(StreamingHttpResponse, response).streaming_content
+    assert isinstance(content, Iterator)
+    return b"".join(content)
+
+
 def test_audit_csv_export(client: Client, alice: User, pending: JitRequest) -> None:
     response = as_(client, alice).get(reverse("jit:audit_csv"))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    body = b"".join(response.streaming_content).decode()
+    body = streamed(response).decode()
     header, row, *_ = body.splitlines()
     assert header.startswith("time (UTC),event,who,customer,application,request,reason")
     assert "Elevation requested,Pat Patel,Fabrikam,fabrikam-monitoring,jitview1" in row
@@ -518,7 +537,7 @@ def test_other_tenant_csv_has_only_the_header(
     client: Client, charlie: User, pending: JitRequest
 ) -> None:
     response = as_(client, charlie).get(reverse("jit:audit_csv"))
-    assert len(b"".join(response.streaming_content).decode().splitlines()) == 1
+    assert len(streamed(response).decode().splitlines()) == 1
 
 
 def test_an_empty_requests_list_says_what_comes_next(

@@ -12,7 +12,7 @@ from accounts.models import Tenant, User
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
 from emulator.server import EmulatorServer
 from tests.permissions.conftest import Resync
-from tests.types import ClientResponse
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from pytest_django import Settings
 from accounts.models import User
 from deployments.models import MarketplaceEvent
 from tests.deployments.test_webhook import URL, _payload
-from tests.types import ClientResponse
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Types the tests share."""
+"""The type of the test client's answers, for helpers that take or return one."""
 
 from typing import TYPE_CHECKING
 
