@@ -5,10 +5,13 @@ charlie: Customer.Admin of Northwind    pat: Publisher.Support of Contoso (the p
 """
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from pytest_django import Settings
 
 from accounts.models import Membership, Role, Side, Tenant, User
+from emulator.server import EmulatorServer
 from portal.security_headers import content_security_policy
 
 CONTOSO = uuid.UUID("0ec098e5-b929-47d3-a4de-b2f969d0ba5b")
@@ -21,13 +24,15 @@ CHARLIE = uuid.UUID("9c6395d3-4420-4edc-8a5f-facb2cebda2d")
 PAT = uuid.UUID("fe96399b-4112-4390-b6f7-5d487005120c")
 
 
-def make_tenant(tenant_id, name, side, state=Tenant.State.ALLOWED):
+def make_tenant(
+    tenant_id: uuid.UUID | str, name: str, side: str, state: str = Tenant.State.ALLOWED
+) -> Tenant:
     return Tenant.objects.create(
         entra_tenant_id=tenant_id, display_name=name, side=side, state=state
     )
 
 
-def make_person(tenant, object_id, name, role):
+def make_person(tenant: Tenant, object_id: uuid.UUID | str, name: str, role: str) -> User:
     user = User.objects.create(
         username=f"{tenant.entra_tenant_id}/{object_id}",
         display_name=name,
@@ -39,45 +44,43 @@ def make_person(tenant, object_id, name, role):
 
 
 @pytest.fixture
-def contoso(db):
+def contoso(db: None) -> Tenant:
     return make_tenant(CONTOSO, "Contoso Software", Side.PUBLISHER)
 
 
 @pytest.fixture
-def fabrikam(db):
+def fabrikam(db: None) -> Tenant:
     return make_tenant(FABRIKAM, "Fabrikam", Side.CUSTOMER)
 
 
 @pytest.fixture
-def northwind(db):
+def northwind(db: None) -> Tenant:
     return make_tenant(NORTHWIND, "Northwind Traders", Side.CUSTOMER)
 
 
 @pytest.fixture
-def alice(fabrikam):
+def alice(fabrikam: Tenant) -> User:
     return make_person(fabrikam, ALICE, "Alice Archer", Role.CUSTOMER_ADMIN)
 
 
 @pytest.fixture
-def bob(fabrikam):
+def bob(fabrikam: Tenant) -> User:
     return make_person(fabrikam, BOB, "Bob Baker", Role.CUSTOMER_READER)
 
 
 @pytest.fixture
-def charlie(northwind):
+def charlie(northwind: Tenant) -> User:
     return make_person(northwind, CHARLIE, "Charlie Cole", Role.CUSTOMER_ADMIN)
 
 
 @pytest.fixture
-def pat(contoso):
+def pat(contoso: Tenant) -> User:
     return make_person(contoso, PAT, "Pat Patel", Role.PUBLISHER_SUPPORT)
 
 
 @pytest.fixture(scope="session")
-def emulator_server(tmp_path_factory):
+def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     """One local Azure emulator for the session, on ephemeral ports, over HTTPS."""
-    from emulator.server import EmulatorServer
-
     server = EmulatorServer(
         scenario="demo",
         var_dir=tmp_path_factory.mktemp("azure-emulator"),
@@ -91,7 +94,7 @@ def emulator_server(tmp_path_factory):
 
 
 @pytest.fixture
-def azure(emulator_server, settings):
+def azure(emulator_server: EmulatorServer, settings: Settings) -> EmulatorServer:
     """The emulator, reset to the demo scenario, with the portal's Azure settings pointing at it."""
     emulator_server.set_notification_url(None)
     emulator_server.reset(scenario="demo")
@@ -107,7 +110,7 @@ def azure(emulator_server, settings):
     return emulator_server
 
 
-def store_sign_in(azure, user):
+def store_sign_in(azure: EmulatorServer, user: User) -> User:
     """What a sign-in leaves behind: a stored credential whose cached ARM token is fresh."""
     import datetime as dt
 

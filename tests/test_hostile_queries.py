@@ -10,15 +10,17 @@ cast and data are the isolation matrix's (`tests/test_isolation_matrix.py`).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, TypedDict, cast
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from accounts.models import User
 from jit.models import AuditEvent, Operation
 from tests.test_isolation_matrix import ROUTES, World, build_world, database_state
 
@@ -55,18 +57,35 @@ def query_strings(draw: Any) -> str:
     return "&".join(draw(st.permutations(parts)))
 
 
-htmx_headers = st.fixed_dictionaries(
-    {},
-    optional={
-        "HTTP_HX_REQUEST": st.sampled_from(["true", "false", ""]),
-        "HTTP_HX_TARGET": st.sampled_from(["app_list", "customer_list", "", "x" * 300])
-        | st.text(alphabet=st.characters(max_codepoint=255), max_size=30),
-        "HTTP_HX_CURRENT_URL": st.sampled_from(["http://evil.example/", "javascript:x", ""]),
-    },
+class HtmxHeaders(TypedDict, total=False):
+    HTTP_HX_REQUEST: str
+    HTTP_HX_TARGET: str
+    HTTP_HX_CURRENT_URL: str
+
+
+# The dictionaries drawn have only HtmxHeaders' keys, with text values.
+htmx_headers = cast(
+    "st.SearchStrategy[HtmxHeaders]",
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "HTTP_HX_REQUEST": st.sampled_from(["true", "false", ""]),
+            "HTTP_HX_TARGET": st.sampled_from(["app_list", "customer_list", "", "x" * 300])
+            | st.text(alphabet=st.characters(max_codepoint=255), max_size=30),
+            "HTTP_HX_CURRENT_URL": st.sampled_from(["http://evil.example/", "javascript:x", ""]),
+        },
+    ),
 )
 
 PEOPLE = ["pat (publisher support)", "alice (Fabrikam admin)", "dana (Fabrikam reader, Tailspin admin)"]  # fmt: skip
 READ_ROUTES = sorted(name for name, route in ROUTES.items() if route.get)
+
+
+def _person(world: World, name: str) -> User:
+    """One of the world's signed-in people (not the anonymous visitor)."""
+    person = world.people[name]
+    assert person is not None, name
+    return person
 
 
 @pytest.fixture
@@ -79,7 +98,9 @@ def _path_ids(world: World, route_name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("route_name", READ_ROUTES)
-def test_any_query_on_any_page_answers_without_error_and_writes_nothing(client, world, route_name):
+def test_any_query_on_any_page_answers_without_error_and_writes_nothing(
+    client: Client, world: World, route_name: str
+) -> None:
     ids = _path_ids(world, route_name)
     before = database_state()
     statuses: Counter[int] = Counter()
@@ -92,8 +113,14 @@ def test_any_query_on_any_page_answers_without_error_and_writes_nothing(client, 
         query=query_strings(),
         headers=htmx_headers,
     )
-    def ask(person, kwargs, huge_id, query, headers):
-        client.force_login(world.people[person])
+    def ask(
+        person: str,
+        kwargs: dict[str, Any],
+        huge_id: int | None,
+        query: str,
+        headers: HtmxHeaders,
+    ) -> None:
+        client.force_login(_person(world, person))
         if huge_id is not None and any(isinstance(v, int) for v in kwargs.values()):
             kwargs = {k: huge_id if isinstance(v, int) else v for k, v in kwargs.items()}
         url = reverse(route_name, kwargs=kwargs)
@@ -127,8 +154,10 @@ hostile_text = st.text(max_size=60) | st.sampled_from(
     )
 )
 @example(data={"approval_mode": "AutoApprove", "maximum_hours": "4", "reason": "\u202e"})
-def test_any_policy_form_input_is_accepted_or_re_rendered(client, world, data):
-    alice = world.people["alice (Fabrikam admin)"]
+def test_any_policy_form_input_is_accepted_or_re_rendered(
+    client: Client, world: World, data: dict[str, str]
+) -> None:
+    alice = _person(world, "alice (Fabrikam admin)")
     app = world.apps["fabc"]
     client.force_login(alice)
     before = (Operation.objects.count(), AuditEvent.objects.count())
@@ -144,8 +173,10 @@ def test_any_policy_form_input_is_accepted_or_re_rendered(client, world, data):
 
 @PROPERTY
 @given(next_url=hostile_text | st.sampled_from(["//evil.example/", "https://evil.example/x"]))
-def test_the_refresh_button_never_sends_anyone_elsewhere(client, world, next_url):
-    client.force_login(world.people["bob (Fabrikam reader)"])
+def test_the_refresh_button_never_sends_anyone_elsewhere(
+    client: Client, world: World, next_url: str
+) -> None:
+    client.force_login(_person(world, "bob (Fabrikam reader)"))
     response = client.post(
         reverse("deployments:refresh", args=[world.tenants["fabrikam"].pk]), {"next": next_url}
     )

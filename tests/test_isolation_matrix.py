@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -195,7 +196,7 @@ def build_world() -> World:
     }
     requests: dict[str, JitRequest] = {}
     for key, app in apps.items():
-        requester = pat if app.offer.publisher_tenant_id else None
+        requester = pat if _offer_of(app).publisher_tenant_id else None
         requests[f"{key}p"] = _request(f"{key}p", app, requester, State.PENDING)
         requests[f"{key}a"] = _request(f"{key}a", app, requester, State.APPROVED)
         PermissionChangeEvent.objects.create(
@@ -229,10 +230,7 @@ class Oracle:
         self.has_access = bool(usable)
 
     def app(self, app: ManagedApplication) -> bool:
-        return (
-            app.customer_tenant_id in self.customer
-            or app.offer.publisher_tenant_id in self.publisher
-        )
+        return app.customer_tenant_id in self.customer or _published_by(app, self.publisher)
 
     def jit(self, jit: JitRequest) -> bool:
         return self.app(jit.application)
@@ -258,7 +256,7 @@ class Oracle:
         return jit.application.customer_tenant_id in self.admin
 
     def withdraws(self, jit: JitRequest) -> bool:
-        return jit.application.offer.publisher_tenant_id in self.publisher
+        return _published_by(jit.application, self.publisher)
 
     def edits_policy(self, app: ManagedApplication) -> bool:
         return app.customer_tenant_id in self.admin
@@ -268,9 +266,9 @@ class Oracle:
         for key, app in world.apps.items():
             if self.app(app):
                 seen |= {f"zqapp-{key}", f"zqchange-{key}", f"zqtenant-{_key(world, app)}"}
-                seen |= {f"zqoffer-{_offer_key(world, app.offer)}"}
+                seen |= {f"zqoffer-{_offer_key(world, _offer_of(app))}"}
                 seen |= {f"zqwhy-{key}p", f"zqwhy-{key}a", f"zqaudit-{key}p", f"zqaudit-{key}a"}
-                if app.offer.publisher_tenant_id:
+                if _offer_of(app).publisher_tenant_id:
                     seen.add("zqtenant-contoso")
         for key, offer in world.offers.items():
             if self.offer(offer):
@@ -278,6 +276,17 @@ class Oracle:
                 if offer.publisher_tenant_id:
                     seen.add("zqtenant-contoso")
         return seen
+
+
+def _offer_of(app: ManagedApplication) -> Offer:
+    """The offer of an application of the world (each has one)."""
+    assert app.offer is not None, app.name
+    return app.offer
+
+
+def _published_by(app: ManagedApplication, tenants: set[int]) -> bool:
+    publisher = _offer_of(app).publisher_tenant_id
+    return publisher is not None and publisher in tenants
 
 
 def _key(world: World, app: ManagedApplication) -> str:
@@ -365,7 +374,7 @@ def _open(rule: Callable[[Oracle, JitRequest], bool]) -> Callable[[Oracle, Any],
 
 
 def _publisher_of(oracle: Oracle, app: ManagedApplication) -> bool:
-    return app.offer.publisher_tenant_id in oracle.publisher
+    return _published_by(app, oracle.publisher)
 
 
 ROUTES: dict[str, Route] = {
@@ -481,7 +490,7 @@ def _refused(response: Any) -> bool:
     if response.status_code in (400, 403, 404, 405):
         return True
     if response.status_code == 302:
-        location = response["Location"]
+        location: str = response["Location"]
         return location.startswith((reverse("account_login"), reverse("accounts:no_access")))
     return False
 
@@ -489,7 +498,8 @@ def _refused(response: Any) -> bool:
 def _text(response: Any) -> str:
     if response.streaming:
         return b"".join(response.streaming_content).decode()
-    return response.content.decode()
+    content: bytes = response.content
+    return content.decode()
 
 
 @dataclasses.dataclass
@@ -586,7 +596,7 @@ def _routes(resolver: URLResolver, prefix: str = "", namespace: str = "") -> Ite
             yield f"{namespace}{entry.name}"
 
 
-def test_the_matrix_covers_every_url_pattern():
+def test_the_matrix_covers_every_url_pattern() -> None:
     names = set(_routes(get_resolver()))
     assert names - set(ROUTES) - set(OUTSIDE_THE_MATRIX) == set()
     assert set(ROUTES) - names == set(), "the matrix names a URL that no longer exists"
@@ -594,7 +604,7 @@ def test_the_matrix_covers_every_url_pattern():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route_name", sorted(ROUTES))
-def test_nobody_sees_or_changes_what_is_not_theirs(client, route_name):
+def test_nobody_sees_or_changes_what_is_not_theirs(client: Client, route_name: str) -> None:
     world = build_world()
     tally = Tally()
     ask(client, world, route_name, ROUTES[route_name], tally)

@@ -5,6 +5,7 @@ Each app lists its URL names and the tests covering their scope in `tests/<app>/
 """
 
 import importlib
+from collections.abc import Iterator
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -25,7 +26,9 @@ def _scope_tests() -> dict[str, list[str]]:
     return merged
 
 
-def _named_patterns(resolver: URLResolver, prefix: str = "", namespace: str = ""):
+def _named_patterns(
+    resolver: URLResolver, prefix: str = "", namespace: str = ""
+) -> Iterator[tuple[str, str | None]]:
     for entry in resolver.url_patterns:
         route = prefix + str(entry.pattern)
         if isinstance(entry, URLResolver):
@@ -35,7 +38,7 @@ def _named_patterns(resolver: URLResolver, prefix: str = "", namespace: str = ""
             yield route, f"{namespace}{entry.name}" if entry.name else None
 
 
-def test_every_url_pattern_has_scope_tests():
+def test_every_url_pattern_has_scope_tests() -> None:
     covered = _scope_tests()
     missing = [
         f"{route} ({name})"
@@ -45,7 +48,7 @@ def test_every_url_pattern_has_scope_tests():
     assert not missing, "URL patterns without scope tests: " + ", ".join(missing)
 
 
-def test_listed_scope_tests_exist():
+def test_listed_scope_tests_exist() -> None:
     for tests in _scope_tests().values():
         assert tests, "each URL needs at least one scope test"
         for reference in tests:

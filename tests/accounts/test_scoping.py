@@ -1,20 +1,20 @@
 from accounts import scoping
-from accounts.models import Side, Tenant
+from accounts.models import Side, Tenant, User
 from tests.conftest import make_tenant
 
 
-def test_a_customer_sees_only_their_own_tenant(alice, northwind):
+def test_a_customer_sees_only_their_own_tenant(alice: User, northwind: Tenant) -> None:
     assert list(scoping.customer_tenants_of(alice)) == [alice.memberships.get().tenant]
     assert list(scoping.publisher_tenants_of(alice)) == []
 
 
-def test_admin_scope_excludes_readers(alice, bob, fabrikam):
+def test_admin_scope_excludes_readers(alice: User, bob: User, fabrikam: Tenant) -> None:
     assert list(scoping.administered_tenants_of(alice)) == [fabrikam]
     assert list(scoping.administered_tenants_of(bob)) == []
     assert list(scoping.customer_tenants_of(bob)) == [fabrikam]
 
 
-def test_blocked_or_pending_tenant_grants_nothing(alice, fabrikam):
+def test_blocked_or_pending_tenant_grants_nothing(alice: User, fabrikam: Tenant) -> None:
     for state in (Tenant.State.BLOCKED, Tenant.State.PENDING):
         Tenant.objects.filter(pk=fabrikam.pk).update(state=state)
         assert list(scoping.tenants_of(alice)) == []
@@ -23,7 +23,9 @@ def test_blocked_or_pending_tenant_grants_nothing(alice, fabrikam):
     assert scoping.has_access(alice) is True
 
 
-def test_inactive_and_anonymous_people_see_nothing(alice, django_user_model):
+def test_inactive_and_anonymous_people_see_nothing(
+    alice: User, django_user_model: type[User]
+) -> None:
     from django.contrib.auth.models import AnonymousUser
 
     assert list(scoping.tenants_of(AnonymousUser())) == []
@@ -32,7 +34,9 @@ def test_inactive_and_anonymous_people_see_nothing(alice, django_user_model):
     assert list(scoping.tenants_of(alice)) == []
 
 
-def test_roles_filter_and_side_filter_apply_to_the_same_membership(alice, contoso):
+def test_roles_filter_and_side_filter_apply_to_the_same_membership(
+    alice: User, contoso: Tenant
+) -> None:
     # Alice is admin in Fabrikam (customer). Giving her a reader-only role in the publisher tenant
     # must not make the publisher tenant count as "administered".
     from accounts.models import Membership, Role
@@ -42,10 +46,10 @@ def test_roles_filter_and_side_filter_apply_to_the_same_membership(alice, contos
     assert list(scoping.publisher_tenants_of(alice)) == [contoso]
 
 
-def test_tenant_search_matches_part_of_a_name_or_a_quoted_whole_name(fabrikam):
+def test_tenant_search_matches_part_of_a_name_or_a_quoted_whole_name(fabrikam: Tenant) -> None:
     longer = make_tenant("0c8a6f40-3b7e-4d5e-9f1a-2b3c4d5e6f70", "Fabrikam Ltd", Side.CUSTOMER)
 
-    def found(text):
+    def found(text: str) -> set[Tenant]:
         return set(Tenant.objects.filter(scoping.tenant_named(text)))
 
     assert found("fabrikam") == {fabrikam, longer}

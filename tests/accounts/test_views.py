@@ -1,9 +1,12 @@
 import pytest
+from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from accounts.adapters import NO_ACCESS_SESSION_KEY
+from accounts.models import Tenant, User
 
 
-def test_profile_shows_your_roles_and_what_they_allow(client, alice):
+def test_profile_shows_your_roles_and_what_they_allow(client: Client, alice: User) -> None:
     client.force_login(alice)
     response = client.get("/accounts/profile/")
     assert response.status_code == 200
@@ -13,7 +16,7 @@ def test_profile_shows_your_roles_and_what_they_allow(client, alice):
     assert str(alice.entra_object_id) in page
 
 
-def test_profile_of_a_reader_says_they_change_nothing(client, bob):
+def test_profile_of_a_reader_says_they_change_nothing(client: Client, bob: User) -> None:
     client.force_login(bob)
     page = client.get("/accounts/profile/").content.decode()
     assert "Customer reader" in page
@@ -21,7 +24,9 @@ def test_profile_of_a_reader_says_they_change_nothing(client, bob):
     assert "Customer admin" not in page
 
 
-def test_profile_shows_only_your_own_memberships(client, alice, charlie):
+def test_profile_shows_only_your_own_memberships(
+    client: Client, alice: User, charlie: User
+) -> None:
     client.force_login(charlie)
     page = client.get("/accounts/profile/").content.decode()
     assert "Northwind Traders" in page
@@ -30,7 +35,7 @@ def test_profile_shows_only_your_own_memberships(client, alice, charlie):
 
 
 @pytest.mark.django_db
-def test_profile_needs_sign_in(client):
+def test_profile_needs_sign_in(client: Client) -> None:
     response = client.get("/accounts/profile/")
     assert response.status_code == 302
     assert response["Location"].startswith("/auth/login/")
@@ -45,7 +50,9 @@ def test_profile_needs_sign_in(client):
         ("no_role", "you hold no role in the portal"),
     ],
 )
-def test_no_access_page_explains_what_to_ask_for(client, reason, expected):
+def test_no_access_page_explains_what_to_ask_for(
+    client: Client, reason: str, expected: str
+) -> None:
     session = client.session
     session[NO_ACCESS_SESSION_KEY] = {
         "reason": reason,
@@ -60,15 +67,18 @@ def test_no_access_page_explains_what_to_ask_for(client, reason, expected):
 
 
 @pytest.mark.django_db
-def test_login_page_offers_entra_sign_in_by_post(client):
+def test_login_page_offers_entra_sign_in_by_post(client: Client) -> None:
     page = client.get("/auth/login/").content.decode()
     assert 'action="/auth/entra/login/?process=login' in page
     assert 'method="post"' in page
 
 
 def test_operators_queue_a_sync_from_the_tenant_admin(
-    admin_client, fabrikam, contoso, django_capture_on_commit_callbacks
-):
+    admin_client: Client,
+    fabrikam: Tenant,
+    contoso: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from deployments.models import SyncRun
 
     with django_capture_on_commit_callbacks(execute=False) as queued:

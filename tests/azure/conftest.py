@@ -3,8 +3,11 @@
 import time
 
 import pytest
+from pytest_django import Settings
 
+from emulator.server import EmulatorServer
 from portal.azure import gateway_for_token, publisher_gateway, tenant_gateway
+from portal.azure.gateway import SdkAzureGateway
 
 FABRIKAM = "3197bd27-109d-45f9-bdce-8200dec65df6"
 NORTHWIND = "c721af65-e2e9-4315-add6-935f3d17c8d6"
@@ -22,7 +25,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-def app_id(subscription, resource_group, name):
+def app_id(subscription: str, resource_group: str, name: str) -> str:
     return (
         f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.Solutions/applications/{name}"
@@ -37,7 +40,7 @@ SANDBOX_MRG = f"/subscriptions/{FABRIKAM_SUB}/resourceGroups/mrg-fabrikam-sandbo
 
 
 @pytest.fixture
-def emulator(emulator_server, settings):
+def emulator(emulator_server: EmulatorServer, settings: Settings) -> EmulatorServer:
     """The emulator, reset to the demo scenario, with the portal's settings pointing at it."""
     emulator_server.reset(scenario="demo")
     settings.ARM_URL = emulator_server.https_url
@@ -47,39 +50,48 @@ def emulator(emulator_server, settings):
     return emulator_server
 
 
-def token_provider(server, oid, lifetime=3600):
-    """What the accounts app will pass: a callable returning (access token, expires_on)."""
-    calls = []
+class TokenProvider:
+    """What the accounts app will pass: a callable returning (access token, expires_on); it
+    remembers each call."""
 
-    def provide():
-        calls.append(oid)
-        return server.token_for(oid, lifetime=lifetime), int(time.time()) + lifetime
+    def __init__(self, server: EmulatorServer, oid: str, lifetime: int) -> None:
+        self.server = server
+        self.oid = oid
+        self.lifetime = lifetime
+        self.calls: list[str] = []
 
-    provide.calls = calls
-    return provide
+    def __call__(self) -> tuple[str, int]:
+        self.calls.append(self.oid)
+        return self.server.token_for(self.oid, lifetime=self.lifetime), int(
+            time.time()
+        ) + self.lifetime
+
+
+def token_provider(server: EmulatorServer, oid: str, lifetime: int = 3600) -> TokenProvider:
+    return TokenProvider(server, oid, lifetime)
 
 
 @pytest.fixture
-def as_alice(emulator):
+def as_alice(emulator: EmulatorServer) -> SdkAzureGateway:
     return gateway_for_token(token_provider(emulator, ALICE))
 
 
 @pytest.fixture
-def as_bob(emulator):
+def as_bob(emulator: EmulatorServer) -> SdkAzureGateway:
     return gateway_for_token(token_provider(emulator, BOB))
 
 
 @pytest.fixture
-def as_pat(emulator):
+def as_pat(emulator: EmulatorServer) -> SdkAzureGateway:
     return gateway_for_token(token_provider(emulator, PAT))
 
 
 @pytest.fixture
-def fabrikam_app(emulator):
+def fabrikam_app(emulator: EmulatorServer) -> SdkAzureGateway:
     """The portal's service principal in Fabrikam (Reader on its subscription)."""
     return tenant_gateway(FABRIKAM)
 
 
 @pytest.fixture
-def publisher_app(emulator):
+def publisher_app(emulator: EmulatorServer) -> SdkAzureGateway:
     return publisher_gateway()

@@ -1,7 +1,11 @@
 """How the gateways authenticate: settings decide where, the token provider decides who."""
 
-import pytest
+from typing import Any
 
+import pytest
+from pytest_django import Settings
+
+from emulator.server import EmulatorServer
 from portal.azure import (
     AuthenticationFailed,
     AzureGateway,
@@ -21,7 +25,7 @@ from tests.azure.conftest import (
 )
 
 
-def test_delegated_credential_hands_out_the_providers_token():
+def test_delegated_credential_hands_out_the_providers_token() -> None:
     credential = DelegatedCredential(lambda: ("a-token", 1_900_000_000))
 
     token = credential.get_token("https://management.azure.com/.default")
@@ -31,7 +35,7 @@ def test_delegated_credential_hands_out_the_providers_token():
     assert (info.token, info.expires_on, info.token_type) == ("a-token", 1_900_000_000, "Bearer")
 
 
-def test_a_fresh_token_is_asked_for_once(emulator):
+def test_a_fresh_token_is_asked_for_once(emulator: EmulatorServer) -> None:
     provide = token_provider(emulator, ALICE, lifetime=3600)
     gateway = gateway_for_token(provide)
 
@@ -41,7 +45,7 @@ def test_a_fresh_token_is_asked_for_once(emulator):
     assert len(provide.calls) == 1
 
 
-def test_a_token_about_to_expire_is_asked_for_again(emulator):
+def test_a_token_about_to_expire_is_asked_for_again(emulator: EmulatorServer) -> None:
     provide = token_provider(emulator, ALICE, lifetime=120)  # inside azure-core's refresh window
     gateway = gateway_for_token(provide)
 
@@ -51,7 +55,7 @@ def test_a_token_about_to_expire_is_asked_for_again(emulator):
     assert len(provide.calls) == 2
 
 
-def test_delegated_calls_act_as_the_person(emulator):
+def test_delegated_calls_act_as_the_person(emulator: EmulatorServer) -> None:
     gateway = gateway_for_token(token_provider(emulator, ALICE))
 
     subscriptions = list(gateway.list_subscriptions())
@@ -59,7 +63,7 @@ def test_delegated_calls_act_as_the_person(emulator):
     assert [s.subscription_id for s in subscriptions] == [FABRIKAM_SUB]
 
 
-def test_publisher_gateway_uses_the_publisher_app(emulator):
+def test_publisher_gateway_uses_the_publisher_app(emulator: EmulatorServer) -> None:
     _app_credential.cache_clear()  # an earlier test's token would hide the sign-in
     gateway = publisher_gateway()
 
@@ -83,7 +87,7 @@ def test_publisher_gateway_uses_the_publisher_app(emulator):
     assert token_requests[-1]["path"].startswith("/0ec098e5-b929-47d3-a4de-b2f969d0ba5b/")
 
 
-def test_every_gateway_offers_what_the_apps_may_ask_for(emulator):
+def test_every_gateway_offers_what_the_apps_may_ask_for(emulator: EmulatorServer) -> None:
     for gateway in (
         tenant_gateway(FABRIKAM),
         publisher_gateway(),
@@ -92,15 +96,15 @@ def test_every_gateway_offers_what_the_apps_may_ask_for(emulator):
         assert isinstance(gateway, AzureGateway)
 
 
-def test_a_closed_gateway_can_be_used_again(emulator):
+def test_a_closed_gateway_can_be_used_again(emulator: EmulatorServer) -> None:
     with tenant_gateway(FABRIKAM) as gateway:
         assert len(list(gateway.list_managed_apps(FABRIKAM_SUB))) == 5
 
     assert len(list(gateway.list_managed_apps(FABRIKAM_SUB))) == 5
 
 
-def test_a_provider_that_cannot_give_a_token_stops_the_call(emulator):
-    def refresh_token_revoked():
+def test_a_provider_that_cannot_give_a_token_stops_the_call(emulator: EmulatorServer) -> None:
+    def refresh_token_revoked() -> tuple[str, int]:
         raise AuthenticationFailed("The refresh token was revoked.", code="invalid_grant")
 
     with pytest.raises(AuthenticationFailed) as caught:
@@ -110,8 +114,10 @@ def test_a_provider_that_cannot_give_a_token_stops_the_call(emulator):
     assert not [r for r in emulator.state.requests_log if r["path"] == MONITORING]
 
 
-def test_later_syncs_of_a_tenant_reuse_its_app_token(emulator, settings):
-    def token_requests():
+def test_later_syncs_of_a_tenant_reuse_its_app_token(
+    emulator: EmulatorServer, settings: Settings
+) -> None:
+    def token_requests() -> list[dict[str, Any]]:
         return [
             r
             for r in emulator.state.requests_log

@@ -1,7 +1,11 @@
 """Failures provoked in the emulator (faults, revoked tokens, RBAC) and what the gateway raises."""
 
-import pytest
+from typing import Any
 
+import pytest
+from pytest_django import Settings
+
+from emulator.server import EmulatorServer
 from portal.azure import (
     AuthenticationFailed,
     AzureError,
@@ -12,18 +16,20 @@ from portal.azure import (
     gateway_for_token,
     tenant_gateway,
 )
-from portal.azure.gateway import MAX_INLINE_RETRY_AFTER, RETRY_TOTAL
+from portal.azure.gateway import MAX_INLINE_RETRY_AFTER, RETRY_TOTAL, SdkAzureGateway
 from tests.azure.conftest import ALICE, FABRIKAM, FABRIKAM_SUB, MONITORING, token_provider
 
 CHARLIE = "9c6395d3-4420-4edc-8a5f-facb2cebda2d"
 APPS_PATH = f"/subscriptions/{FABRIKAM_SUB}/providers/Microsoft.Solutions/applications"
 
 
-def calls_to(emulator, path):
+def calls_to(emulator: EmulatorServer, path: str) -> list[dict[str, Any]]:
     return [r for r in emulator.state.requests_log if r["path"].lower() == path.lower()]
 
 
-def test_throttling_that_outlasts_the_sdk_retries_is_throttled(emulator, fabrikam_app):
+def test_throttling_that_outlasts_the_sdk_retries_is_throttled(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="throttle", count=RETRY_TOTAL + 1, retry_after=1, path=APPS_PATH)
 
     with pytest.raises(Throttled) as caught:
@@ -36,7 +42,9 @@ def test_throttling_that_outlasts_the_sdk_retries_is_throttled(emulator, fabrika
     assert len(calls_to(emulator, APPS_PATH)) == RETRY_TOTAL + 1
 
 
-def test_short_throttling_is_retried_by_the_sdk(emulator, fabrikam_app):
+def test_short_throttling_is_retried_by_the_sdk(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="throttle", count=1, retry_after=1, path=APPS_PATH)
 
     apps = list(fabrikam_app.list_managed_apps(FABRIKAM_SUB))
@@ -45,7 +53,9 @@ def test_short_throttling_is_retried_by_the_sdk(emulator, fabrikam_app):
     assert len(calls_to(emulator, APPS_PATH)) == 2
 
 
-def test_a_long_retry_after_is_handed_to_the_caller_at_once(emulator, fabrikam_app):
+def test_a_long_retry_after_is_handed_to_the_caller_at_once(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     wait = int(MAX_INLINE_RETRY_AFTER) + 25
     emulator.inject_fault(kind="throttle", count=1, retry_after=wait, path=APPS_PATH)
 
@@ -56,14 +66,18 @@ def test_a_long_retry_after_is_handed_to_the_caller_at_once(emulator, fabrikam_a
     assert len(calls_to(emulator, APPS_PATH)) == 1  # no sleeping inside the SDK
 
 
-def test_throttled_is_a_transient_error(emulator, fabrikam_app):
+def test_throttled_is_a_transient_error(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="throttle", count=1, retry_after=60, path=APPS_PATH)
 
     with pytest.raises(Transient):
         list(fabrikam_app.list_managed_apps(FABRIKAM_SUB))
 
 
-def test_server_errors_that_persist_are_transient(emulator, as_alice):
+def test_server_errors_that_persist_are_transient(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="status", status=500, count=RETRY_TOTAL + 1, path=MONITORING)
 
     with pytest.raises(Transient) as caught:
@@ -76,14 +90,18 @@ def test_server_errors_that_persist_are_transient(emulator, as_alice):
     assert len(calls_to(emulator, MONITORING)) == RETRY_TOTAL + 1
 
 
-def test_a_single_server_error_is_retried(emulator, as_alice):
+def test_a_single_server_error_is_retried(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="status", status=500, count=1, path=MONITORING)
 
     assert as_alice.get_managed_app(MONITORING).id == MONITORING
     assert len(calls_to(emulator, MONITORING)) == 2
 
 
-def test_service_unavailable_is_transient(emulator, as_alice):
+def test_service_unavailable_is_transient(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="status", status=503, count=RETRY_TOTAL + 1, path=MONITORING)
 
     with pytest.raises(Transient) as caught:
@@ -92,7 +110,9 @@ def test_service_unavailable_is_transient(emulator, as_alice):
     assert caught.value.status == 503
 
 
-def test_dropped_connections_are_transient(emulator, as_alice):
+def test_dropped_connections_are_transient(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="drop", count=RETRY_TOTAL + 1, path=MONITORING)
 
     with pytest.raises(Transient) as caught:
@@ -102,7 +122,9 @@ def test_dropped_connections_are_transient(emulator, as_alice):
     assert caught.value.code
 
 
-def test_errors_while_paging_are_translated(emulator, fabrikam_app):
+def test_errors_while_paging_are_translated(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     emulator.state.page_size = 2
     emulator.inject_fault(kind="status", status=500, count=RETRY_TOTAL + 1, path=APPS_PATH)
     pages = fabrikam_app.list_managed_apps(FABRIKAM_SUB)
@@ -111,7 +133,9 @@ def test_errors_while_paging_are_translated(emulator, fabrikam_app):
         next(pages)
 
 
-def test_an_expired_token_fails_authentication(emulator, as_alice):
+def test_an_expired_token_fails_authentication(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="expired_token", count=1, path=MONITORING)
 
     with pytest.raises(AuthenticationFailed) as caught:
@@ -121,7 +145,7 @@ def test_an_expired_token_fails_authentication(emulator, as_alice):
     assert caught.value.status == 401
 
 
-def test_a_delegated_token_past_its_expiry_fails_authentication(emulator):
+def test_a_delegated_token_past_its_expiry_fails_authentication(emulator: EmulatorServer) -> None:
     gateway = gateway_for_token(token_provider(emulator, ALICE, lifetime=-60))
 
     with pytest.raises(AuthenticationFailed) as caught:
@@ -130,7 +154,9 @@ def test_a_delegated_token_past_its_expiry_fails_authentication(emulator):
     assert caught.value.code == "ExpiredAuthenticationToken"
 
 
-def test_revoked_tokens_fail_authentication(emulator, fabrikam_app):
+def test_revoked_tokens_fail_authentication(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     assert list(fabrikam_app.list_subscriptions())  # a token is now cached by the client
     emulator.state.tokens_not_before = 2**40  # the control API's /tokens/revoke, without waiting
 
@@ -140,7 +166,9 @@ def test_revoked_tokens_fail_authentication(emulator, fabrikam_app):
     assert caught.value.code == "ExpiredAuthenticationToken"
 
 
-def test_a_wrong_client_secret_fails_authentication(emulator, settings):
+def test_a_wrong_client_secret_fails_authentication(
+    emulator: EmulatorServer, settings: Settings
+) -> None:
     settings.ENTRA_CLIENT_SECRET = "not-the-secret"
 
     with pytest.raises(AuthenticationFailed) as caught:
@@ -150,12 +178,12 @@ def test_a_wrong_client_secret_fails_authentication(emulator, settings):
     assert "not-the-secret" not in str(caught.value)
 
 
-def test_an_unknown_tenant_fails_authentication(emulator):
+def test_an_unknown_tenant_fails_authentication(emulator: EmulatorServer) -> None:
     with pytest.raises(AuthenticationFailed):
         list(tenant_gateway("11111111-2222-3333-4444-555555555555").list_subscriptions())
 
 
-def test_another_customer_is_forbidden(emulator):
+def test_another_customer_is_forbidden(emulator: EmulatorServer) -> None:
     charlie = gateway_for_token(token_provider(emulator, CHARLIE))
 
     with pytest.raises(Forbidden) as caught:
@@ -165,14 +193,14 @@ def test_another_customer_is_forbidden(emulator):
     assert CHARLIE in caught.value.message
 
 
-def test_a_missing_subscription_is_not_found(as_alice):
+def test_a_missing_subscription_is_not_found(as_alice: SdkAzureGateway) -> None:
     with pytest.raises(NotFound) as caught:
         list(as_alice.list_managed_apps("99999999-9999-9999-9999-999999999999"))
 
     assert caught.value.code == "SubscriptionNotFound"
 
 
-def test_errors_carry_no_token_and_no_sdk_exception(emulator):
+def test_errors_carry_no_token_and_no_sdk_exception(emulator: EmulatorServer) -> None:
     token, _ = token_provider(emulator, CHARLIE)()
     charlie = gateway_for_token(lambda: (token, 2**31))
 

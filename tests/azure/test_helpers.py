@@ -20,7 +20,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
         f"/subscriptions/a8c02436-e607-478d-aa9c-f223ff5aabfd/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}/",
     ],
 )
-def test_role_ids_normalise_to_the_guid(value):
+def test_role_ids_normalise_to_the_guid(value: str) -> None:
     assert role_guid(value) == CONTRIBUTOR
 
 
@@ -34,20 +34,20 @@ def test_role_ids_normalise_to_the_guid(value):
         (None, None),
     ],
 )
-def test_durations_parse_both_spellings(text, expected):
+def test_durations_parse_both_spellings(text: str | None, expected: dt.timedelta | None) -> None:
     assert parse_duration(text) == expected
 
 
-def test_durations_in_months_are_refused():
+def test_durations_in_months_are_refused() -> None:
     with pytest.raises(ValueError):
         parse_duration("P1M")
 
 
-def test_retry_after_in_seconds():
+def test_retry_after_in_seconds() -> None:
     assert retry_after_seconds({"Retry-After": "17"}) == 17.0
 
 
-def test_retry_after_as_a_date():
+def test_retry_after_as_a_date() -> None:
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
     seconds = retry_after_seconds({"Retry-After": email.utils.format_datetime(later, usegmt=True)})
 
@@ -55,10 +55,10 @@ def test_retry_after_as_a_date():
     assert 0 < seconds <= 120
 
 
-def test_retry_after_in_milliseconds():
+def test_retry_after_in_milliseconds() -> None:
     assert retry_after_seconds({"x-ms-retry-after-ms": "1500"}) == 1.5
 
 
-def test_no_retry_after():
+def test_no_retry_after() -> None:
     assert retry_after_seconds({}) is None
     assert retry_after_seconds(None) is None

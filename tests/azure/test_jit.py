@@ -1,9 +1,11 @@
 """JIT policy, requests and PIM approvals through the gateway, as the people who do them."""
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 
+from emulator.server import EmulatorServer
 from portal.azure import (
     BadRequest,
     Conflict,
@@ -13,7 +15,15 @@ from portal.azure import (
     Transient,
     gateway_for_token,
 )
-from portal.azure.records import Authorization, JitApprover, JitPolicy
+from portal.azure.gateway import SdkAzureGateway
+from portal.azure.records import (
+    AccessRequestRecord,
+    ApprovalRecord,
+    Authorization,
+    JitApprover,
+    JitPolicy,
+    JitRequestRecord,
+)
 from tests.azure.conftest import (
     ALICE,
     BACKUP,
@@ -33,7 +43,7 @@ WOODGROVE_SUB = "b4ada22b-090d-4aa2-a27f-8119ce092cad"
 WOODGROVE_MONITORING = app_id(WOODGROVE_SUB, "rg-managed-apps", "woodgrove-monitoring")
 
 
-def jit_id(subscription, resource_group, name):
+def jit_id(subscription: str, resource_group: str, name: str) -> str:
     return (
         f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.Solutions/jitRequests/{name}"
@@ -44,13 +54,19 @@ def jit_id(subscription, resource_group, name):
 SCOPE = f"/subscriptions/{CONTOSO_SUB}/resourceGroups/jit-requests"
 
 
-def in_scope(name):
+def in_scope(name: str) -> str:
     return jit_id(CONTOSO_SUB, "jit-requests", name)
 
 
 def request_elevation(
-    gateway, emulator, *, name, application=MONITORING, hours=2, role=CONTRIBUTOR
-):
+    gateway: SdkAzureGateway,
+    emulator: EmulatorServer,
+    *,
+    name: str,
+    application: str = MONITORING,
+    hours: int = 2,
+    role: str = CONTRIBUTOR,
+) -> JitRequestRecord:
     return gateway.create_jit_request(
         jit_request_id=in_scope(name),
         application_id=application,
@@ -64,7 +80,7 @@ def request_elevation(
 # Policy ----------------------------------------------------------------------------------------
 
 
-def test_admin_updates_the_jit_policy(emulator, as_alice):
+def test_admin_updates_the_jit_policy(emulator: EmulatorServer, as_alice: SdkAzureGateway) -> None:
     policy = JitPolicy(
         enabled=True,
         approval_mode="ManualApprove",
@@ -84,7 +100,7 @@ def test_admin_updates_the_jit_policy(emulator, as_alice):
     assert '"maximumJitAccessDuration": "PT4H"' in patch["body"]
 
 
-def test_policy_can_switch_to_automatic_approval(as_alice):
+def test_policy_can_switch_to_automatic_approval(as_alice: SdkAzureGateway) -> None:
     policy = JitPolicy(
         enabled=True,
         approval_mode="AutoApprove",
@@ -97,7 +113,7 @@ def test_policy_can_switch_to_automatic_approval(as_alice):
     assert app.jit_policy == policy
 
 
-def test_reader_cannot_update_the_jit_policy(as_bob):
+def test_reader_cannot_update_the_jit_policy(as_bob: SdkAzureGateway) -> None:
     policy = JitPolicy(
         enabled=True,
         approval_mode="AutoApprove",
@@ -112,7 +128,7 @@ def test_reader_cannot_update_the_jit_policy(as_bob):
     assert caught.value.status == 403
 
 
-def test_jit_cannot_be_switched_off_after_deployment(as_alice):
+def test_jit_cannot_be_switched_off_after_deployment(as_alice: SdkAzureGateway) -> None:
     policy = JitPolicy(
         enabled=False, approval_mode="NotSpecified", approvers=(), maximum_duration=None
     )
@@ -126,7 +142,9 @@ def test_jit_cannot_be_switched_off_after_deployment(as_alice):
 # Requests --------------------------------------------------------------------------------------
 
 
-def test_publisher_requests_elevation_and_it_waits_for_approval(emulator, as_pat):
+def test_publisher_requests_elevation_and_it_waits_for_approval(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     start = emulator.state.now()
 
     request = request_elevation(as_pat, emulator, name="jitnew1", hours=2)
@@ -152,13 +170,17 @@ def test_publisher_requests_elevation_and_it_waits_for_approval(emulator, as_pat
     assert '"duration": "PT02H00M00S"' in put["body"]
 
 
-def test_automatic_approval_grants_at_once(emulator, as_pat):
+def test_automatic_approval_grants_at_once(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     request = request_elevation(as_pat, emulator, name="jitauto2", application=BACKUP, hours=1)
 
     assert request.state == "Approved"
 
 
-def test_repeating_the_same_request_is_harmless(emulator, as_pat):
+def test_repeating_the_same_request_is_harmless(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     first = request_elevation(as_pat, emulator, name="jitsame")
     again = request_elevation(as_pat, emulator, name="jitsame")
 
@@ -168,7 +190,9 @@ def test_repeating_the_same_request_is_harmless(emulator, as_pat):
     assert len(listed) == len({r.id for r in listed})
 
 
-def test_same_name_with_other_content_conflicts(emulator, as_pat):
+def test_same_name_with_other_content_conflicts(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     request_elevation(as_pat, emulator, name="jitclash", role=CONTRIBUTOR)
 
     with pytest.raises(Conflict) as caught:
@@ -177,14 +201,18 @@ def test_same_name_with_other_content_conflicts(emulator, as_pat):
     assert caught.value.status == 409
 
 
-def test_duration_over_the_policy_maximum_is_refused(emulator, as_pat):
+def test_duration_over_the_policy_maximum_is_refused(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     with pytest.raises(BadRequest) as caught:
         request_elevation(as_pat, emulator, name="jitlong", hours=9)
 
     assert caught.value.code == "JitRequestDurationExceedsMaximum"
 
 
-def test_request_fails_in_a_tenant_without_entra_p2(emulator, as_pat):
+def test_request_fails_in_a_tenant_without_entra_p2(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     with pytest.raises(OperationFailed) as caught:
         request_elevation(as_pat, emulator, name="jitwg2", application=WOODGROVE_MONITORING)
 
@@ -194,7 +222,7 @@ def test_request_fails_in_a_tenant_without_entra_p2(emulator, as_pat):
     assert failed.state == "Failed"
 
 
-def test_get_and_list_jit_requests(emulator, as_pat):
+def test_get_and_list_jit_requests(emulator: EmulatorServer, as_pat: SdkAzureGateway) -> None:
     pending = as_pat.get_jit_request(in_scope("jitpend1"))
     listed = as_pat.list_jit_requests_at(SCOPE)
 
@@ -211,7 +239,7 @@ def test_get_and_list_jit_requests(emulator, as_pat):
     }
 
 
-def test_a_customer_cannot_read_the_publishers_requests(as_alice):
+def test_a_customer_cannot_read_the_publishers_requests(as_alice: SdkAzureGateway) -> None:
     with pytest.raises(Forbidden) as caught:
         as_alice.get_jit_request(in_scope("jitpend1"))
 
@@ -219,12 +247,14 @@ def test_a_customer_cannot_read_the_publishers_requests(as_alice):
     assert as_alice.list_jit_requests(FABRIKAM_SUB) == []
 
 
-def test_missing_jit_request_is_not_found(as_pat):
+def test_missing_jit_request_is_not_found(as_pat: SdkAzureGateway) -> None:
     with pytest.raises(NotFound):
         as_pat.get_jit_request(in_scope("nosuch"))
 
 
-def test_publisher_cancels_a_pending_request(emulator, as_pat):
+def test_publisher_cancels_a_pending_request(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     request = request_elevation(as_pat, emulator, name="jitcanc")
 
     as_pat.cancel_jit_request(request.id)
@@ -232,11 +262,13 @@ def test_publisher_cancels_a_pending_request(emulator, as_pat):
     assert as_pat.get_jit_request(request.id).state == "Canceled"
 
 
-def test_cancelling_a_request_that_is_gone_is_quiet(as_pat):
+def test_cancelling_a_request_that_is_gone_is_quiet(as_pat: SdkAzureGateway) -> None:
     as_pat.cancel_jit_request(in_scope("nosuch"))
 
 
-def test_expired_grant_after_the_clock_moves(emulator, as_pat):
+def test_expired_grant_after_the_clock_moves(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway
+) -> None:
     request = request_elevation(as_pat, emulator, name="jitclk", application=BACKUP, hours=1)
     assert request.state == "Approved"
 
@@ -249,7 +281,9 @@ def test_expired_grant_after_the_clock_moves(emulator, as_pat):
 
 
 @pytest.fixture
-def emulator(emulator, emulator_server, request):
+def emulator(
+    emulator: EmulatorServer, emulator_server: EmulatorServer, request: pytest.FixtureRequest
+) -> Iterator[EmulatorServer]:
     """The approval tests below need PIM approvals behind jitRequests: an assumption."""
     if request.node.name.startswith(APPROVAL_TESTS):
         emulator_server.assumptions = {"pim-link"}
@@ -271,17 +305,22 @@ APPROVAL_TESTS = (
 )
 
 
-def pending_approval_for(gateway, request_name):
+def pending_approval_for(
+    gateway: SdkAzureGateway, request_name: str
+) -> tuple[AccessRequestRecord, ApprovalRecord]:
     """The approval of a JIT request, through the PIM request that names it."""
     (access,) = [
         a
         for a in gateway.list_access_requests(MONITORING_MRG, as_approver=True)
         if a.ticket_number == request_name
     ]
+    assert access.approval_id is not None
     return access, gateway.get_approval(access.approval_id)
 
 
-def test_approver_sees_the_access_request_behind_a_jit_request(emulator, as_pat, as_alice):
+def test_approver_sees_the_access_request_behind_a_jit_request(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request = request_elevation(as_pat, emulator, name="jitlink", hours=3)
 
     access, approval = pending_approval_for(as_alice, "jitlink")
@@ -304,7 +343,9 @@ def test_approver_sees_the_access_request_behind_a_jit_request(emulator, as_pat,
     )
 
 
-def test_approver_lists_pending_approvals(emulator, as_pat, as_alice):
+def test_approver_lists_pending_approvals(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request_elevation(as_pat, emulator, name="jitlist")
 
     approvals = as_alice.list_approvals_as_approver()
@@ -320,11 +361,13 @@ def test_approver_lists_pending_approvals(emulator, as_pat, as_alice):
     assert stage.id == f"{mine[-1].id}/stages/{stage.name}"
 
 
-def test_non_approver_lists_nothing(as_bob):
+def test_non_approver_lists_nothing(as_bob: SdkAzureGateway) -> None:
     assert as_bob.list_approvals_as_approver() == []
 
 
-def test_approver_approves_and_the_request_is_granted(emulator, as_pat, as_alice):
+def test_approver_approves_and_the_request_is_granted(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request = request_elevation(as_pat, emulator, name="jitok")
     _, approval = pending_approval_for(as_alice, "jitok")
 
@@ -345,7 +388,9 @@ def test_approver_approves_and_the_request_is_granted(emulator, as_pat, as_alice
     assert any(g.role_definition_id == CONTRIBUTOR and g.scope == MONITORING_MRG for g in grants)
 
 
-def test_approver_denies(emulator, as_pat, as_alice):
+def test_approver_denies(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request = request_elevation(as_pat, emulator, name="jitno")
     _, approval = pending_approval_for(as_alice, "jitno")
 
@@ -357,7 +402,9 @@ def test_approver_denies(emulator, as_pat, as_alice):
     assert as_pat.get_jit_request(request.id).state == "Denied"
 
 
-def test_a_decided_stage_cannot_be_decided_the_other_way(emulator, as_pat, as_alice):
+def test_a_decided_stage_cannot_be_decided_the_other_way(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request_elevation(as_pat, emulator, name="jittwice")
     _, approval = pending_approval_for(as_alice, "jittwice")
     stage_id = approval.stages[0].id
@@ -369,7 +416,9 @@ def test_a_decided_stage_cannot_be_decided_the_other_way(emulator, as_pat, as_al
     assert caught.value.code == "ApprovalStageNotInProgress"
 
 
-def test_a_retried_decision_is_accepted(emulator, as_pat, as_alice):
+def test_a_retried_decision_is_accepted(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request_elevation(as_pat, emulator, name="jitretry")
     _, approval = pending_approval_for(as_alice, "jitretry")
     stage_id = approval.stages[0].id
@@ -380,7 +429,9 @@ def test_a_retried_decision_is_accepted(emulator, as_pat, as_alice):
     assert stage.review_result == "Approve"
 
 
-def test_denying_needs_a_justification(emulator, as_pat, as_alice):
+def test_denying_needs_a_justification(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request_elevation(as_pat, emulator, name="jitwhy")
     _, approval = pending_approval_for(as_alice, "jitwhy")
 
@@ -392,7 +443,9 @@ def test_denying_needs_a_justification(emulator, as_pat, as_alice):
     assert caught.value.code == "JustificationRequired"
 
 
-def test_someone_who_is_not_an_approver_cannot_see_the_approval(emulator, as_pat, as_alice):
+def test_someone_who_is_not_an_approver_cannot_see_the_approval(
+    emulator: EmulatorServer, as_pat: SdkAzureGateway, as_alice: SdkAzureGateway
+) -> None:
     request_elevation(as_pat, emulator, name="jitcarol")
     _, approval = pending_approval_for(as_alice, "jitcarol")
     carol = gateway_for_token(token_provider(emulator, CAROL))
@@ -405,7 +458,9 @@ def test_someone_who_is_not_an_approver_cannot_see_the_approval(emulator, as_pat
     assert caught.value.code == "ApprovalNotFound"
 
 
-def test_policy_update_waits_for_a_slow_operation(emulator, as_alice):
+def test_policy_update_waits_for_a_slow_operation(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     emulator.state.lro_delay_seconds = 3
     policy = JitPolicy(
         enabled=True,
@@ -421,7 +476,9 @@ def test_policy_update_waits_for_a_slow_operation(emulator, as_alice):
     assert len(polls) >= 2  # the first poll found it still running
 
 
-def test_server_errors_while_polling_are_transient(emulator, as_alice):
+def test_server_errors_while_polling_are_transient(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     emulator.inject_fault(kind="status", status=500, count=3, path="/operationStatuses/")
     policy = JitPolicy(
         enabled=True,

@@ -4,7 +4,9 @@ import datetime as dt
 
 import pytest
 
+from emulator.server import EmulatorServer
 from portal.azure import NotFound, gateway_for_token
+from portal.azure.gateway import SdkAzureGateway
 from portal.azure.records import (
     Authorization,
     JitApprover,
@@ -37,7 +39,7 @@ DEFINITION = (
 )
 
 
-def test_tenant_app_sees_only_its_tenants_subscription(fabrikam_app):
+def test_tenant_app_sees_only_its_tenants_subscription(fabrikam_app: SdkAzureGateway) -> None:
     subscriptions = list(fabrikam_app.list_subscriptions())
 
     assert [(s.subscription_id, s.display_name, s.tenant_id, s.state) for s in subscriptions] == [
@@ -45,7 +47,9 @@ def test_tenant_app_sees_only_its_tenants_subscription(fabrikam_app):
     ]
 
 
-def test_managed_apps_are_paged_through(emulator, fabrikam_app):
+def test_managed_apps_are_paged_through(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     emulator.state.page_size = 2  # five applications: three pages
 
     apps = list(fabrikam_app.list_managed_apps(FABRIKAM_SUB))
@@ -66,7 +70,7 @@ def test_managed_apps_are_paged_through(emulator, fabrikam_app):
     assert "skipToken" in pages[-1]["query"]
 
 
-def test_marketplace_app_record(emulator, as_alice):
+def test_marketplace_app_record(emulator: EmulatorServer, as_alice: SdkAzureGateway) -> None:
     emulator.state.applications[MONITORING.lower()].parameters = {"vmSize": {"value": "B2s"}}
     emulator.state.applications[MONITORING.lower()].tags = {"costCenter": "42"}
 
@@ -112,7 +116,7 @@ def test_marketplace_app_record(emulator, as_alice):
     assert app.updated_at is not None
 
 
-def test_service_catalog_app_links_its_definition(as_alice):
+def test_service_catalog_app_links_its_definition(as_alice: SdkAzureGateway) -> None:
     app = as_alice.get_managed_app(SANDBOX)
 
     assert app.kind == "ServiceCatalog"
@@ -120,7 +124,7 @@ def test_service_catalog_app_links_its_definition(as_alice):
     assert app.jit_policy is None
 
 
-def test_application_definition_record(emulator, as_alice):
+def test_application_definition_record(emulator: EmulatorServer, as_alice: SdkAzureGateway) -> None:
     stored = emulator.state.definitions[DEFINITION.lower()].properties
     stored["notificationPolicy"] = {
         "notificationEndpoints": [{"uri": "https://portal.example/hooks/arm?sig=abc"}]
@@ -154,14 +158,14 @@ def test_application_definition_record(emulator, as_alice):
     assert definition.management_mode == "Managed"
 
 
-def test_application_definitions_of_a_subscription(as_alice):
+def test_application_definitions_of_a_subscription(as_alice: SdkAzureGateway) -> None:
     definitions = list(as_alice.list_application_definitions(FABRIKAM_SUB))
 
     assert [d.id for d in definitions] == [DEFINITION]
     assert definitions[0] == as_alice.get_application_definition(DEFINITION)
 
 
-def test_missing_app_is_not_found(as_alice):
+def test_missing_app_is_not_found(as_alice: SdkAzureGateway) -> None:
     missing = MONITORING.replace("fabrikam-monitoring", "nothing-here")
 
     with pytest.raises(NotFound) as caught:
@@ -171,12 +175,12 @@ def test_missing_app_is_not_found(as_alice):
     assert missing in caught.value.message
 
 
-def test_missing_definition_is_not_found(as_alice):
+def test_missing_definition_is_not_found(as_alice: SdkAzureGateway) -> None:
     with pytest.raises(NotFound):
         as_alice.get_application_definition(DEFINITION.replace("contoso-sandbox", "gone"))
 
 
-def test_resources_of_the_managed_resource_group(as_alice):
+def test_resources_of_the_managed_resource_group(as_alice: SdkAzureGateway) -> None:
     resources = list(as_alice.list_resources(MONITORING_MRG))
 
     assert {(r.type, r.name) for r in resources} == {
@@ -192,7 +196,7 @@ def test_resources_of_the_managed_resource_group(as_alice):
     assert vm.tags == {}
 
 
-def test_missing_resource_group_is_not_found(as_alice):
+def test_missing_resource_group_is_not_found(as_alice: SdkAzureGateway) -> None:
     with pytest.raises(NotFound) as caught:
         list(as_alice.list_resources(f"/subscriptions/{FABRIKAM_SUB}/resourceGroups/nope"))
 
@@ -206,7 +210,7 @@ def test_missing_resource_group_is_not_found(as_alice):
         f"/subscriptions/{FABRIKAM_SUB}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
     ],
 )
-def test_role_definition_by_guid_or_full_id(as_alice, role_id):
+def test_role_definition_by_guid_or_full_id(as_alice: SdkAzureGateway, role_id: str) -> None:
     role = as_alice.get_role_definition(role_id)
 
     assert role.id == CONTRIBUTOR
@@ -228,14 +232,14 @@ def test_role_definition_by_guid_or_full_id(as_alice, role_id):
     )
 
 
-def test_unknown_role_definition_is_not_found(as_alice):
+def test_unknown_role_definition_is_not_found(as_alice: SdkAzureGateway) -> None:
     with pytest.raises(NotFound) as caught:
         as_alice.get_role_definition("00000000-1111-2222-3333-444444444444")
 
     assert caught.value.code == "RoleDefinitionDoesNotExist"
 
 
-def test_locked_managed_resource_group_has_a_deny_assignment(as_alice):
+def test_locked_managed_resource_group_has_a_deny_assignment(as_alice: SdkAzureGateway) -> None:
     (deny,) = as_alice.list_deny_assignments(MONITORING_MRG)
 
     assert (
@@ -264,11 +268,11 @@ def test_locked_managed_resource_group_has_a_deny_assignment(as_alice):
     assert deny.description
 
 
-def test_unlocked_managed_resource_group_has_no_deny_assignment(as_alice):
+def test_unlocked_managed_resource_group_has_no_deny_assignment(as_alice: SdkAzureGateway) -> None:
     assert as_alice.list_deny_assignments(SANDBOX_MRG) == []
 
 
-def test_permissions_reflect_the_caller(as_alice, as_bob):
+def test_permissions_reflect_the_caller(as_alice: SdkAzureGateway, as_bob: SdkAzureGateway) -> None:
     assert as_alice.my_permissions(MONITORING_MRG) == [
         PermissionSet(actions=("*",), not_actions=(), data_actions=(), not_data_actions=())
     ]
@@ -277,7 +281,7 @@ def test_permissions_reflect_the_caller(as_alice, as_bob):
     ]
 
 
-def test_role_assignments_normalise_the_role_to_its_guid(as_alice):
+def test_role_assignments_normalise_the_role_to_its_guid(as_alice: SdkAzureGateway) -> None:
     assignments = list(as_alice.list_role_assignments(MONITORING_MRG))
 
     bob = next(a for a in assignments if a.principal_id == BOB)
@@ -299,13 +303,13 @@ def test_role_assignments_normalise_the_role_to_its_guid(as_alice):
     )
 
 
-def test_role_assignments_for_one_principal(as_alice):
+def test_role_assignments_for_one_principal(as_alice: SdkAzureGateway) -> None:
     assignments = list(as_alice.list_role_assignments(MONITORING_MRG, principal_id=BOB))
 
     assert [(a.principal_id, a.role_definition_id) for a in assignments] == [(BOB, READER)]
 
 
-def test_role_assignments_at_scope_leave_out_those_below(as_alice):
+def test_role_assignments_at_scope_leave_out_those_below(as_alice: SdkAzureGateway) -> None:
     subscription = f"/subscriptions/{FABRIKAM_SUB}"
 
     at_scope = list(as_alice.list_role_assignments(subscription, at_scope=True))
@@ -315,12 +319,14 @@ def test_role_assignments_at_scope_leave_out_those_below(as_alice):
     assert any(a.scope == MONITORING_MRG for a in everything)
 
 
-def test_role_assignment_filters_cannot_be_combined(as_alice):
+def test_role_assignment_filters_cannot_be_combined(as_alice: SdkAzureGateway) -> None:
     with pytest.raises(ValueError):
         as_alice.list_role_assignments(MONITORING_MRG, principal_id=BOB, at_scope=True)
 
 
-def test_activity_log_of_a_resource_group(emulator, as_alice):
+def test_activity_log_of_a_resource_group(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     now = emulator.state.now()
 
     events = list(
@@ -345,7 +351,7 @@ def test_activity_log_of_a_resource_group(emulator, as_alice):
     assert all(e.resource_group == "mrg-fabrikam-monitoring" for e in events)
 
 
-def test_activity_log_is_paged_through(emulator, as_alice):
+def test_activity_log_is_paged_through(emulator: EmulatorServer, as_alice: SdkAzureGateway) -> None:
     emulator.state.page_size = 2
     now = emulator.state.now()
 
@@ -357,7 +363,9 @@ def test_activity_log_is_paged_through(emulator, as_alice):
     assert len({e.event_id for e in events}) == len(events)
 
 
-def test_activity_log_window_is_respected(emulator, as_alice):
+def test_activity_log_window_is_respected(
+    emulator: EmulatorServer, as_alice: SdkAzureGateway
+) -> None:
     now = emulator.state.now()
 
     events = list(as_alice.list_activity(MONITORING_MRG, start=now - dt.timedelta(days=2), end=now))
@@ -368,14 +376,14 @@ def test_activity_log_window_is_respected(emulator, as_alice):
     )
 
 
-def test_activity_log_needs_aware_bounds(as_alice):
+def test_activity_log_needs_aware_bounds(as_alice: SdkAzureGateway) -> None:
     naive = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
     with pytest.raises(ValueError):
         list(as_alice.list_activity(MONITORING_MRG, start=naive, end=naive))
 
 
-def test_another_customer_sees_their_own_apps(emulator):
+def test_another_customer_sees_their_own_apps(emulator: EmulatorServer) -> None:
     charlie = gateway_for_token(token_provider(emulator, "9c6395d3-4420-4edc-8a5f-facb2cebda2d"))
 
     apps = list(charlie.list_managed_apps(NORTHWIND_SUB))
@@ -383,7 +391,9 @@ def test_another_customer_sees_their_own_apps(emulator):
     assert {a.name for a in apps} == {"northwind-monitoring", "northwind-sql"}
 
 
-def test_subscription_wide_listings_match_the_per_group_ones(emulator, fabrikam_app):
+def test_subscription_wide_listings_match_the_per_group_ones(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     apps = list(fabrikam_app.list_managed_apps(FABRIKAM_SUB))
     per_group = {
         r.id.lower()
@@ -401,7 +411,9 @@ def test_subscription_wide_listings_match_the_per_group_ones(emulator, fabrikam_
     assert {d.scope.lower() for d in denies} <= {a.managed_resource_group_id.lower() for a in apps}
 
 
-def test_subscription_resources_leave_out_groups_the_caller_cannot_read(emulator):
+def test_subscription_resources_leave_out_groups_the_caller_cannot_read(
+    emulator: EmulatorServer,
+) -> None:
     # Bob reads the subscription; a caller with rights on one managed app only sees that one's.
     provider = token_provider(emulator, PAT)
     with gateway_for_token(provider) as publisher:
@@ -410,7 +422,9 @@ def test_subscription_resources_leave_out_groups_the_caller_cannot_read(emulator
     assert all("/resourcegroups/mrg-" in rid for rid in seen)
 
 
-def test_a_listing_keeps_every_page_and_its_digest_follows_the_content(emulator, fabrikam_app):
+def test_a_listing_keeps_every_page_and_its_digest_follows_the_content(
+    emulator: EmulatorServer, fabrikam_app: SdkAzureGateway
+) -> None:
     first = fabrikam_app.read_managed_apps(FABRIKAM_SUB)
     emulator.state.page_size = 2  # the same five applications, in three pages
     paged = fabrikam_app.read_managed_apps(FABRIKAM_SUB)
@@ -419,6 +433,7 @@ def test_a_listing_keeps_every_page_and_its_digest_follows_the_content(emulator,
     assert [r.id for r in paged.records()] == [r.id for r in first.records()]
 
     monitoring = emulator.state.applications[MONITORING.lower()]
+    assert monitoring.jit_access_policy is not None
     monitoring.jit_access_policy = {
         **monitoring.jit_access_policy,
         "jitApprovalMode": "AutoApprove",
@@ -426,4 +441,5 @@ def test_a_listing_keeps_every_page_and_its_digest_follows_the_content(emulator,
     changed = fabrikam_app.read_managed_apps(FABRIKAM_SUB)
     assert changed.digest != first.digest
     record = next(r for r in changed.records() if r.id.lower() == MONITORING.lower())
+    assert record.jit_policy is not None
     assert record.jit_policy.approval_mode == "AutoApprove"

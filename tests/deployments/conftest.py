@@ -3,11 +3,13 @@ and Northwind, resources in Fabrikam's managed resource group, and sync runs."""
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import Tenant
 from deployments.models import ManagedApplication, ManagedResource, Offer, RoleDefinition, SyncRun
 from deployments.sync import FULL_COMPARISON_EVERY
 from jit.models import JitRequest
@@ -16,7 +18,7 @@ SUB = "6f1d3c3e-2b0a-4a57-9a0c-2c1e5e0b7a11"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
 
-def pretend_the_sync_memory_aged():
+def pretend_the_sync_memory_aged() -> None:
     """Make the stored built-in roles and the last full comparisons older than they may be, as if
     FULL_COMPARISON_EVERY had passed: the next sync reads roles again and compares everything."""
     age = FULL_COMPARISON_EVERY + dt.timedelta(minutes=1)
@@ -29,7 +31,14 @@ def pretend_the_sync_memory_aged():
         run.save(update_fields=["subscription_digests"])
 
 
-def make_offer(publisher, *, plan="jit-plan", version="1.0.0", name="Contoso Analytics", **extra):
+def make_offer(
+    publisher: Tenant,
+    *,
+    plan: str = "jit-plan",
+    version: str = "1.0.0",
+    name: str = "Contoso Analytics",
+    **extra: Any,
+) -> Offer:
     return Offer.objects.create(
         key=f"plan:{publisher.pk}/analytics/{plan}/{version}/{name}".lower(),
         kind=Offer.Kind.MARKETPLACE,
@@ -43,7 +52,15 @@ def make_offer(publisher, *, plan="jit-plan", version="1.0.0", name="Contoso Ana
     )
 
 
-def make_app(tenant, offer, name, *, state="Succeeded", sub=SUB, **extra):
+def make_app(
+    tenant: Tenant,
+    offer: Offer,
+    name: str,
+    *,
+    state: str = "Succeeded",
+    sub: str = SUB,
+    **extra: Any,
+) -> ManagedApplication:
     rg = f"rg-{name}"
     return ManagedApplication.objects.create(
         arm_id=f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Solutions/applications/{name}",
@@ -59,7 +76,13 @@ def make_app(tenant, offer, name, *, state="Succeeded", sub=SUB, **extra):
     )
 
 
-def make_run(tenant, state=SyncRun.State.SUCCEEDED, *, ago=dt.timedelta(minutes=5), **extra):
+def make_run(
+    tenant: Tenant,
+    state: str = SyncRun.State.SUCCEEDED,
+    *,
+    ago: dt.timedelta = dt.timedelta(minutes=5),
+    **extra: Any,
+) -> SyncRun:
     finished = timezone.now() - ago
     if state in (SyncRun.State.QUEUED, SyncRun.State.RUNNING):
         return SyncRun.objects.create(tenant=tenant, state=state, queued_at=finished, **extra)
@@ -73,7 +96,7 @@ def make_run(tenant, state=SyncRun.State.SUCCEEDED, *, ago=dt.timedelta(minutes=
     )
 
 
-def make_jit_request(app, state="Pending"):
+def make_jit_request(app: ManagedApplication, state: str = "Pending") -> JitRequest:
     return JitRequest.objects.create(
         application=app,
         arm_id=f"{app.arm_id}/jitRequests/{uuid.uuid4()}",
@@ -87,7 +110,7 @@ def make_jit_request(app, state="Pending"):
 
 
 @pytest.fixture
-def offer(contoso):
+def offer(contoso: Tenant) -> Offer:
     return make_offer(
         contoso,
         lock_level="ReadOnly",
@@ -101,7 +124,7 @@ def offer(contoso):
 
 
 @pytest.fixture
-def fabrikam_app(fabrikam, offer):
+def fabrikam_app(fabrikam: Tenant, offer: Offer) -> ManagedApplication:
     app = make_app(
         fabrikam,
         offer,
@@ -132,12 +155,12 @@ def fabrikam_app(fabrikam, offer):
 
 
 @pytest.fixture
-def northwind_app(northwind, offer):
+def northwind_app(northwind: Tenant, offer: Offer) -> ManagedApplication:
     return make_app(
         northwind, offer, "northwind-analytics", sub="0a0a0a0a-1111-2222-3333-444444444444"
     )
 
 
 @pytest.fixture
-def fabrikam_synced(fabrikam):
+def fabrikam_synced(fabrikam: Tenant) -> SyncRun:
     return make_run(fabrikam, rows_created=2)

@@ -4,10 +4,11 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Side
+from accounts.models import Side, Tenant
 from deployments.models import PermissionChangeEvent
 from jit.models import AuditEvent
 from tests.conftest import make_tenant
@@ -16,14 +17,14 @@ from tests.deployments.conftest import make_app, make_jit_request, make_offer, m
 N = 4
 
 
-def queries_for(client, url):
+def queries_for(client: Client, url: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200
     return len(queries)
 
 
-def add_rows(n, *, fabrikam, contoso, start):
+def add_rows(n: int, *, fabrikam: Tenant, contoso: Tenant, start: int) -> None:
     """n more Fabrikam apps, n more customer tenants of Contoso and n more offer versions, each
     app with a permission change."""
     for i in range(start, start + n):
@@ -83,8 +84,14 @@ def add_rows(n, *, fabrikam, contoso, start):
     ],
 )
 def test_list_pages_use_the_same_number_of_queries_for_n_and_3n_rows(
-    request, client, fabrikam, contoso, person, url_name, query
-):
+    request: pytest.FixtureRequest,
+    client: Client,
+    fabrikam: Tenant,
+    contoso: Tenant,
+    person: str,
+    url_name: str,
+    query: str,
+) -> None:
     client.force_login(request.getfixturevalue(person))
     make_run(fabrikam)
     if url_name == "customer_detail":

@@ -6,10 +6,13 @@ import json
 
 import pytest
 from django.test import Client
+from pytest_django import Settings
 
+from accounts.models import Tenant
 from deployments import sync
 from deployments.models import ManagedApplication, ManagedResource, MarketplaceEvent, SyncRun
 from deployments.services import queue_tenant_sync
+from emulator.server import EmulatorServer
 from tests.deployments.test_webhook import URL, _payload
 from tests.jit.test_races import at_once, report
 
@@ -18,22 +21,28 @@ pytestmark = pytest.mark.django_db(transaction=True)
 FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 
 
-def mirror_snapshot():
+def mirror_snapshot() -> tuple[list[tuple[str, str]], list[str]]:
     return (
         sorted(ManagedApplication.objects.values_list("arm_id", "provisioning_state")),
         sorted(ManagedResource.objects.values_list("arm_id", flat=True)),
     )
 
 
-def test_syncs_of_one_tenant_asked_for_at_once_queue_one_run(azure, fabrikam):
+def test_syncs_of_one_tenant_asked_for_at_once_queue_one_run(
+    azure: EmulatorServer, fabrikam: Tenant
+) -> None:
     outcomes = at_once(*[lambda: queue_tenant_sync(tenant=fabrikam)] * 4)
     report("queue", outcomes, runs=SyncRun.objects.count())
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert SyncRun.objects.count() == 1
-    assert {run.pk for run in outcomes} == {SyncRun.objects.get().pk}
+    assert {run.pk for run in outcomes if not isinstance(run, Exception)} == {
+        SyncRun.objects.get().pk
+    }
 
 
-def test_one_run_delivered_to_several_workers_at_once_runs_once(azure, fabrikam, contoso):
+def test_one_run_delivered_to_several_workers_at_once_runs_once(
+    azure: EmulatorServer, fabrikam: Tenant, contoso: Tenant
+) -> None:
     run = queue_tenant_sync(tenant=fabrikam)
     before = azure.state.requests_logged
 
@@ -58,11 +67,14 @@ def test_one_run_delivered_to_several_workers_at_once_runs_once(azure, fabrikam,
     assert len(mirrored[0]) == len(set(mirrored[0]))
 
 
-def test_a_tenant_sync_and_an_application_sync_at_once_agree(azure, fabrikam, contoso):
+def test_a_tenant_sync_and_an_application_sync_at_once_agree(
+    azure: EmulatorServer, fabrikam: Tenant, contoso: Tenant
+) -> None:
     first = queue_tenant_sync(tenant=fabrikam)
     sync.run_tenant_sync(run_id=first.pk)
     expected = mirror_snapshot()
     app = ManagedApplication.objects.order_by("pk").first()
+    assert app is not None
     tenant_run = queue_tenant_sync(tenant=fabrikam)
     app_runs = [
         sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
@@ -81,13 +93,15 @@ def test_a_tenant_sync_and_an_application_sync_at_once_agree(azure, fabrikam, co
     assert mirror_snapshot() == expected
 
 
-def test_one_webhook_delivered_twice_at_once_is_recorded_once(settings, fabrikam):
+def test_one_webhook_delivered_twice_at_once_is_recorded_once(
+    settings: Settings, fabrikam: Tenant
+) -> None:
     from deployments.models import Subscription
 
     Subscription.objects.create(subscription_id=FABRIKAM_SUBSCRIPTION, tenant=fabrikam)
     body = json.dumps(_payload())
 
-    def deliver():
+    def deliver() -> tuple[int, str]:
         response = Client().post(
             f"{URL}?sig={settings.MARKETPLACE_WEBHOOK_SECRET}",
             data=body,
@@ -97,6 +111,9 @@ def test_one_webhook_delivered_twice_at_once_is_recorded_once(settings, fabrikam
 
     outcomes = at_once(*[deliver] * 4)
     report("webhook", outcomes, events=MarketplaceEvent.objects.count())
-    assert sorted(outcomes) == [(200, "accepted")] + [(200, "duplicate")] * 3
+    assert (
+        sorted(o for o in outcomes if not isinstance(o, Exception))
+        == [(200, "accepted")] + [(200, "duplicate")] * 3
+    )
     assert MarketplaceEvent.objects.count() == 1
     assert SyncRun.objects.filter(application_arm_id__gt="").count() == 1

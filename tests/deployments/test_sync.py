@@ -6,12 +6,15 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from accounts.models import Tenant
 from deployments import sync, tasks
 from deployments.models import ManagedApplication, ManagedResource, Offer, Subscription, SyncRun
 from deployments.services import queue_tenant_sync
 from deployments.tasks import sync_tenant
+from emulator.records import Application
+from emulator.server import EmulatorServer
 from tests.conftest import make_tenant
 from tests.deployments.conftest import make_run, pretend_the_sync_memory_aged
 
@@ -19,7 +22,7 @@ FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 TAILSPIN = "a2d9358c-f752-4d74-8279-47053b42bc40"
 
 
-def _emulated_apps(azure, subscription_id):
+def _emulated_apps(azure: EmulatorServer, subscription_id: str) -> dict[str, Application]:
     return {
         app.id.lower(): app
         for app in azure.state.applications.values()
@@ -27,7 +30,9 @@ def _emulated_apps(azure, subscription_id):
     }
 
 
-def _sync(tenant, django_capture_on_commit_callbacks):
+def _sync(
+    tenant: Tenant, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> SyncRun:
     with django_capture_on_commit_callbacks(execute=False) as queued:
         run = queue_tenant_sync(tenant=tenant)
     assert len(queued) == 1  # the task is queued once the run row is committed
@@ -37,13 +42,18 @@ def _sync(tenant, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def mirrored(azure, fabrikam, contoso, django_capture_on_commit_callbacks):
+def mirrored(
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    contoso: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> SyncRun:
     return _sync(fabrikam, django_capture_on_commit_callbacks)
 
 
 def test_first_sync_mirrors_every_application_with_its_offer_and_resources(
-    azure, mirrored, fabrikam
-):
+    azure: EmulatorServer, mirrored: SyncRun, fabrikam: Tenant
+) -> None:
     assert mirrored.state == SyncRun.State.SUCCEEDED, mirrored.error
     emulated = _emulated_apps(azure, FABRIKAM_SUBSCRIPTION)
     mirrored_apps = {a.arm_id.lower(): a for a in ManagedApplication.objects.all()}
@@ -70,7 +80,9 @@ def test_first_sync_mirrors_every_application_with_its_offer_and_resources(
     assert mirrored.calls_made > len(mirrored_apps)
 
 
-def test_offers_carry_the_publisher_and_the_permission_model(azure, mirrored, contoso):
+def test_offers_carry_the_publisher_and_the_permission_model(
+    azure: EmulatorServer, mirrored: SyncRun, contoso: Tenant
+) -> None:
     for app in ManagedApplication.objects.select_related("offer"):
         source = azure.state.applications[app.arm_id.lower()]
         assert app.offer is not None
@@ -85,8 +97,11 @@ def test_offers_carry_the_publisher_and_the_permission_model(azure, mirrored, co
 
 
 def test_resync_without_change_writes_no_mirrored_row(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     with CaptureQueriesContext(connection) as queries:
         second = _sync(fabrikam, django_capture_on_commit_callbacks)
     assert second.state == SyncRun.State.SUCCEEDED
@@ -101,8 +116,11 @@ def test_resync_without_change_writes_no_mirrored_row(
 
 
 def test_a_full_comparison_without_change_writes_no_mirrored_row_either(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     pretend_the_sync_memory_aged()
     with CaptureQueriesContext(connection) as queries:
         second = _sync(fabrikam, django_capture_on_commit_callbacks)
@@ -115,8 +133,11 @@ def test_a_full_comparison_without_change_writes_no_mirrored_row_either(
 
 
 def test_a_resync_that_finds_the_same_arm_answers_reads_no_records_or_rows(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     with CaptureQueriesContext(connection) as queries:
         second = _sync(fabrikam, django_capture_on_commit_callbacks)
     sql = " ".join(q["sql"] for q in queries.captured_queries)
@@ -134,15 +155,18 @@ def test_a_resync_that_finds_the_same_arm_answers_reads_no_records_or_rows(
     assert second.subscription_digests == mirrored.subscription_digests
 
 
-def _tamper(app_arm_id):
+def _tamper(app_arm_id: str) -> None:
     ManagedApplication.objects.filter(arm_id__iexact=app_arm_id).update(
         provisioning_state="Tampered"
     )
 
 
 def test_a_change_made_outside_arm_is_undone_by_the_next_full_comparison(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     source = next(iter(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values()))
     _tamper(source.id)
     _sync(fabrikam, django_capture_on_commit_callbacks)
@@ -157,8 +181,11 @@ def test_a_change_made_outside_arm_is_undone_by_the_next_full_comparison(
 
 
 def test_after_another_kind_of_sync_the_next_tenant_sync_compares_everything(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     tampered, other = list(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values())[:2]
     _tamper(tampered.id)
     with django_capture_on_commit_callbacks(execute=False):
@@ -170,9 +197,13 @@ def test_after_another_kind_of_sync_the_next_tenant_sync_compares_everything(
 
 
 def test_a_changed_jit_policy_is_picked_up(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     source = next(a for a in _emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values() if a.jit_enabled)
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {**source.jit_access_policy, "jitApprovalMode": "AutoApprove"}
     run = _sync(fabrikam, django_capture_on_commit_callbacks)
     assert run.rows_updated == 1
@@ -182,8 +213,11 @@ def test_a_changed_jit_policy_is_picked_up(
 
 
 def test_an_application_that_vanished_from_arm_is_marked_not_deleted(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     source = next(iter(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values()))
     with azure.state.lock:
         azure.state.remove_application(source)
@@ -195,8 +229,11 @@ def test_an_application_that_vanished_from_arm_is_marked_not_deleted(
 
 
 def test_a_subscription_gone_from_the_list_is_noticed_by_the_next_resync(
-    azure, mirrored, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    mirrored: SyncRun,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     _sync(fabrikam, django_capture_on_commit_callbacks)  # confirmed: nothing read
     with azure.state.lock:
         gone = azure.state.subscriptions.pop(FABRIKAM_SUBSCRIPTION)
@@ -212,34 +249,40 @@ def test_a_subscription_gone_from_the_list_is_noticed_by_the_next_resync(
     assert run.rows_removed == 1 + apps.count()
 
 
-def test_throttling_is_retried_after_retry_after_and_then_succeeds(azure, fabrikam, contoso):
+def test_throttling_is_retried_after_retry_after_and_then_succeeds(
+    azure: EmulatorServer, fabrikam: Tenant, contoso: Tenant
+) -> None:
     # A Retry-After longer than the gateway waits inline comes back as Throttled; the task
     # puts the run back in the queue and retries (eagerly here, so at once).
     azure.inject_fault(
         kind="throttle", count=1, retry_after=30, path="/providers/Microsoft.Solutions/applications"
     )
     run = SyncRun.objects.create(tenant=fabrikam)
-    sync_tenant.apply(args=[run.pk])
+    sync_tenant.apply(args=(run.pk,))
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error
     assert ManagedApplication.objects.count() == len(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION))
 
 
-def _sync_without_retries(tenant):
+def _sync_without_retries(tenant: Tenant) -> SyncRun:
     run = SyncRun.objects.create(tenant=tenant)
     sync.run_tenant_sync(run_id=run.pk)  # no task, so Throttled and Transient are not retried
     run.refresh_from_db()
     return run
 
 
-def test_without_retries_left_a_throttled_sync_fails_with_what_to_do(azure, fabrikam):
+def test_without_retries_left_a_throttled_sync_fails_with_what_to_do(
+    azure: EmulatorServer, fabrikam: Tenant
+) -> None:
     azure.inject_fault(kind="throttle", count=5, retry_after=30, path="/subscriptions")
     run = _sync_without_retries(fabrikam)
     assert run.state == SyncRun.State.FAILED
     assert "next scheduled sync will try again" in run.error
 
 
-def test_a_sync_that_fails_part_way_leaves_nothing_written(azure, fabrikam):
+def test_a_sync_that_fails_part_way_leaves_nothing_written(
+    azure: EmulatorServer, fabrikam: Tenant
+) -> None:
     # Role definitions are read while the applications are written; failing there must undo the
     # subscriptions and applications already upserted in the same run.
     azure.inject_fault(kind="throttle", count=50, retry_after=30, path="/roleDefinitions/")
@@ -252,8 +295,11 @@ def test_a_sync_that_fails_part_way_leaves_nothing_written(azure, fabrikam):
 
 
 def test_one_failing_tenant_does_not_stop_the_others(
-    azure, fabrikam, contoso, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    contoso: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     tailspin = Tenant.objects.create(
         entra_tenant_id=TAILSPIN, display_name="Tailspin Toys", side="customer", state="allowed"
     )
@@ -268,7 +314,7 @@ def test_one_failing_tenant_does_not_stop_the_others(
     assert outcome["Fabrikam"].state == SyncRun.State.SUCCEEDED
 
 
-def test_a_duplicate_delivery_does_nothing(azure, mirrored):
+def test_a_duplicate_delivery_does_nothing(azure: EmulatorServer, mirrored: SyncRun) -> None:
     before = SyncRun.objects.get(pk=mirrored.pk)
     sync.run_tenant_sync(run_id=mirrored.pk)
     after = SyncRun.objects.get(pk=mirrored.pk)
@@ -279,7 +325,9 @@ def test_a_duplicate_delivery_does_nothing(azure, mirrored):
     )
 
 
-def test_only_one_open_sync_per_tenant(fabrikam, django_capture_on_commit_callbacks):
+def test_only_one_open_sync_per_tenant(
+    fabrikam: Tenant, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     with django_capture_on_commit_callbacks(execute=False) as queued:
         first = queue_tenant_sync(tenant=fabrikam)
         second = queue_tenant_sync(tenant=fabrikam)
@@ -288,8 +336,8 @@ def test_only_one_open_sync_per_tenant(fabrikam, django_capture_on_commit_callba
 
 
 def test_runs_whose_worker_vanished_are_closed_and_replaced(
-    fabrikam, django_capture_on_commit_callbacks
-):
+    fabrikam: Tenant, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     from datetime import timedelta
 
     from django.utils import timezone
@@ -306,7 +354,9 @@ def test_runs_whose_worker_vanished_are_closed_and_replaced(
     assert fresh.pk != stuck.pk and fresh.state == SyncRun.State.QUEUED
 
 
-def test_old_runs_are_pruned_but_each_tenants_last_success_is_kept(fabrikam, northwind, settings):
+def test_old_runs_are_pruned_but_each_tenants_last_success_is_kept(
+    fabrikam: Tenant, northwind: Tenant, settings: Settings
+) -> None:
     settings.SYNC_RUN_RETENTION_DAYS = 14
     old, older = dt.timedelta(days=20), dt.timedelta(days=30)
     fabrikam_last_success = make_run(fabrikam, ago=older)

@@ -1,5 +1,6 @@
 import pytest
 from django.db import IntegrityError, transaction
+from pytest_django import DjangoAssertNumQueries
 
 from deployments.models import Offer
 from deployments.upsert import upsert
@@ -8,7 +9,7 @@ KEY = {"key": "plan:contoso/analytics/gold/1.0.0"}
 
 
 @pytest.mark.django_db
-def test_nothing_changed_writes_nothing(django_assert_num_queries):
+def test_nothing_changed_writes_nothing(django_assert_num_queries: DjangoAssertNumQueries) -> None:
     values = {"kind": Offer.Kind.MARKETPLACE, "display_name": "Analytics"}
     assert upsert(Offer, None, KEY, values) == "created"
     row = Offer.objects.get(**KEY)
@@ -19,7 +20,7 @@ def test_nothing_changed_writes_nothing(django_assert_num_queries):
 
 
 @pytest.mark.django_db
-def test_a_shared_row_another_worker_created_first_is_updated_not_duplicated():
+def test_a_shared_row_another_worker_created_first_is_updated_not_duplicated() -> None:
     Offer.objects.create(**KEY, kind=Offer.Kind.MARKETPLACE, display_name="Old name")
     # This worker had not seen the row when it looked (row=None).
     outcome = upsert(
@@ -30,7 +31,7 @@ def test_a_shared_row_another_worker_created_first_is_updated_not_duplicated():
 
 
 @pytest.mark.django_db
-def test_without_shared_a_duplicate_is_an_error():
+def test_without_shared_a_duplicate_is_an_error() -> None:
     Offer.objects.create(**KEY, kind=Offer.Kind.MARKETPLACE, display_name="Old name")
     with pytest.raises(IntegrityError), transaction.atomic():
         upsert(Offer, None, KEY, {"kind": Offer.Kind.MARKETPLACE, "display_name": "New"})

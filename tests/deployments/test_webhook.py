@@ -2,10 +2,17 @@
 
 import json
 import time
+from typing import Any
 
 import pytest
+from django.test import Client
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
+from pytest_django.live_server_helper import LiveServer
 
+from accounts.models import Tenant, User
 from deployments.models import MarketplaceEvent, Subscription, SyncRun
+from emulator.server import EmulatorServer
+from tests.responses import ClientResponse
 
 APP_ID = (
     "/subscriptions/a8c02436-e607-478d-aa9c-f223ff5aabfd/resourceGroups/fabrikam-apps"
@@ -14,8 +21,8 @@ APP_ID = (
 URL = "/hooks/marketplace/resource"
 
 
-def _payload(**overrides):
-    body = {
+def _payload(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "eventType": "PUT",
         "applicationId": APP_ID,
         "eventTime": "2026-11-28T10:15:30.1234567Z",
@@ -32,7 +39,9 @@ def _payload(**overrides):
     return body
 
 
-def _post(client, settings, body, sig=None):
+def _post(
+    client: Client, settings: Settings, body: dict[str, Any] | str, sig: str | None = None
+) -> ClientResponse:
     return client.post(
         f"{URL}?sig={sig or settings.MARKETPLACE_WEBHOOK_SECRET}",
         data=json.dumps(body) if not isinstance(body, str) else body,
@@ -41,15 +50,18 @@ def _post(client, settings, body, sig=None):
 
 
 @pytest.fixture
-def fabrikam_subscription(fabrikam):
+def fabrikam_subscription(fabrikam: Tenant) -> Subscription:
     return Subscription.objects.create(
         subscription_id="a8c02436-e607-478d-aa9c-f223ff5aabfd", tenant=fabrikam
     )
 
 
 def test_a_notification_for_a_known_subscription_queues_a_sync_of_that_app(
-    client, settings, fabrikam_subscription, django_capture_on_commit_callbacks
-):
+    client: Client,
+    settings: Settings,
+    fabrikam_subscription: Subscription,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = _post(client, settings, _payload())
     assert response.status_code == 200
@@ -63,7 +75,9 @@ def test_a_notification_for_a_known_subscription_queues_a_sync_of_that_app(
     assert len(queued) == 1
 
 
-def test_the_same_notification_twice_is_kept_once(client, settings, fabrikam_subscription):
+def test_the_same_notification_twice_is_kept_once(
+    client: Client, settings: Settings, fabrikam_subscription: Subscription
+) -> None:
     assert _post(client, settings, _payload()).json()["status"] == "accepted"
     assert _post(client, settings, _payload()).json()["status"] == "duplicate"
     assert MarketplaceEvent.objects.count() == 1
@@ -71,21 +85,27 @@ def test_the_same_notification_twice_is_kept_once(client, settings, fabrikam_sub
 
 
 @pytest.mark.django_db
-def test_an_unknown_subscription_is_recorded_as_unmatched(client, settings):
+def test_an_unknown_subscription_is_recorded_as_unmatched(
+    client: Client, settings: Settings
+) -> None:
     response = _post(client, settings, _payload())
     assert response.json() == {"status": "accepted", "outcome": "unmatched"}
     assert SyncRun.objects.count() == 0
 
 
 @pytest.mark.django_db
-def test_the_leading_slash_of_the_application_id_is_optional(client, settings):
+def test_the_leading_slash_of_the_application_id_is_optional(
+    client: Client, settings: Settings
+) -> None:
     assert _post(client, settings, _payload(applicationId=APP_ID[1:])).status_code == 200
     assert MarketplaceEvent.objects.get().application_arm_id == APP_ID
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("sig", ["", "wrong", "emulator-webhook-secre"])
-def test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing(client, settings, sig):
+def test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing(
+    client: Client, settings: Settings, sig: str
+) -> None:
     response = client.post(
         f"{URL}?sig={sig}", data=json.dumps(_payload()), content_type="application/json"
     )
@@ -110,8 +130,8 @@ def test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing(client, setti
     ],
 )
 def test_malformed_notifications_get_400_with_a_reason_and_change_nothing(
-    client, settings, body, reason
-):
+    client: Client, settings: Settings, body: dict[str, Any] | str, reason: str
+) -> None:
     response = _post(client, settings, body)
     assert response.status_code == 400
     assert reason in response.json()["error"]
@@ -119,20 +139,26 @@ def test_malformed_notifications_get_400_with_a_reason_and_change_nothing(
 
 
 @pytest.mark.django_db
-def test_only_post_is_accepted(client, settings):
+def test_only_post_is_accepted(client: Client, settings: Settings) -> None:
     assert client.get(f"{URL}?sig={settings.MARKETPLACE_WEBHOOK_SECRET}").status_code == 405
 
 
 @pytest.mark.django_db
-def test_without_a_configured_secret_the_endpoint_is_off(client, settings):
+def test_without_a_configured_secret_the_endpoint_is_off(
+    client: Client, settings: Settings
+) -> None:
     settings.MARKETPLACE_WEBHOOK_SECRET = None
     assert _post(client, settings, _payload(), sig="anything").status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_purchase_in_azure_reaches_the_portal_through_the_emulators_notification(
-    azure, live_server, settings, fabrikam, contoso
-):
+    azure: EmulatorServer,
+    live_server: LiveServer,
+    settings: Settings,
+    fabrikam: Tenant,
+    contoso: Tenant,
+) -> None:
     Subscription.objects.create(
         subscription_id="a8c02436-e607-478d-aa9c-f223ff5aabfd", tenant=fabrikam
     )
@@ -172,18 +198,23 @@ def test_a_purchase_in_azure_reaches_the_portal_through_the_emulators_notificati
     from deployments.models import ManagedApplication
 
     run = SyncRun.objects.filter(application_arm_id=event.application_arm_id).first()
+    assert run is not None
     sync.run_application_sync(run_id=run.pk)
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error
     app = ManagedApplication.objects.get(arm_id__iexact=event.application_arm_id)
     assert (app.customer_tenant, app.provisioning_state) == (fabrikam, "Succeeded")
+    assert app.offer is not None
     assert app.offer.publisher_tenant == contoso
 
 
 @pytest.mark.django_db
 def test_an_application_sync_of_a_deleted_app_marks_it_vanished(
-    azure, fabrikam, contoso, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    contoso: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from deployments import sync
     from deployments.models import ManagedApplication
 
@@ -201,8 +232,8 @@ def test_an_application_sync_of_a_deleted_app_marks_it_vanished(
 
 
 def test_a_new_purchase_is_announced_on_the_publishers_customers_page(
-    client, settings, pat, fabrikam_subscription, alice
-):
+    client: Client, settings: Settings, pat: User, fabrikam_subscription: Subscription, alice: User
+) -> None:
     _post(client, settings, _payload())
     client.force_login(pat)
     page = client.get("/apps/customers/").content.decode()

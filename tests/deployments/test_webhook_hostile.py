@@ -4,12 +4,15 @@
 import json
 
 import pytest
+from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from pytest_django import Settings
 
 from deployments.models import MarketplaceEvent, SyncRun
 from tests.deployments.test_webhook import APP_ID, URL, _payload
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +23,9 @@ PROPERTY = hypothesis_settings(
 )
 
 
-def _post_raw(client, settings, body: bytes | str, query: str | None = None):
+def _post_raw(
+    client: Client, settings: Settings, body: bytes | str, query: str | None = None
+) -> ClientResponse:
     return client.post(
         f"{URL}?{query if query is not None else 'sig=' + settings.MARKETPLACE_WEBHOOK_SECRET}",
         data=body,
@@ -28,11 +33,11 @@ def _post_raw(client, settings, body: bytes | str, query: str | None = None):
     )
 
 
-def _rows():
+def _rows() -> tuple[int, int]:
     return MarketplaceEvent.objects.count(), SyncRun.objects.count()
 
 
-def _assert_rejected_cleanly(response, before):
+def _assert_rejected_cleanly(response: ClientResponse, before: tuple[int, int]) -> None:
     assert response.status_code == 400, response.content
     assert response.json()["error"]
     assert _rows() == before
@@ -76,11 +81,15 @@ HOSTILE_BODIES = {
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
-def test_each_hostile_body_gets_400_with_a_reason_and_nothing_is_stored(client, settings, body):
+def test_each_hostile_body_gets_400_with_a_reason_and_nothing_is_stored(
+    client: Client, settings: Settings, body: str
+) -> None:
     _assert_rejected_cleanly(_post_raw(client, settings, body), _rows())
 
 
-def test_an_id_with_a_trailing_newline_is_not_a_new_delivery(client, settings):
+def test_an_id_with_a_trailing_newline_is_not_a_new_delivery(
+    client: Client, settings: Settings
+) -> None:
     assert _post_raw(client, settings, json.dumps(_payload())).status_code == 200
     _assert_rejected_cleanly(
         _post_raw(client, settings, json.dumps(_payload(applicationId=APP_ID + "\n"))), _rows()
@@ -88,7 +97,9 @@ def test_an_id_with_a_trailing_newline_is_not_a_new_delivery(client, settings):
     assert MarketplaceEvent.objects.count() == 1
 
 
-def test_the_edges_of_the_accepted_calendar_are_stored_as_sent(client, settings):
+def test_the_edges_of_the_accepted_calendar_are_stored_as_sent(
+    client: Client, settings: Settings
+) -> None:
     for moment in ("2000-01-01T00:00:00Z", "2999-12-30T23:59:59.9999999+00:00"):
         response = _post_raw(client, settings, json.dumps(_payload(eventTime=moment)))
         assert response.status_code == 200, response.content
@@ -112,8 +123,8 @@ FIELDS = ("eventType", "applicationId", "eventTime", "provisioningState", "plan"
 @PROPERTY
 @given(field=st.sampled_from(FIELDS), value=json_values)
 def test_any_value_in_any_field_is_accepted_or_refused_with_a_reason(
-    client, settings, field, value
-):
+    client: Client, settings: Settings, field: str, value: object
+) -> None:
     body = json.dumps(_payload(**{field: value}), allow_nan=True)
     before = _rows()
     response = _post_raw(client, settings, body)
@@ -125,7 +136,9 @@ def test_any_value_in_any_field_is_accepted_or_refused_with_a_reason(
 
 @PROPERTY
 @given(body=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
-def test_any_bytes_are_refused_with_a_reason(client, settings, body):
+def test_any_bytes_are_refused_with_a_reason(
+    client: Client, settings: Settings, body: bytes
+) -> None:
     before = _rows()
     response = _post_raw(client, settings, body)
     assert response.status_code in (200, 400), response.content
@@ -135,6 +148,8 @@ def test_any_bytes_are_refused_with_a_reason(client, settings, body):
 
 @PROPERTY
 @given(query=st.text(max_size=80))
-def test_any_query_string_is_answered_without_a_500(client, settings, query):
+def test_any_query_string_is_answered_without_a_500(
+    client: Client, settings: Settings, query: str
+) -> None:
     response = _post_raw(client, settings, json.dumps(_payload()), query=query)
     assert response.status_code in (200, 401), response.content

@@ -6,11 +6,17 @@ from that thread unless told it is safe; these tests only use the ORM to set up 
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+from accounts.models import Tenant
+from emulator.server import EmulatorServer
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -30,7 +36,7 @@ SCREENSHOTS = Path(
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Browser:
+def chromium() -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), (
         "Chromium is missing: bin/test installs it (apt-get install chromium)"
     )
@@ -41,7 +47,7 @@ def chromium() -> Browser:
 
 
 @pytest.fixture
-def portal(azure, live_server, transactional_db):
+def portal(azure: EmulatorServer, live_server: LiveServer, transactional_db: None) -> LiveServer:
     """The live portal with the emulator behind it."""
     return live_server
 
@@ -61,7 +67,7 @@ def watch_csp(page: Page) -> list[str]:
 
 
 @pytest.fixture
-def page(chromium, portal) -> Page:
+def page(chromium: Browser, portal: LiveServer) -> Iterator[Page]:
     context = chromium.new_context(
         base_url=portal.url,
         viewport={"width": 1280, "height": 900},
@@ -77,7 +83,7 @@ def page(chromium, portal) -> Page:
 
 
 @pytest.fixture
-def phone_page(chromium, portal) -> Page:
+def phone_page(chromium: Browser, portal: LiveServer) -> Iterator[Page]:
     context = chromium.new_context(
         base_url=portal.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
     )
@@ -116,7 +122,7 @@ def screenshot(page: Page, name: str, *, readme: bool = False) -> Path:
 
 
 @pytest.fixture
-def demo(portal, azure):
+def demo(portal: LiveServer, azure: EmulatorServer) -> dict[str, Tenant]:
     """Contoso, Fabrikam and Northwind allowed; their applications synced from the emulator and
     the JIT requests made in "the Azure portal" adopted by the reconciliation."""
     from accounts.models import Side
@@ -139,7 +145,7 @@ def demo(portal, azure):
     return tenants
 
 
-def emulator_act(azure, action: str, body: dict) -> dict:
+def emulator_act(azure: EmulatorServer, action: str, body: dict[str, Any]) -> dict[str, Any]:
     """Something a person does outside the portal, in "the Azure portal" of the emulator."""
     import requests
 
@@ -147,7 +153,8 @@ def emulator_act(azure, action: str, body: dict) -> dict:
         f"{azure.https_url}/_emulator/act/{action}", json=body, verify=azure.ca_bundle, timeout=10
     )
     assert response.status_code in (200, 201, 202), response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def run_queued_operations() -> int:

@@ -1,12 +1,18 @@
 """axe-core finds no serious or critical violation on the main pages, at desktop and phone width,
 in the light and the dark theme."""
 
-import pytest
+from collections.abc import Callable, Iterator
+from typing import Literal
 
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
+from pytest_django.live_server_helper import LiveServer
+
+from accounts.models import Tenant
 from jit.models import JitRequest
 from tests.e2e.conftest import assert_accessible, screenshot, sign_in
 
-VARIANTS = {
+VARIANTS: dict[str, tuple[ViewportSize, Literal["light", "dark"]]] = {
     "desktop-light": ({"width": 1280, "height": 900}, "light"),
     "desktop-dark": ({"width": 1280, "height": 900}, "dark"),
     "phone-light": ({"width": 390, "height": 844}, "light"),
@@ -15,28 +21,32 @@ VARIANTS = {
 
 
 @pytest.fixture(params=list(VARIANTS))
-def variant(request, chromium, portal):
+def variant(
+    request: pytest.FixtureRequest, chromium: Browser, portal: LiveServer
+) -> Iterator[tuple[str, Callable[[], Page]]]:
     viewport, scheme = VARIANTS[request.param]
 
-    def open_page():
+    def open_page() -> Page:
         context = chromium.new_context(base_url=portal.url, viewport=viewport, color_scheme=scheme)
         context.set_default_timeout(15_000)
         opened.append(context)
         return context.new_page()
 
-    opened = []
+    opened: list[BrowserContext] = []
     yield request.param, open_page
     for context in opened:
         context.close()
 
 
-def _check(page, name, where):
+def _check(page: Page, name: str, where: str) -> None:
     assert page.evaluate("document.documentElement.dataset.bsTheme") in ("light", "dark")
     assert_accessible(page, f"{where} ({name})")
     screenshot(page, f"a11y-{name}-{where}", readme=(name, where) == ("phone-dark", "request"))
 
 
-def test_main_pages_have_no_serious_accessibility_violations(demo, variant):
+def test_main_pages_have_no_serious_accessibility_violations(
+    demo: dict[str, Tenant], variant: tuple[str, Callable[[], Page]]
+) -> None:
     name, open_page = variant
     pending = JitRequest.objects.get(name="jitpend1")
 

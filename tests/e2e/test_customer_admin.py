@@ -3,8 +3,10 @@ request and denies another with a reason, in a real browser. Decisions go throug
 channel: recorded in the portal, made in "the Azure portal" (the emulator's stand-in for the
 JIT Access blade), and shown once ARM confirms them."""
 
-from playwright.sync_api import expect
+from playwright.sync_api import Dialog, Page, expect
 
+from accounts.models import Tenant
+from emulator.server import EmulatorServer
 from jit import tasks
 from jit.models import JitRequest, Operation, State
 from tests.e2e.conftest import (
@@ -19,7 +21,7 @@ PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
 ALICE = "2029a5ca-c529-486a-ba15-f25657670ce5"
 
 
-def _second_pending_request(azure, demo):
+def _second_pending_request(azure: EmulatorServer, demo: dict[str, Tenant]) -> JitRequest:
     """Pat asks for elevation in "the Azure portal"; the reconciliation adopts the request."""
     monitoring = JitRequest.objects.get(name="jitpend1").application
     emulator_act(
@@ -31,7 +33,9 @@ def _second_pending_request(azure, demo):
     return JitRequest.objects.get(name="jitpend2")
 
 
-def test_customer_admin_reviews_an_app_and_its_permissions(demo, page):
+def test_customer_admin_reviews_an_app_and_its_permissions(
+    demo: dict[str, Tenant], page: Page
+) -> None:
     sign_in(page, "Alice Archer")
     page.get_by_role("navigation").get_by_role("link", name="My applications").click()
     expect(page.get_by_role("heading", name="My applications")).to_be_visible()
@@ -47,7 +51,7 @@ def test_customer_admin_reviews_an_app_and_its_permissions(demo, page):
     screenshot(page, "admin-app-permissions")
 
 
-def test_customer_admin_changes_the_jit_policy(demo, page):
+def test_customer_admin_changes_the_jit_policy(demo: dict[str, Tenant], page: Page) -> None:
     sign_in(page, "Alice Archer")
     page.goto("/jit/")
     page.get_by_role("button", name="JIT policies").click()
@@ -70,7 +74,9 @@ def test_customer_admin_changes_the_jit_policy(demo, page):
     screenshot(page, "admin-policy")
 
 
-def test_customer_admin_approves_one_request_and_denies_another(demo, azure, page):
+def test_customer_admin_approves_one_request_and_denies_another(
+    demo: dict[str, Tenant], azure: EmulatorServer, page: Page
+) -> None:
     second = _second_pending_request(azure, demo)
     sign_in(page, "Alice Archer")
     page.get_by_role("navigation").get_by_role("link", name="Requests").click()
@@ -127,8 +133,13 @@ def test_customer_admin_approves_one_request_and_denies_another(demo, azure, pag
 
     page.goto(f"/jit/requests/{second.pk}/")
     page.get_by_label("Reason for your decision").fill("Not during the quarter-end freeze")
-    dialogs = []
-    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
     page.get_by_role("button", name="Record denial").click()
     expect(page.get_by_role("button", name="Record denial")).to_be_enabled()
     assert dialogs and dialogs[0].startswith("Deny this request?")

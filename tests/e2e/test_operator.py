@@ -1,13 +1,14 @@
 """An operator syncs it from Azure through the admin site."""
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from accounts.models import Tenant
 from deployments import sync
 from deployments.models import ManagedApplication, SyncRun
 from tests.e2e.conftest import screenshot, sign_in
 
 
-def test_operator_syncs_a_tenant_from_the_admin(demo, page):
+def test_operator_syncs_a_tenant_from_the_admin(demo: dict[str, Tenant], page: Page) -> None:
     sign_in(page, "Olivia Ortiz")
     page.goto("/admin/")
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()

@@ -1,13 +1,14 @@
 """A publisher support engineer finds a customer, asks for elevation, sees it granted without
 reloading, watches the time left, and cancels another request, in a real browser."""
 
-from playwright.sync_api import expect
+from playwright.sync_api import Dialog, Page, expect
 
+from accounts.models import Tenant
 from jit.models import JitRequest, State
 from tests.e2e.conftest import run_queued_operations, screenshot, sign_in
 
 
-def _request_elevation(page, app_name, *, hours, why):
+def _request_elevation(page: Page, app_name: str, *, hours: str, why: str) -> Page:
     page.goto("/apps/customers/")
     page.get_by_label("Search").fill("Fabri")
     customers = page.locator("#customer_list")
@@ -24,7 +25,9 @@ def _request_elevation(page, app_name, *, hours, why):
     return page
 
 
-def test_publisher_asks_for_elevation_and_sees_it_granted_without_reloading(demo, page):
+def test_publisher_asks_for_elevation_and_sees_it_granted_without_reloading(
+    demo: dict[str, Tenant], page: Page
+) -> None:
     sign_in(page, "Pat Patel")
     page.get_by_role("navigation").get_by_role("link", name="Customers").click()
     expect(page.get_by_role("heading", name="Customers")).to_be_visible()
@@ -52,7 +55,7 @@ def test_publisher_asks_for_elevation_and_sees_it_granted_without_reloading(demo
     assert jit.state == State.APPROVED
 
 
-def test_publisher_cancels_a_pending_request(demo, page):
+def test_publisher_cancels_a_pending_request(demo: dict[str, Tenant], page: Page) -> None:
     sign_in(page, "Pat Patel")
     _request_elevation(page, "fabrikam-monitoring", hours="2 hours", why="Alert rules to review")
     page.get_by_role("button", name="Send request").click()
@@ -62,8 +65,13 @@ def test_publisher_cancels_a_pending_request(demo, page):
     expect(status.locator(".badge").first).to_have_text("Pending")  # Fabrikam decides by hand
     screenshot(page, "publisher-request-pending")
 
-    dialogs = []
-    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    dialogs: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     page.get_by_role("button", name="Cancel request").click()
     expect(status).to_contain_text("submitting to Azure")
     assert dialogs and "Cancel" in dialogs[0]
@@ -77,7 +85,9 @@ def test_publisher_cancels_a_pending_request(demo, page):
     assert jit.state == State.CANCELED
 
 
-def test_publisher_follows_a_customers_pending_requests_and_searches_another(demo, page):
+def test_publisher_follows_a_customers_pending_requests_and_searches_another(
+    demo: dict[str, Tenant], page: Page
+) -> None:
     sign_in(page, "Pat Patel")
     page.goto("/apps/customers/")
     row = page.locator("#customer_list tr", has_text="Fabrikam")

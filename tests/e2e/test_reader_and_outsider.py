@@ -1,8 +1,9 @@
 """A reader sees everything and can change nothing; a person of another tenant reaches neither
 the application nor its requests."""
 
-from playwright.sync_api import expect
+from playwright.sync_api import APIResponse, Page, expect
 
+from accounts.models import Tenant
 from jit.models import JitRequest, Operation, State
 from tests.e2e.conftest import screenshot, sign_in
 
@@ -10,19 +11,19 @@ CHANGES = ["Approve", "Deny", "Record approval", "Record denial", "Revoke access
            "Save to Azure", "Request elevation"]  # fmt: skip
 
 
-def _post(page, path, data):
+def _post(page: Page, path: str, data: dict[str, str | float | bool]) -> APIResponse:
     """A hand-made POST with the session and a valid CSRF token: only the server's rules stop it."""
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     return page.request.post(path, form=data, headers={"X-CSRFToken": token, "Referer": page.url})
 
 
-def _no_change_buttons(page):
+def _no_change_buttons(page: Page) -> None:
     for name in CHANGES:
         expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
         expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
 
 
-def test_reader_sees_everything_and_can_change_nothing(demo, page):
+def test_reader_sees_everything_and_can_change_nothing(demo: dict[str, Tenant], page: Page) -> None:
     pending = JitRequest.objects.get(name="jitpend1")
     active = JitRequest.objects.get(name="jitact1")
     app = pending.application
@@ -62,7 +63,9 @@ def test_reader_sees_everything_and_can_change_nothing(demo, page):
     assert pending.state == State.PENDING
 
 
-def test_another_tenant_reaches_neither_the_app_nor_its_requests(demo, page):
+def test_another_tenant_reaches_neither_the_app_nor_its_requests(
+    demo: dict[str, Tenant], page: Page
+) -> None:
     pending = JitRequest.objects.get(name="jitpend1")
     app = pending.application
     sign_in(page, "Charlie Cole")
@@ -77,7 +80,8 @@ def test_another_tenant_reaches_neither_the_app_nor_its_requests(demo, page):
     for path in (f"/apps/applications/{app.pk}/", f"/jit/requests/{pending.pk}/",
                  f"/jit/requests/{pending.pk}/status/", f"/jit/apps/{app.pk}/policy/",
                  f"/permissions/applications/{app.pk}/"):  # fmt: skip
-        assert page.goto(path).status == 404, path
+        response = page.goto(path)
+        assert response is not None and response.status == 404, path
     screenshot(page, "outsider-404")
     forged = _post(page, f"/jit/requests/{pending.pk}/decide/",
                    {"decision": "approve", "justification": "forged"})  # fmt: skip

@@ -1,19 +1,23 @@
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2021_01_01_preview.models import RoleAssignmentApprovalStepProperties
 
+from emulator.server import EmulatorServer
 from tests.emulator import ids
 from tests.emulator.helpers import authorization, solutions, user_credential
 
 API = "2022-04-01"
 
 
-def client_for(emulator, oid: str, subscription: str = ids.FABRIKAM_SUB):
+def client_for(
+    emulator: EmulatorServer, oid: str, subscription: str = ids.FABRIKAM_SUB
+) -> AuthorizationManagementClient:
     return authorization(emulator, user_credential(emulator, oid), subscription)
 
 
-def test_role_definition_get_and_list(emulator):
+def test_role_definition_get_and_list(emulator: EmulatorServer) -> None:
     client = client_for(emulator, ids.ALICE)
     owner = client.role_definitions.get(f"/subscriptions/{ids.FABRIKAM_SUB}", ids.OWNER)
     assert owner.role_name == "Owner"
@@ -31,7 +35,7 @@ def test_role_definition_get_and_list(emulator):
     assert names == ["Contributor"]
 
 
-def test_role_assignments_of_a_managed_resource_group(emulator):
+def test_role_assignments_of_a_managed_resource_group(emulator: EmulatorServer) -> None:
     client = client_for(emulator, ids.ALICE)
     found = list(client.role_assignments.list_for_scope(ids.FAB_MONITORING_MRG))
     by_principal = {(a.principal_id, a.role_definition_id.rsplit("/", 1)[-1]) for a in found}
@@ -47,7 +51,7 @@ def test_role_assignments_of_a_managed_resource_group(emulator):
     assert {a.principal_id for a in filtered} == {ids.PAT}
 
 
-def test_standing_owner_offer_projects_owner_on_the_mrg(emulator):
+def test_standing_owner_offer_projects_owner_on_the_mrg(emulator: EmulatorServer) -> None:
     client = client_for(emulator, ids.ALICE)
     found = {
         (a.principal_id, a.role_definition_id.rsplit("/", 1)[-1])
@@ -56,7 +60,7 @@ def test_standing_owner_offer_projects_owner_on_the_mrg(emulator):
     assert (ids.PAT, ids.OWNER) in found
 
 
-def test_deny_assignment_only_where_locked(emulator):
+def test_deny_assignment_only_where_locked(emulator: EmulatorServer) -> None:
     client = client_for(emulator, ids.ALICE)
     locked = list(client.deny_assignments.list_for_resource_group("mrg-fabrikam-monitoring"))
     assert len(locked) == 1
@@ -76,7 +80,7 @@ def test_deny_assignment_only_where_locked(emulator):
     assert list(client.deny_assignments.list_for_resource_group("mrg-fabrikam-sandbox")) == []
 
 
-def test_permissions_are_the_callers_own(emulator):
+def test_permissions_are_the_callers_own(emulator: EmulatorServer) -> None:
     bob = list(
         client_for(emulator, ids.BOB).permissions.list_for_resource_group("mrg-fabrikam-monitoring")
     )
@@ -98,12 +102,14 @@ def test_permissions_are_the_callers_own(emulator):
     )
 
 
-def jit_state(emulator, name):
+def jit_state(emulator: EmulatorServer, name: str) -> str:
     key = f"{ids.JIT_SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}".lower()
     return emulator.state.jit_requests[key].state
 
 
-def test_without_the_pim_link_assumption_no_approval_stands_behind_a_jit_request(emulator):
+def test_without_the_pim_link_assumption_no_approval_stands_behind_a_jit_request(
+    emulator: EmulatorServer,
+) -> None:
     alice = client_for(emulator, ids.ALICE)
     assert list(alice.role_assignment_approval.list(filter="asApprover()")) == []
     assert (
@@ -115,7 +121,7 @@ def test_without_the_pim_link_assumption_no_approval_stands_behind_a_jit_request
 # The tests below exercise the `pim-link` assumption (docs/emulator.md), not documented Azure.
 
 
-def test_approver_lists_and_approves_a_pending_request(pim_link):
+def test_approver_lists_and_approves_a_pending_request(pim_link: EmulatorServer) -> None:
     emulator = pim_link
     alice = client_for(emulator, ids.ALICE)
     approvals = list(alice.role_assignment_approval.list(filter="asApprover()"))
@@ -145,7 +151,7 @@ def test_approver_lists_and_approves_a_pending_request(pim_link):
     assert (ids.PAT, ids.CONTRIBUTOR) in grants
 
 
-def test_approver_denies_with_the_flat_or_wrapped_body(pim_link):
+def test_approver_denies_with_the_flat_or_wrapped_body(pim_link: EmulatorServer) -> None:
     emulator = pim_link
     alice = client_for(emulator, ids.ALICE)
     approval = next(
@@ -167,7 +173,7 @@ def test_approver_denies_with_the_flat_or_wrapped_body(pim_link):
     assert jit_state(emulator, "jitpend1") == "Denied"
 
 
-def test_admin_who_is_not_an_approver_cannot_decide(pim_link):
+def test_admin_who_is_not_an_approver_cannot_decide(pim_link: EmulatorServer) -> None:
     emulator = pim_link
     carol = client_for(emulator, ids.CAROL)
     assert list(carol.role_assignment_approval.list(filter="asApprover()")) == []
@@ -186,7 +192,7 @@ def test_admin_who_is_not_an_approver_cannot_decide(pim_link):
     assert error.value.status_code == 404
 
 
-def test_group_approver_sees_the_northwind_request(pim_link):
+def test_group_approver_sees_the_northwind_request(pim_link: EmulatorServer) -> None:
     emulator = pim_link
     charlie = client_for(emulator, ids.CHARLIE, ids.NORTHWIND_SUB)
     approvals = list(charlie.role_assignment_approval.list(filter="asApprover()"))
@@ -194,7 +200,7 @@ def test_group_approver_sees_the_northwind_request(pim_link):
     assert approvals[0].stages[0].assigned_to_me is True
 
 
-def test_schedule_requests_link_to_the_approval(pim_link):
+def test_schedule_requests_link_to_the_approval(pim_link: EmulatorServer) -> None:
     emulator = pim_link
     alice = client_for(emulator, ids.ALICE)
     found = list(alice.role_assignment_schedule_requests.list_for_scope(ids.FAB_MONITORING_MRG))
@@ -217,7 +223,9 @@ def test_schedule_requests_link_to_the_approval(pim_link):
     assert {r.principal_id for r in mine} == {ids.PAT}
 
 
-def test_customer_write_inside_a_locked_mrg_hits_the_deny_assignment(emulator):
+def test_customer_write_inside_a_locked_mrg_hits_the_deny_assignment(
+    emulator: EmulatorServer,
+) -> None:
     vm = f"{ids.FAB_MONITORING_MRG}/providers/Microsoft.Compute/virtualMachines/vm-fabrikam-monitoring"
     headers = {"Authorization": f"Bearer {emulator.token_for(ids.ALICE)}"}
     params = {"api-version": "2024-03-01"}
@@ -261,11 +269,12 @@ def test_customer_write_inside_a_locked_mrg_hits_the_deny_assignment(emulator):
     )
 
 
-def test_publisher_outside_its_authorizations_is_forbidden(emulator):
+def test_publisher_outside_its_authorizations_is_forbidden(emulator: EmulatorServer) -> None:
     pat = solutions(emulator, user_credential(emulator, ids.PAT), ids.FABRIKAM_SUB)
     with pytest.raises(HttpResponseError) as error:
         list(pat.applications.list_by_subscription())
     assert error.value.status_code == 403
+    assert error.value.error is not None
     assert error.value.error.code == "AuthorizationFailed"
     # Standing Reader on a JIT offer: no writes without an active grant.
     headers = {"Authorization": f"Bearer {emulator.token_for(ids.PAT)}"}
@@ -297,7 +306,7 @@ def test_publisher_outside_its_authorizations_is_forbidden(emulator):
     )
 
 
-def test_missing_or_revoked_token_is_401(emulator):
+def test_missing_or_revoked_token_is_401(emulator: EmulatorServer) -> None:
     answer = requests.get(
         f"{emulator.https_url}{ids.FAB_SQL}",
         params={"api-version": "2023-12-01-preview"},
@@ -312,10 +321,11 @@ def test_missing_or_revoked_token_is_401(emulator):
     with pytest.raises(ClientAuthenticationError) as error:
         client.role_definitions.get(f"/subscriptions/{ids.FABRIKAM_SUB}", ids.OWNER)
     assert error.value.status_code == 401
+    assert error.value.error is not None
     assert error.value.error.code == "ExpiredAuthenticationToken"
 
 
-def test_eligibility_schedules_are_the_jit_authorizations(emulator):
+def test_eligibility_schedules_are_the_jit_authorizations(emulator: EmulatorServer) -> None:
     pat = client_for(emulator, ids.PAT)
     mine = list(
         pat.role_eligibility_schedules.list_for_scope(ids.FAB_MONITORING_MRG, filter="asTarget()")

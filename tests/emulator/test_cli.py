@@ -6,7 +6,7 @@ from pathlib import Path
 import requests
 
 
-def test_python_m_emulator_prints_its_urls_and_answers(tmp_path):
+def test_python_m_emulator_prints_its_urls_and_answers(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [
@@ -27,6 +27,7 @@ def test_python_m_emulator_prints_its_urls_and_answers(tmp_path):
         text=True,
     )
     try:
+        assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(5)]
         https_url = next(line.split()[-1] for line in lines if "HTTPS" in line)
         ca_bundle = next(line.split()[-1] for line in lines if "CA bundle" in line)

@@ -2,12 +2,14 @@
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from emulator.server import EmulatorServer
 from tests.emulator import ids
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "arm-examples"
@@ -44,9 +46,12 @@ def shape_errors(example: Any, ours: Any, path: str = "$") -> list[str]:
             return []
         errors = []
         for index, item in enumerate(example):
-            attempts = [shape_errors(item, candidate, f"{path}[{index}]") for candidate in ours]
+            attempts: list[list[str]] = [
+                shape_errors(item, candidate, f"{path}[{index}]") for candidate in ours
+            ]
             if all(attempts):
-                errors += min(attempts, key=len)
+                fewest = min(attempts, key=len)
+                errors += fewest
         return errors
     numbers = (int, float)
     same = (isinstance(example, bool) and isinstance(ours, bool)) or (
@@ -60,7 +65,7 @@ def shape_errors(example: Any, ours: Any, path: str = "$") -> list[str]:
     return [] if same else [f"{path}: expected {type(example).__name__}, got {type(ours).__name__}"]
 
 
-def test_shape_errors_detects_differences():
+def test_shape_errors_detects_differences() -> None:
     assert shape_errors({"a": {"b": 1}}, {"a": {"b": "x"}}) == ["$.a.b: expected int, got str"]
     assert shape_errors({"a": [{"b": 1}]}, {"a": [{"c": 1}]}) == ["$.a[0].b: missing"]
     assert shape_errors({"a": None, "b": [1]}, {"a": {}, "b": [2.5]}) == []
@@ -72,11 +77,12 @@ def example(name: str) -> dict[str, Any]:
         if (EXAMPLES / "Microsoft.Solutions" / name).exists()
         else "Microsoft.Authorization"
     )
-    return json.loads((EXAMPLES / family / name).read_text())
+    document: dict[str, Any] = json.loads((EXAMPLES / family / name).read_text())
+    return document
 
 
 class Arm:
-    def __init__(self, emulator, oid: str) -> None:
+    def __init__(self, emulator: EmulatorServer, oid: str) -> None:
         self.emulator = emulator
         self.headers = {"Authorization": f"Bearer {emulator.token_for(oid)}"}
 
@@ -94,7 +100,7 @@ class Arm:
         )
 
 
-def pending_approval(emulator) -> tuple[str, str]:
+def pending_approval(emulator: EmulatorServer) -> tuple[str, str]:
     approval = next(
         a
         for a in emulator.state.approvals.values()
@@ -128,10 +134,10 @@ def jit_put_body() -> dict[str, Any]:
     }
 
 
-def equivalent(emulator, name: str) -> tuple[requests.Response, str]:
+def equivalent(emulator: EmulatorServer, name: str) -> tuple[requests.Response, str]:
     """The emulator's answer to the request an example documents, and the example status to compare."""
     alice, pat = Arm(emulator, ids.ALICE), Arm(emulator, ids.PAT)
-    calls = {
+    calls: dict[str, Callable[[], tuple[requests.Response, str]]] = {
         "createOrUpdateApplication.json": lambda: (
             alice.call(
                 "PUT",
@@ -318,12 +324,12 @@ def equivalent(emulator, name: str) -> tuple[requests.Response, str]:
 
 
 def _update_access_body(name: str) -> dict[str, Any]:
-    body = example(name)["parameters"]["parameters"]
+    body: dict[str, Any] = example(name)["parameters"]["parameters"]
     body["Metadata"]["originRequestId"] = "jitpend1"
     return body
 
 
-def _deny_ids(emulator) -> list[str]:
+def _deny_ids(emulator: EmulatorServer) -> list[str]:
     from emulator import authz
 
     return [
@@ -336,7 +342,7 @@ ALL = sorted(p.name for p in EXAMPLES.glob("*/*.json"))
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if n not in NOT_SERVED])
-def test_example_shape(emulator, name, request):
+def test_example_shape(emulator: EmulatorServer, name: str, request: pytest.FixtureRequest) -> None:
     if "RoleAssignmentApproval" in name:
         # PIM approvals of JIT requests exist only under the `pim-link` assumption.
         request.getfixturevalue("pim_link")

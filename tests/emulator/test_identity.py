@@ -3,6 +3,7 @@ import hashlib
 import re
 import time
 import urllib.parse
+from typing import Any
 
 import jwt
 import pytest
@@ -12,6 +13,7 @@ from azure.identity import OnBehalfOfCredential
 
 from emulator.arm.dispatch import ARM_AUDIENCES
 from emulator.entra import tokens as identity_module
+from emulator.server import EmulatorServer
 from tests.emulator import ids
 from tests.emulator.helpers import app_credential
 
@@ -27,7 +29,7 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def sign_in(
-    emulator,
+    emulator: EmulatorServer,
     tenant: str,
     oid: str,
     scope: str,
@@ -58,7 +60,7 @@ def sign_in(
     return query["code"][0]
 
 
-def redeem(emulator, tenant: str, **form: str) -> requests.Response:
+def redeem(emulator: EmulatorServer, tenant: str, **form: str) -> requests.Response:
     data = {"client_id": ids.PORTAL_CLIENT_ID, "client_secret": ids.PORTAL_SECRET, **form}
     return requests.post(
         f"{emulator.https_url}/{tenant}/oauth2/v2.0/token",
@@ -68,7 +70,7 @@ def redeem(emulator, tenant: str, **form: str) -> requests.Response:
     )
 
 
-def test_openid_configuration_for_tenant_and_organizations(emulator):
+def test_openid_configuration_for_tenant_and_organizations(emulator: EmulatorServer) -> None:
     own = requests.get(
         f"{emulator.https_url}/{ids.FABRIKAM}/v2.0/.well-known/openid-configuration",
         verify=emulator.ca_bundle,
@@ -85,7 +87,7 @@ def test_openid_configuration_for_tenant_and_organizations(emulator):
     assert multi["issuer"] == f"{emulator.https_url}/{{tenantid}}/v2.0"
 
 
-def test_client_credentials_token_verifies_against_jwks(emulator):
+def test_client_credentials_token_verifies_against_jwks(emulator: EmulatorServer) -> None:
     credential = app_credential(
         emulator, ids.CONTOSO, ids.PUBLISHER_CLIENT_ID, ids.PUBLISHER_SECRET
     )
@@ -103,7 +105,7 @@ def test_client_credentials_token_verifies_against_jwks(emulator):
     assert claims["idtyp"] == "app"
 
 
-def test_bad_client_secret_is_aadsts7000215(emulator):
+def test_bad_client_secret_is_aadsts7000215(emulator: EmulatorServer) -> None:
     credential = app_credential(emulator, ids.CONTOSO, ids.PUBLISHER_CLIENT_ID, "wrong")
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
         credential.get_token("https://management.azure.com/.default")
@@ -119,7 +121,9 @@ def test_bad_client_secret_is_aadsts7000215(emulator):
     assert raw.json()["error_codes"] == [7000215]
 
 
-def test_client_credentials_needs_a_service_principal_in_the_tenant(emulator):
+def test_client_credentials_needs_a_service_principal_in_the_tenant(
+    emulator: EmulatorServer,
+) -> None:
     answer = redeem(
         emulator,
         ids.TAILSPIN,
@@ -130,7 +134,7 @@ def test_client_credentials_needs_a_service_principal_in_the_tenant(emulator):
     assert answer.json()["error_codes"] == [700016]
 
 
-def test_sign_in_page_lists_only_the_tenants_people(emulator):
+def test_sign_in_page_lists_only_the_tenants_people(emulator: EmulatorServer) -> None:
     url = f"{emulator.http_url}/{ids.FABRIKAM}/oauth2/v2.0/authorize"
     page = requests.get(
         url,
@@ -157,14 +161,14 @@ def test_sign_in_page_lists_only_the_tenants_people(emulator):
     assert ids.CHARLIE in everyone.text and ids.PAT in everyone.text
 
 
-def test_plain_http_port_serves_only_the_sign_in_page(emulator):
+def test_plain_http_port_serves_only_the_sign_in_page(emulator: EmulatorServer) -> None:
     answer = requests.post(
         f"{emulator.http_url}/{ids.FABRIKAM}/oauth2/v2.0/token", data={}, timeout=5
     )
     assert answer.status_code == 404
 
 
-def test_wrong_redirect_uri_is_aadsts50011(emulator):
+def test_wrong_redirect_uri_is_aadsts50011(emulator: EmulatorServer) -> None:
     page = requests.get(
         f"{emulator.http_url}/organizations/oauth2/v2.0/authorize",
         params={
@@ -179,7 +183,7 @@ def test_wrong_redirect_uri_is_aadsts50011(emulator):
     assert "AADSTS50011" in page.text
 
 
-def test_authorization_code_with_pkce_then_refresh_for_arm(emulator):
+def test_authorization_code_with_pkce_then_refresh_for_arm(emulator: EmulatorServer) -> None:
     verifier, challenge = pkce_pair()
     code = sign_in(
         emulator, "organizations", ids.ALICE, "openid profile offline_access User.Read", challenge
@@ -237,7 +241,7 @@ def test_authorization_code_with_pkce_then_refresh_for_arm(emulator):
     assert again.json()["error_codes"] == [54005]
 
 
-def test_pkce_mismatch_and_unknown_code_are_invalid_grant(emulator):
+def test_pkce_mismatch_and_unknown_code_are_invalid_grant(emulator: EmulatorServer) -> None:
     _, challenge = pkce_pair()
     code = sign_in(emulator, ids.FABRIKAM, ids.BOB, "openid", challenge)
     wrong = redeem(
@@ -255,7 +259,7 @@ def test_pkce_mismatch_and_unknown_code_are_invalid_grant(emulator):
     assert unknown.json()["error_codes"] == [70008]
 
 
-def test_expired_refresh_token_is_aadsts700082(emulator):
+def test_expired_refresh_token_is_aadsts700082(emulator: EmulatorServer) -> None:
     code = sign_in(emulator, "organizations", ids.CAROL, "openid offline_access")
     refresh = redeem(
         emulator, "organizations", grant_type="authorization_code", code=code, redirect_uri=REDIRECT
@@ -274,7 +278,7 @@ def test_expired_refresh_token_is_aadsts700082(emulator):
     assert re.match(r"AADSTS700082:", answer.json()["error_description"])
 
 
-def test_on_behalf_of_exchanges_a_user_token_for_arm(emulator):
+def test_on_behalf_of_exchanges_a_user_token_for_arm(emulator: EmulatorServer) -> None:
     assertion = emulator.identity.access_token(
         tenant_id=ids.FABRIKAM,
         oid=ids.ALICE,
@@ -295,7 +299,7 @@ def test_on_behalf_of_exchanges_a_user_token_for_arm(emulator):
     assert (claims["oid"], claims["aud"]) == (ids.ALICE, "https://management.azure.com")
 
 
-def test_subscribed_skus_tell_p2_apart(emulator):
+def test_subscribed_skus_tell_p2_apart(emulator: EmulatorServer) -> None:
     def skus(tenant: str) -> list[str]:
         token = (
             app_credential(emulator, tenant, ids.PORTAL_CLIENT_ID, ids.PORTAL_SECRET)
@@ -314,7 +318,7 @@ def test_subscribed_skus_tell_p2_apart(emulator):
     assert "AAD_PREMIUM_P2" not in skus(ids.WOODGROVE)
 
 
-def test_prompt_none_with_login_hint_signs_in_silently(emulator):
+def test_prompt_none_with_login_hint_signs_in_silently(emulator: EmulatorServer) -> None:
     params = {
         "client_id": ids.PORTAL_CLIENT_ID,
         "response_type": "code",
@@ -336,7 +340,7 @@ def test_prompt_none_with_login_hint_signs_in_silently(emulator):
     ] == ["login_required"]
 
 
-def test_admin_consent_creates_the_service_principal(emulator):
+def test_admin_consent_creates_the_service_principal(emulator: EmulatorServer) -> None:
     url = f"{emulator.http_url}/organizations/v2.0/adminconsent"
     params = {
         "client_id": ids.PORTAL_CLIENT_ID,
@@ -370,12 +374,17 @@ def test_admin_consent_creates_the_service_principal(emulator):
     )
 
 
-def test_a_verified_token_is_not_decoded_again_until_it_expires(emulator, monkeypatch):
-    decoded = []
+def test_a_verified_token_is_not_decoded_again_until_it_expires(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
     decode = jwt.decode
-    monkeypatch.setattr(
-        jwt, "decode", lambda token, *a, **kw: decoded.append(token) or decode(token, *a, **kw)
-    )
+
+    def counting_decode(token: str, *a: Any, **kw: Any) -> Any:
+        decoded.append(token)
+        return decode(token, *a, **kw)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
     token = emulator.token_for(ids.ALICE, lifetime=2)
     claims = emulator.identity.verify(token, ARM_AUDIENCES)
     claims["oid"] = "changed by the caller"
@@ -389,7 +398,7 @@ def test_a_verified_token_is_not_decoded_again_until_it_expires(emulator, monkey
     assert len(decoded) == 3
 
 
-def test_a_verified_token_is_still_rejected_after_revocation(emulator):
+def test_a_verified_token_is_still_rejected_after_revocation(emulator: EmulatorServer) -> None:
     token = emulator.token_for(ids.ALICE)
     emulator.identity.verify(token, ARM_AUDIENCES)
     emulator.state.tokens_not_before = time.time() + 1
@@ -397,7 +406,9 @@ def test_a_verified_token_is_still_rejected_after_revocation(emulator):
         emulator.identity.verify(token, ARM_AUDIENCES)
 
 
-def test_remembered_tokens_are_bounded(emulator, monkeypatch):
+def test_remembered_tokens_are_bounded(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(identity_module, "VERIFIED_TOKENS_KEPT", 4)
     monkeypatch.setattr(emulator.identity, "_verified", {})
     tokens = [emulator.token_for(ids.ALICE) for _ in range(5)]

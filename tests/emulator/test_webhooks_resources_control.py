@@ -2,6 +2,9 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Iterable
+from typing import Any
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
 import requests
@@ -9,6 +12,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from emulator.records import RoleAssignment
+from emulator.server import EmulatorServer
 from tests.emulator import ids
 from tests.emulator.helpers import solutions, user_credential
 
@@ -18,7 +22,7 @@ class Receiver:
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
-        self.calls: list[tuple[str, str, dict]] = []
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -27,7 +31,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/hook?sig=abc"
 
-    def app(self, environ, start_response):
+    def app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         self.calls.append((request.path, request.query_string.decode(), request.get_json()))
         status = 500 if len(self.calls) <= self.failures else 200
@@ -42,7 +46,7 @@ class Receiver:
         self.server.shutdown()
 
 
-def test_patch_sends_the_notification_to_url_plus_resource(emulator):
+def test_patch_sends_the_notification_to_url_plus_resource(emulator: EmulatorServer) -> None:
     receiver = Receiver()
     try:
         with emulator.state.lock:
@@ -65,7 +69,7 @@ def test_patch_sends_the_notification_to_url_plus_resource(emulator):
         receiver.close()
 
 
-def test_notifications_are_retried_on_5xx(emulator):
+def test_notifications_are_retried_on_5xx(emulator: EmulatorServer) -> None:
     receiver = Receiver(failures=1)
     try:
         with emulator.state.lock:
@@ -90,7 +94,7 @@ def test_notifications_are_retried_on_5xx(emulator):
         receiver.close()
 
 
-def arm_get(emulator, oid: str, path: str, **params):
+def arm_get(emulator: EmulatorServer, oid: str, path: str, **params: str) -> requests.Response:
     return requests.get(
         f"{emulator.https_url}{path}",
         params=params,
@@ -100,7 +104,7 @@ def arm_get(emulator, oid: str, path: str, **params):
     )
 
 
-def test_resources_of_a_managed_resource_group(emulator):
+def test_resources_of_a_managed_resource_group(emulator: EmulatorServer) -> None:
     answer = arm_get(
         emulator, ids.PAT, f"{ids.FAB_MONITORING_MRG}/resources", **{"api-version": "2021-04-01"}
     )
@@ -126,7 +130,9 @@ def test_resources_of_a_managed_resource_group(emulator):
     )
 
 
-def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(emulator):
+def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(
+    emulator: EmulatorServer,
+) -> None:
     def listed(oid: str) -> list[str]:
         answer = arm_get(
             emulator,
@@ -161,10 +167,10 @@ def test_subscription_resources_are_those_of_the_groups_the_caller_may_read(emul
     assert listed(ids.CHARLIE) == everything
 
 
-def test_unknown_paths_are_404_and_unsupported_methods_405(emulator):
+def test_unknown_paths_are_404_and_unsupported_methods_405(emulator: EmulatorServer) -> None:
     token = emulator.token_for(ids.ALICE)
 
-    def arm(method, path):
+    def arm(method: str, path: str) -> requests.Response:
         return requests.request(
             method,
             f"{emulator.https_url}/subscriptions/{ids.FABRIKAM_SUB}{path}",
@@ -183,7 +189,7 @@ def test_unknown_paths_are_404_and_unsupported_methods_405(emulator):
         assert wrong_method.json()["error"]["code"] == "MethodNotAllowed"
 
 
-def test_activity_log_of_a_managed_resource_group(emulator):
+def test_activity_log_of_a_managed_resource_group(emulator: EmulatorServer) -> None:
     vm = f"{ids.FAB_MONITORING_MRG}/providers/Microsoft.Compute/virtualMachines/vm-fabrikam-monitoring"
     write = requests.put(
         f"{emulator.https_url}{vm}",
@@ -213,7 +219,9 @@ def test_activity_log_of_a_managed_resource_group(emulator):
     assert all(e["resourceGroupName"] == "mrg-fabrikam-monitoring" for e in events)
 
 
-def control(emulator, method: str, path: str, body=None):
+def control(
+    emulator: EmulatorServer, method: str, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     answer = requests.request(
         method,
         f"{emulator.https_url}/_emulator{path}",
@@ -222,10 +230,11 @@ def control(emulator, method: str, path: str, body=None):
         timeout=10,
     )
     assert answer.status_code < 300, answer.text
-    return answer.json()
+    result: dict[str, Any] = answer.json()
+    return result
 
 
-def test_control_api_acts_as_customer_and_publisher(emulator):
+def test_control_api_acts_as_customer_and_publisher(emulator: EmulatorServer) -> None:
     app = control(
         emulator,
         "POST",
@@ -261,15 +270,14 @@ def test_control_api_acts_as_customer_and_publisher(emulator):
     control(emulator, "POST", "/clock/advance", {"duration": "PT3H"})
     assert request["id"].startswith(ids.JIT_SCOPE + "/")  # the scenario's jit_scope
     client = solutions(emulator, user_credential(emulator, ids.PAT), ids.CONTOSO_SUB)
-    assert (
-        client.jit_requests.get(request["id"].split("/")[4], request["name"]).jit_request_state
-        == "Expired"
-    )
+    expired = client.jit_requests.get(request["id"].split("/")[4], request["name"])
+    assert expired is not None
+    assert expired.jit_request_state == "Expired"
     log = control(emulator, "GET", "/requests")["requests"]
     assert any(r["path"].endswith(request["name"]) for r in log)
 
 
-def test_control_api_faults_and_reset(emulator):
+def test_control_api_faults_and_reset(emulator: EmulatorServer) -> None:
     fault = control(
         emulator,
         "POST",
@@ -302,7 +310,9 @@ def test_control_api_faults_and_reset(emulator):
     assert control(emulator, "GET", "/info")["counts"]["applications"] == 9
 
 
-def test_a_customer_can_neither_read_nor_cancel_requests_in_the_publishers_scope(emulator):
+def test_a_customer_can_neither_read_nor_cancel_requests_in_the_publishers_scope(
+    emulator: EmulatorServer,
+) -> None:
     url = f"{emulator.https_url}{ids.JIT_SCOPE}/providers/Microsoft.Solutions/jitRequests/jitpend1"
     for method in ("GET", "DELETE"):
         answer = requests.request(
@@ -317,7 +327,7 @@ def test_a_customer_can_neither_read_nor_cancel_requests_in_the_publishers_scope
         assert answer.json()["error"]["code"] == "AuthorizationFailed"
 
 
-def _pending_request(emulator, name="jitrule1"):
+def _pending_request(emulator: EmulatorServer, name: str = "jitrule1") -> dict[str, Any]:
     app = next(a for a in emulator.state.applications.values() if a.name == "fabrikam-monitoring")
     return control(
         emulator,
@@ -327,7 +337,13 @@ def _pending_request(emulator, name="jitrule1"):
     )
 
 
-def _decide(emulator, who, request_id, decision="Approve", justification="ok"):
+def _decide(
+    emulator: EmulatorServer,
+    who: str,
+    request_id: str,
+    decision: str = "Approve",
+    justification: str = "ok",
+) -> requests.Response:
     return requests.post(
         f"{emulator.https_url}/_emulator/act/decide",
         json={"as": who, "jit_request_id": request_id, "decision": decision,
@@ -345,7 +361,9 @@ def _decide(emulator, who, request_id, decision="Approve", justification="ok"):
         (ids.PAT, 403, "NotAnApprover"),  # the publisher
     ],
 )
-def test_decisions_in_the_azure_portal_follow_the_apps_policy(emulator, who, status, code):
+def test_decisions_in_the_azure_portal_follow_the_apps_policy(
+    emulator: EmulatorServer, who: str, status: int, code: str
+) -> None:
     request = _pending_request(emulator)
 
     answer = _decide(emulator, who, request["id"])
@@ -356,7 +374,7 @@ def test_decisions_in_the_azure_portal_follow_the_apps_policy(emulator, who, sta
     assert (repeated.status_code, repeated.json()["error"]["code"]) == (409, "Conflict")
 
 
-def test_nobody_decides_a_request_that_elevates_themselves(emulator):
+def test_nobody_decides_a_request_that_elevates_themselves(emulator: EmulatorServer) -> None:
     request = _pending_request(emulator)
     key = request["id"].lower()
     emulator.state.jit_requests[key].policies[0]["principalId"] = ids.ALICE
@@ -366,7 +384,9 @@ def test_nobody_decides_a_request_that_elevates_themselves(emulator):
     assert (answer.status_code, answer.json()["error"]["code"]) == (403, "SelfApproval")
 
 
-def test_assumptions_are_off_by_default_and_switched_by_the_settings_call(emulator):
+def test_assumptions_are_off_by_default_and_switched_by_the_settings_call(
+    emulator: EmulatorServer,
+) -> None:
     assert control(emulator, "GET", "/info")["assumptions"] == []
     changed = control(emulator, "POST", "/settings", {"assumptions": ["pim-link"]})
     assert changed["assumptions"] == ["pim-link"]
@@ -382,7 +402,7 @@ def test_assumptions_are_off_by_default_and_switched_by_the_settings_call(emulat
     assert control(emulator, "GET", "/info")["assumptions"] == []
 
 
-def test_the_jit_access_blade_stand_in_lists_and_decides(emulator):
+def test_the_jit_access_blade_stand_in_lists_and_decides(emulator: EmulatorServer) -> None:
     request = _pending_request(emulator, "jitblade")
     app_id = request["properties"]["applicationResourceId"]
     page = requests.get(
@@ -416,7 +436,7 @@ def test_the_jit_access_blade_stand_in_lists_and_decides(emulator):
     assert unknown.status_code == 404 and "<b>" not in unknown.text
 
 
-def test_settings_point_notifications_at_one_url(emulator):
+def test_settings_point_notifications_at_one_url(emulator: EmulatorServer) -> None:
     receiver = Receiver()
     try:
         control(emulator, "POST", "/settings", {"notification_url": receiver.url})
@@ -433,7 +453,9 @@ def test_settings_point_notifications_at_one_url(emulator):
         receiver.close()
 
 
-def test_request_numbers_keep_growing_after_the_log_is_trimmed(emulator, monkeypatch):
+def test_request_numbers_keep_growing_after_the_log_is_trimmed(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("emulator.server.LOG_LIMIT", 10)
     for _ in range(15):  # unauthenticated ARM calls: answered 401, and logged
         requests.get(f"{emulator.https_url}/subscriptions", verify=emulator.ca_bundle, timeout=5)
@@ -445,7 +467,7 @@ def test_request_numbers_keep_growing_after_the_log_is_trimmed(emulator, monkeyp
     assert [entry["seq"] for entry in listed] == [newest]
 
 
-def test_long_running_operations_finish_once_their_delay_is_over(emulator):
+def test_long_running_operations_finish_once_their_delay_is_over(emulator: EmulatorServer) -> None:
     control(emulator, "POST", "/settings", {"lro_delay_seconds": 0.5})
     token = emulator.token_for(ids.ALICE)
 
@@ -454,7 +476,8 @@ def test_long_running_operations_finish_once_their_delay_is_over(emulator):
             url, headers={"Authorization": f"Bearer {token}"}, verify=emulator.ca_bundle, timeout=5
         )
         assert answer.status_code == 200, answer.text
-        return answer.json()["status"]
+        found: str = answer.json()["status"]
+        return found
 
     for tag in ("first", "second"):
         patch = requests.patch(

@@ -2,11 +2,14 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
+from pytest_django import Settings
 
-from accounts.models import Role
+from accounts.models import Role, Tenant, User
 from deployments.models import ManagedApplication, Offer
+from emulator.server import EmulatorServer
 from tests.conftest import make_person
 from tests.conftest import store_sign_in as sign_in
 
@@ -22,14 +25,25 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-def app_arm_id(subscription, resource_group, name):
+def app_arm_id(subscription: str, resource_group: str, name: str) -> str:
     return (
         f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.Solutions/applications/{name}"
     )
 
 
-def _app(tenant, offer, subscription, resource_group, name, mode, approvers, hours, location):
+def _app(
+    tenant: Tenant,
+    offer: Offer,
+    subscription: str,
+    resource_group: str,
+    name: str,
+    mode: str,
+    approvers: list[dict[str, str]],
+    hours: int,
+    location: str,
+) -> ManagedApplication:
+    assert offer.publisher_tenant is not None
     return ManagedApplication.objects.create(
         arm_id=app_arm_id(subscription, resource_group, name),
         customer_tenant=tenant,
@@ -50,7 +64,7 @@ def _app(tenant, offer, subscription, resource_group, name, mode, approvers, hou
 
 
 @pytest.fixture
-def offers(contoso):
+def offers(contoso: Tenant) -> dict[str, Offer]:
     manual = Offer.objects.create(
         key="plan:contoso/contoso-monitoring/jit-manual/1.2.0",
         kind="MarketPlace",
@@ -80,7 +94,7 @@ def offers(contoso):
 
 
 @pytest.fixture
-def monitoring(fabrikam, offers):
+def monitoring(fabrikam: Tenant, offers: dict[str, Offer]) -> ManagedApplication:
     approvers = [
         {
             "id": "2029a5ca-c529-486a-ba15-f25657670ce5",
@@ -95,7 +109,7 @@ def monitoring(fabrikam, offers):
 
 
 @pytest.fixture
-def backup(fabrikam, offers):
+def backup(fabrikam: Tenant, offers: dict[str, Offer]) -> ManagedApplication:
     return _app(
         fabrikam, offers["auto"], FABRIKAM_SUB, "rg-backup", "fabrikam-backup",
         "AutoApprove", [], 4, "westeurope",
@@ -103,7 +117,7 @@ def backup(fabrikam, offers):
 
 
 @pytest.fixture
-def northwind_monitoring(northwind, offers):
+def northwind_monitoring(northwind: Tenant, offers: dict[str, Offer]) -> ManagedApplication:
     approvers = [{"id": NORTHWIND_ADMINS, "type": "group", "displayName": "Northwind Cloud Admins"}]
     return _app(
         northwind, offers["manual"], NORTHWIND_SUB, "rg-contoso", "northwind-monitoring",
@@ -112,19 +126,19 @@ def northwind_monitoring(northwind, offers):
 
 
 @pytest.fixture
-def carol(fabrikam):
+def carol(fabrikam: Tenant) -> User:
     """Customer.Admin of Fabrikam and Owner of its subscription, but not a JIT approver."""
     return make_person(fabrikam, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN)
 
 
 @pytest.fixture
-def signed_in(azure, settings):
+def signed_in(azure: EmulatorServer, settings: Settings) -> Callable[[User], User]:
     settings.ARM_POLLING_INTERVAL = 0
     return lambda user: sign_in(azure, user)
 
 
 @pytest.fixture(autouse=True)
-def eager_tasks():
+def eager_tasks() -> Iterator[None]:
     """Queued tasks run in-process when their on-commit callback runs, as a worker would."""
     from portal.celery import app
 

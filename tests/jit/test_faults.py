@@ -10,16 +10,23 @@ trail is complete, and a resync changes nothing because the mirror already equal
 import collections
 import os
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
+from accounts.models import User
+from deployments.models import ManagedApplication
+from emulator.server import EmulatorServer
 from jit import mirror, services
-from jit.mirror import state_from_arm
-from jit.models import AuditEvent, JitRequest, Operation, State
+from jit.models import AuditEvent, JitRequest, Operation, State, state_from_arm
 from tests.jit import test_services
 from tests.jit.test_services import request_as
 
 pytestmark = pytest.mark.django_db
+
+T = TypeVar("T")
 
 SIZE = int(os.environ.get("FAULT_PROOF_SIZE", "1000"))
 ARM = "/subscriptions/"
@@ -40,7 +47,7 @@ ROUND = 50
 pim = test_services.pim
 
 
-def faulted_calls(azure, since):
+def faulted_calls(azure: EmulatorServer, since: int) -> dict[int, int]:
     """What the emulator answered to the ARM calls since `since`, by status (0: no answer)."""
     statuses = collections.Counter(
         entry["status"]
@@ -50,14 +57,21 @@ def faulted_calls(azure, since):
     return dict(sorted(statuses.items()))
 
 
-def trail(jit):
+def trail(jit: JitRequest) -> collections.Counter[str]:
     return collections.Counter(jit.audit_events.values_list("action", flat=True))
 
 
 def test_requests_and_decisions_under_faults_happen_once_each(
-    pim, signed_in, pat, alice, monitoring, azure, settings, django_capture_on_commit_callbacks
-):
-    def committed(call, **kwargs):
+    pim: None,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    def committed(call: Callable[..., T], **kwargs: Any) -> T:
         """Run a service as a view does: its queued tasks run (here, in-process) on commit."""
         with django_capture_on_commit_callbacks(execute=True):
             return call(**kwargs)
@@ -115,7 +129,7 @@ def test_requests_and_decisions_under_faults_happen_once_each(
         j.name for j in requests if JitRequest.objects.get(pk=j.pk).state != State.APPROVED
     ]
     incomplete = []
-    expected = None
+    expected: collections.Counter[str] | None = None
     for jit in ours:
         actions = trail(jit)
         if expected is None:
@@ -142,6 +156,7 @@ def test_requests_and_decisions_under_faults_happen_once_each(
     assert all(j.state == "Approved" for j in in_azure.values())
     assert wrong_state == []
     assert incomplete == [], incomplete[:5]
+    assert expected is not None
     assert set(expected) >= {
         AuditEvent.Action.REQUESTED,
         AuditEvent.Action.DECIDED,
@@ -153,8 +168,15 @@ def test_requests_and_decisions_under_faults_happen_once_each(
 
 
 def test_a_decision_whose_answer_was_lost_is_recognised_as_made(
-    pim, signed_in, pat, alice, monitoring, azure, settings, django_capture_on_commit_callbacks
-):
+    pim: None,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+    settings: Settings,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     """Azure approved, the answer never came back: the retry finds Alice's review on the stage
     and records her approval, instead of failing on a stage no longer assigned to her."""
     settings.ARM_POLLING_INTERVAL = 0
@@ -168,6 +190,7 @@ def test_a_decision_whose_answer_was_lost_is_recognised_as_made(
             jit_request=jit, by=alice, approve=True, justification="Planned work"
         )
 
+    assert operation is not None
     operation.refresh_from_db()
     jit.refresh_from_db()
     assert (operation.status, operation.attempts) == (Operation.Status.DONE, 2)

@@ -5,15 +5,19 @@ the calendar's edge, still renders."""
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from accounts.models import User
+from deployments.models import ManagedApplication
 from jit.models import JitRequest, Operation, State
 from tests.jit.conftest import CONTRIBUTOR
 from tests.jit.test_views import as_, make_request
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +33,15 @@ hostile_text = st.text(max_size=60) | st.sampled_from(
 )
 
 
-def _request_new(client, pat, app, data):
+def _request_new(
+    client: Client, pat: User, app: ManagedApplication, data: dict[str, str]
+) -> ClientResponse:
     return as_(client, pat).post(reverse("jit:request_new", args=[app.pk]), data)
 
 
-def test_a_start_years_ahead_is_refused_with_a_message(client, pat, monitoring):
+def test_a_start_years_ahead_is_refused_with_a_message(
+    client: Client, pat: User, monitoring: ManagedApplication
+) -> None:
     response = _request_new(
         client,
         pat,
@@ -51,7 +59,9 @@ def test_a_start_years_ahead_is_refused_with_a_message(client, pat, monitoring):
     assert not JitRequest.objects.exists()
 
 
-def test_a_start_within_the_bound_is_accepted(client, pat, monitoring):
+def test_a_start_within_the_bound_is_accepted(
+    client: Client, pat: User, monitoring: ManagedApplication
+) -> None:
     start = (timezone.now() + dt.timedelta(days=29)).strftime("%Y-%m-%dT%H:%M")
     response = _request_new(
         client,
@@ -80,8 +90,14 @@ def test_a_start_within_the_bound_is_accepted(client, pat, monitoring):
 )
 @pytest.mark.parametrize("state", [State.PENDING, State.APPROVED, State.EXPIRED])
 def test_any_stored_date_still_renders_every_page_that_shows_it(
-    client, pat, alice, monitoring, start, duration, state
-):
+    client: Client,
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    start: dt.datetime,
+    duration: dt.timedelta,
+    state: str,
+) -> None:
     jit = make_request(monitoring, pat, state=state)
     JitRequest.objects.filter(pk=jit.pk).update(start=start, duration=duration, created_at=start)
     for person in (pat, alice):
@@ -106,8 +122,16 @@ def test_any_stored_date_still_renders_every_page_that_shows_it(
     ticket=hostile_text,
 )
 def test_any_elevation_form_input_is_accepted_or_re_rendered(
-    client, pat, monitoring, role, start_now, start_at, hours, justification, ticket
-):
+    client: Client,
+    pat: User,
+    monitoring: ManagedApplication,
+    role: str,
+    start_now: str,
+    start_at: str,
+    hours: str,
+    justification: str,
+    ticket: str,
+) -> None:
     before = (JitRequest.objects.count(), Operation.objects.count())
     response = _request_new(
         client,
@@ -131,8 +155,13 @@ def test_any_elevation_form_input_is_accepted_or_re_rendered(
 @PROPERTY
 @given(decision=hostile_text | st.sampled_from(["approve", "deny"]), justification=hostile_text)
 def test_any_decision_input_is_recorded_or_refused_with_a_reason(
-    client, alice, monitoring, pat, decision, justification
-):
+    client: Client,
+    alice: User,
+    monitoring: ManagedApplication,
+    pat: User,
+    decision: str,
+    justification: str,
+) -> None:
     jit = JitRequest.objects.filter(name="jithostile1").first() or make_request(
         monitoring, pat, name="jithostile1"
     )

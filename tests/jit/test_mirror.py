@@ -2,10 +2,15 @@
 state the portal does not know, a long name, a decision that differs from the one recorded."""
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
+from accounts.models import User
+from deployments.models import ManagedApplication
+from emulator.server import EmulatorServer
 from jit import mirror, services
 from jit.models import AuditEvent, Decision, JitRequest, State
 from portal.azure.records import Authorization, ClientDetails, JitRequestRecord
@@ -17,7 +22,14 @@ pytestmark = pytest.mark.django_db
 SCOPE = "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit-requests"
 
 
-def record_for(jit_or_app_id, *, name="jitx1", state="Pending", request_id=None, updated_by=PAT):
+def record_for(
+    jit_or_app_id: str,
+    *,
+    name: str = "jitx1",
+    state: str = "Pending",
+    request_id: str | None = None,
+    updated_by: str = PAT,
+) -> JitRequestRecord:
     start = timezone.now() - dt.timedelta(minutes=5)
     return JitRequestRecord(
         id=request_id or f"{SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}",
@@ -37,7 +49,7 @@ def record_for(jit_or_app_id, *, name="jitx1", state="Pending", request_id=None,
     )
 
 
-def pending_row(app, name="jitx1", **fields):
+def pending_row(app: ManagedApplication, name: str = "jitx1", **fields: Any) -> JitRequest:
     return JitRequest.objects.create(
         application=app,
         arm_id=f"{SCOPE}/providers/Microsoft.Solutions/jitRequests/{name}",
@@ -52,7 +64,9 @@ def pending_row(app, name="jitx1", **fields):
     )
 
 
-def test_a_request_azure_no_longer_has_is_closed_as_gone(azure, monitoring):
+def test_a_request_azure_no_longer_has_is_closed_as_gone(
+    azure: EmulatorServer, monitoring: ManagedApplication
+) -> None:
     jit = pending_row(monitoring, "nosuch1")
     JitRequest.objects.filter(pk=jit.pk).update(created_at=timezone.now() - dt.timedelta(hours=23))
 
@@ -69,8 +83,12 @@ def test_a_request_azure_no_longer_has_is_closed_as_gone(azure, monitoring):
 
 @pytest.mark.parametrize("arm_state", ["NotSpecified", "Escalated", "<b>Reviewing</b>"])
 def test_a_state_the_portal_does_not_know_is_kept_and_shown_safely(
-    azure, client, alice, monitoring, arm_state
-):
+    azure: EmulatorServer,
+    client: Client,
+    alice: User,
+    monitoring: ManagedApplication,
+    arm_state: str,
+) -> None:
     jit = pending_row(monitoring)
 
     mirror.jit_request_apply_record(jit=jit, record=record_for(monitoring.arm_id, state=arm_state))
@@ -86,7 +104,7 @@ def test_a_state_the_portal_does_not_know_is_kept_and_shown_safely(
     assert jit.audit_events.filter(action=AuditEvent.Action.STATE_UNKNOWN).count() == 1
 
 
-def test_adopted_requests_keep_their_whole_name(monitoring):
+def test_adopted_requests_keep_their_whole_name(monitoring: ManagedApplication) -> None:
     name = "request-made-in-the-azure-portal-with-a-long-name"
 
     mirror._adopt(monitoring, record_for(monitoring.arm_id, name=name))
@@ -94,7 +112,9 @@ def test_adopted_requests_keep_their_whole_name(monitoring):
     assert JitRequest.objects.get().name == name
 
 
-def test_a_decision_in_azure_that_differs_from_the_recorded_one_is_said_so(monitoring, alice):
+def test_a_decision_in_azure_that_differs_from_the_recorded_one_is_said_so(
+    monitoring: ManagedApplication, alice: User
+) -> None:
     jit = pending_row(
         monitoring,
         handoff_decision=Decision.APPROVE,
@@ -112,8 +132,8 @@ def test_a_decision_in_azure_that_differs_from_the_recorded_one_is_said_so(monit
 
 
 def test_a_confirmed_decision_quotes_what_was_recorded_without_claiming_who_clicked(
-    monitoring, alice
-):
+    monitoring: ManagedApplication, alice: User
+) -> None:
     jit = pending_row(
         monitoring,
         handoff_decision=Decision.APPROVE,
@@ -131,7 +151,9 @@ def test_a_confirmed_decision_quotes_what_was_recorded_without_claiming_who_clic
     assert "“Planned work”" in approved.reason
 
 
-def test_updated_by_is_reported_as_the_last_change_not_as_the_decider(monitoring, alice):
+def test_updated_by_is_reported_as_the_last_change_not_as_the_decider(
+    monitoring: ManagedApplication, alice: User
+) -> None:
     jit = pending_row(
         monitoring,
         handoff_decision=Decision.APPROVE,
@@ -149,7 +171,7 @@ def test_updated_by_is_reported_as_the_last_change_not_as_the_decider(monitoring
     assert approved.reason.endswith("Azure names Alice Archer as the last to change the request.")
 
 
-def test_updated_by_the_requester_adds_nothing(monitoring):
+def test_updated_by_the_requester_adds_nothing(monitoring: ManagedApplication) -> None:
     jit = pending_row(monitoring)
 
     mirror.jit_request_apply_record(jit=jit, record=record_for(monitoring.arm_id, state="Denied"))

@@ -5,11 +5,14 @@ Each test prints what ran at once and what came out (`pytest -s`)."""
 
 import datetime as dt
 import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar, cast
 
 import pytest
 from django.db import connection
 
-from accounts.models import Role
+from accounts.models import Role, User
+from emulator.server import EmulatorServer
 from jit import mirror, services, tasks
 from jit.errors import NotAllowed
 from jit.models import AuditEvent, JitRequest, Operation, State
@@ -27,13 +30,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 RACERS = 4
 
+T = TypeVar("T")
 
-def at_once(*calls):
+
+def at_once(*calls: Callable[[], T]) -> list[T | Exception]:
     """Run the calls in threads released together; return each one's result or exception."""
     start = threading.Barrier(len(calls))
-    outcomes: list[object] = [None] * len(calls)
+    outcomes: list[T | Exception | None] = [None] * len(calls)
 
-    def run(index, call):
+    def run(index: int, call: Callable[[], T]) -> None:
         try:
             start.wait()
             outcomes[index] = call()
@@ -48,19 +53,22 @@ def at_once(*calls):
     for thread in threads:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a racer hung"
-    return outcomes
+    # Each racer has finished and left its result or exception in its place.
+    return cast(list[T | Exception], outcomes)
 
 
-def count(jit, action):
+def count(jit: JitRequest, action: str) -> int:
     return jit.audit_events.filter(action=action).count()
 
 
-def report(name, outcomes, **counts):
+def report(name: str, outcomes: Sequence[object], **counts: object) -> None:
     kinds = [type(o).__name__ for o in outcomes]
     print(f"\n{name}: {len(outcomes)} at once -> {kinds}; {counts}")
 
 
-def test_two_approvers_deciding_at_once_make_one_decision(pim_pending, alice, signed_in):
+def test_two_approvers_deciding_at_once_make_one_decision(
+    pim_pending: JitRequest, alice: User, signed_in: Callable[[User], User]
+) -> None:
     carol = signed_in(
         make_person(
             pim_pending.application.customer_tenant, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN
@@ -69,7 +77,7 @@ def test_two_approvers_deciding_at_once_make_one_decision(pim_pending, alice, si
     pim_pending.application.jit_approvers = []  # any admin of the tenant may approve
     pim_pending.application.save()
 
-    def decide(person, approve):
+    def decide(person: User, approve: bool) -> Callable[[], Operation | None]:
         return lambda: services.jit_request_decide(
             jit_request=JitRequest.objects.get(pk=pim_pending.pk),
             by=person,
@@ -82,7 +90,7 @@ def test_two_approvers_deciding_at_once_make_one_decision(pim_pending, alice, si
     report("decisions", outcomes, operations=operations.count())
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert operations.count() == 1
-    assert {o.pk for o in outcomes} == {operations.get().pk}
+    assert {o.pk if isinstance(o, Operation) else o for o in outcomes} == {operations.get().pk}
     assert count(pim_pending, AuditEvent.Action.DECIDED) == 1
 
     # The worker then gets the submission several times at once: ARM is told once.
@@ -111,8 +119,8 @@ def test_two_approvers_deciding_at_once_make_one_decision(pim_pending, alice, si
 
 
 def test_a_decision_in_azure_seen_by_several_refreshes_at_once_is_recorded_once(
-    pending, alice, azure
-):
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
     decided_in_azure(azure, pending, by=str(alice.entra_object_id))
 
@@ -133,10 +141,12 @@ def test_a_decision_in_azure_seen_by_several_refreshes_at_once_is_recorded_once(
     assert count(pending, AuditEvent.Action.GRANT_STARTED) == 1
 
 
-def test_a_decision_racing_the_timeout_leaves_one_outcome(pending, alice, azure):
+def test_a_decision_racing_the_timeout_leaves_one_outcome(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     azure.advance_clock(dt.timedelta(hours=25))  # Azure has timed the request out
 
-    def decide():
+    def decide() -> Operation | None:
         return services.jit_request_decide(
             jit_request=JitRequest.objects.get(pk=pending.pk),
             by=alice,
@@ -159,7 +169,9 @@ def test_a_decision_racing_the_timeout_leaves_one_outcome(pending, alice, azure)
     assert not [o for o in outcomes[1:] if isinstance(o, Exception)], outcomes
 
 
-def test_an_expiry_seen_by_several_refreshes_at_once_ends_the_grant_once(pending, alice, azure):
+def test_an_expiry_seen_by_several_refreshes_at_once_ends_the_grant_once(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
     decided_in_azure(azure, pending, by=str(alice.entra_object_id))
     mirror.jit_request_refresh(pending)

@@ -2,31 +2,46 @@
 mirrored back from ARM, audited once."""
 
 import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 from django.core import mail
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
+from accounts.models import Tenant, User
+from deployments.models import ManagedApplication
+from emulator.server import EmulatorServer
 from jit import activity, mirror, services, tasks
+from jit.errors import NotAllowed
 from jit.models import AuditEvent, JitRequest, Operation, State
-from jit.services import EligibleRole, NotAllowed
+from jit.services import EligibleRole
 from portal.azure import Throttled, Transient, gateway_for_token
+from portal.azure.records import JitRequestRecord
 from tests.jit.conftest import CAROL, CONTRIBUTOR, OWNER, PAT
 
 pytestmark = pytest.mark.django_db
 
 
-def actions(jit):
+def actions(jit: JitRequest) -> list[str]:
     return list(jit.audit_events.order_by("pk").values_list("action", flat=True))
 
 
-def queued(callbacks):
+def queued(callbacks: Iterable[Callable[[], object]]) -> None:
     """Run what the transaction queued on commit, as the worker would (task functions directly)."""
     for callback in callbacks:
         callback()
 
 
-def request_as(pat, app, *, hours=2, start=None, role=CONTRIBUTOR):
+def request_as(
+    pat: User,
+    app: ManagedApplication,
+    *,
+    hours: float = 2,
+    start: dt.datetime | None = None,
+    role: str = CONTRIBUTOR,
+) -> JitRequest:
     return services.jit_request_create(
         application=app,
         by=pat,
@@ -38,18 +53,20 @@ def request_as(pat, app, *, hours=2, start=None, role=CONTRIBUTOR):
     )
 
 
-def submit(operation):
+def submit(operation: Operation) -> Operation:
     tasks.submit_operation(operation.pk)
     operation.refresh_from_db()
     return operation
 
 
-def only_operation(jit, kind):
+def only_operation(jit: JitRequest, kind: str) -> Operation:
     return jit.operations.get(kind=kind)
 
 
 @pytest.fixture
-def pending(signed_in, pat, alice, monitoring):
+def pending(
+    signed_in: Callable[[User], User], pat: User, alice: User, monitoring: ManagedApplication
+) -> JitRequest:
     signed_in(pat)
     signed_in(alice)
     jit = request_as(pat, monitoring)
@@ -59,7 +76,7 @@ def pending(signed_in, pat, alice, monitoring):
     return jit
 
 
-def _arm(azure, jit):
+def _arm(azure: EmulatorServer, jit: JitRequest) -> JitRequestRecord:
     gateway = gateway_for_token(lambda: (azure.token_for(PAT), 2**31))
     with gateway:
         return gateway.get_jit_request(jit.arm_id)
@@ -69,8 +86,12 @@ def _arm(azure, jit):
 
 
 def test_request_is_recorded_first_and_submitted_on_commit(
-    signed_in, pat, alice, monitoring, django_capture_on_commit_callbacks
-):
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     signed_in(pat)
     signed_in(alice)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -88,8 +109,14 @@ def test_request_is_recorded_first_and_submitted_on_commit(
 
 
 def test_approvers_get_a_mail_with_a_link_when_the_request_is_pending(
-    signed_in, pat, alice, carol, monitoring, django_capture_on_commit_callbacks, settings
-):
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    carol: User,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    settings: Settings,
+) -> None:
     settings.PORTAL_BASE_URL = "https://portal.example.test"
     signed_in(pat)
     signed_in(alice)
@@ -105,7 +132,9 @@ def test_approvers_get_a_mail_with_a_link_when_the_request_is_pending(
     assert f"https://portal.example.test/jit/requests/{jit.pk}/" in message.body
 
 
-def test_automatic_approval_grants_at_once(signed_in, pat, backup):
+def test_automatic_approval_grants_at_once(
+    signed_in: Callable[[User], User], pat: User, backup: ManagedApplication
+) -> None:
     signed_in(pat)
     jit = request_as(pat, backup)
     submit(only_operation(jit, "create"))
@@ -116,13 +145,17 @@ def test_automatic_approval_grants_at_once(signed_in, pat, backup):
     assert AuditEvent.Action.GRANT_STARTED in actions(jit)
 
 
-def test_a_role_the_person_is_not_listed_for_is_refused(signed_in, pat, monitoring):
+def test_a_role_the_person_is_not_listed_for_is_refused(
+    signed_in: Callable[[User], User], pat: User, monitoring: ManagedApplication
+) -> None:
     with pytest.raises(NotAllowed):
         request_as(pat, monitoring, role=OWNER)
     assert not JitRequest.objects.exists()
 
 
-def test_arm_validation_failure_is_recorded_with_what_to_do(signed_in, pat, monitoring):
+def test_arm_validation_failure_is_recorded_with_what_to_do(
+    signed_in: Callable[[User], User], pat: User, monitoring: ManagedApplication
+) -> None:
     signed_in(pat)
     jit = request_as(pat, monitoring, hours=9)  # the policy allows 8
 
@@ -136,7 +169,9 @@ def test_arm_validation_failure_is_recorded_with_what_to_do(signed_in, pat, moni
     assert actions(jit)[-1] == AuditEvent.Action.REQUEST_FAILED
 
 
-def test_without_a_stored_sign_in_the_operation_asks_to_sign_in_again(pat, monitoring, azure):
+def test_without_a_stored_sign_in_the_operation_asks_to_sign_in_again(
+    pat: User, monitoring: ManagedApplication, azure: EmulatorServer
+) -> None:
     jit = request_as(pat, monitoring)
 
     operation = submit(only_operation(jit, "create"))
@@ -147,8 +182,11 @@ def test_without_a_stored_sign_in_the_operation_asks_to_sign_in_again(pat, monit
 
 
 def test_server_errors_are_retried_and_the_request_is_created_once(
-    azure, signed_in, pat, monitoring
-):
+    azure: EmulatorServer,
+    signed_in: Callable[[User], User],
+    pat: User,
+    monitoring: ManagedApplication,
+) -> None:
     signed_in(pat)
     jit = request_as(pat, monitoring)
     azure.inject_fault(kind="status", status=500, count=3, path="/jitRequests/", method="PUT")
@@ -171,7 +209,12 @@ def test_server_errors_are_retried_and_the_request_is_created_once(
     assert actions(jit).count(AuditEvent.Action.SUBMITTED) == 1
 
 
-def test_throttling_waits_for_retry_after(azure, signed_in, pat, monitoring):
+def test_throttling_waits_for_retry_after(
+    azure: EmulatorServer,
+    signed_in: Callable[[User], User],
+    pat: User,
+    monitoring: ManagedApplication,
+) -> None:
     signed_in(pat)
     jit = request_as(pat, monitoring)
     azure.inject_fault(kind="throttle", count=3, retry_after=30, path="/jitRequests/")
@@ -186,20 +229,29 @@ def test_throttling_waits_for_retry_after(azure, signed_in, pat, monitoring):
     assert operation.error_code
 
 
-def test_retries_in_a_worker_end_confirmed(azure, signed_in, pat, monitoring):
+def test_retries_in_a_worker_end_confirmed(
+    azure: EmulatorServer,
+    signed_in: Callable[[User], User],
+    pat: User,
+    monitoring: ManagedApplication,
+) -> None:
     signed_in(pat)
     jit = request_as(pat, monitoring)
     azure.inject_fault(kind="status", status=503, count=3, path="/jitRequests/", method="PUT")
 
-    tasks.submit_operation.apply(args=[only_operation(jit, "create").pk])
+    tasks.submit_operation.apply(args=(only_operation(jit, "create").pk,))
 
     jit.refresh_from_db()
     assert jit.state == State.PENDING
 
 
 def test_no_entra_p2_ends_failed_with_the_licence_named(
-    azure, signed_in, pat, monitoring, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    signed_in: Callable[[User], User],
+    pat: User,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from accounts.models import Tenant
     from tests.jit.conftest import _app
 
@@ -209,6 +261,7 @@ def test_no_entra_p2_ends_failed_with_the_licence_named(
         side="customer",
         state="allowed",
     )
+    assert monitoring.offer is not None
     app = _app(
         woodgrove, monitoring.offer, "b4ada22b-090d-4aa2-a27f-8119ce092cad", "rg-managed-apps",
         "woodgrove-monitoring", "ManualApprove", [], 8, "uksouth",
@@ -227,7 +280,14 @@ def test_no_entra_p2_ends_failed_with_the_licence_named(
 # Decisions: the hand-off channel (the default) ----------------------------------------------------
 
 
-def decided_in_azure(azure, jit, *, by, approve=True, reason="Decided in the Azure portal"):
+def decided_in_azure(
+    azure: EmulatorServer,
+    jit: JitRequest,
+    *,
+    by: str,
+    approve: bool = True,
+    reason: str = "Decided in the Azure portal",
+) -> None:
     """The person makes the decision in the Azure portal (the emulator's stand-in for its blade)."""
     import requests
 
@@ -245,11 +305,13 @@ def decided_in_azure(azure, jit, *, by, approve=True, reason="Decided in the Azu
     assert response.status_code == 200, response.text
 
 
-def arm_writes(azure, since):
+def arm_writes(azure: EmulatorServer, since: int) -> list[dict[str, Any]]:
     return [r for r in azure.state.requests_log[since:] if r["method"] != "GET"]
 
 
-def test_a_decision_is_recorded_here_made_in_azure_and_confirmed_from_arm(pending, alice, azure):
+def test_a_decision_is_recorded_here_made_in_azure_and_confirmed_from_arm(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     before = len(azure.state.requests_log)
 
     result = services.jit_request_decide(
@@ -284,7 +346,9 @@ def test_a_decision_is_recorded_here_made_in_azure_and_confirmed_from_arm(pendin
     assert "Alice Archer recorded in the portal the decision to approve" in approved.reason
 
 
-def test_the_deep_link_opens_the_applications_jit_blade(pending, alice, azure):
+def test_the_deep_link_opens_the_applications_jit_blade(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     from jit import handoff
 
     url = handoff.azure_decision_url(pending)
@@ -294,8 +358,11 @@ def test_the_deep_link_opens_the_applications_jit_blade(pending, alice, azure):
 
 
 def test_requester_hears_of_the_denial_with_the_reason(
-    pending, alice, azure, django_capture_on_commit_callbacks
-):
+    pending: JitRequest,
+    alice: User,
+    azure: EmulatorServer,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     services.jit_request_decide(
         jit_request=pending, by=alice, approve=False, justification="Not during the freeze"
     )
@@ -314,7 +381,9 @@ def test_requester_hears_of_the_denial_with_the_reason(
     assert "Not during the freeze" in message.body
 
 
-def test_recording_again_replaces_the_decision_and_each_is_audited(pending, alice):
+def test_recording_again_replaces_the_decision_and_each_is_audited(
+    pending: JitRequest, alice: User
+) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
     services.jit_request_decide(
         jit_request=pending, by=alice, approve=False, justification="Changed my mind"
@@ -327,31 +396,31 @@ def test_recording_again_replaces_the_decision_and_each_is_audited(pending, alic
 
 
 @pytest.mark.parametrize("approve", [True, False])
-def test_every_decision_needs_a_reason(pending, alice, approve):
+def test_every_decision_needs_a_reason(pending: JitRequest, alice: User, approve: bool) -> None:
     with pytest.raises(NotAllowed):
         services.jit_request_decide(
             jit_request=pending, by=alice, approve=approve, justification=" "
         )
 
 
-def test_reader_cannot_decide(pending, bob):
+def test_reader_cannot_decide(pending: JitRequest, bob: User) -> None:
     with pytest.raises(NotAllowed):
         services.jit_request_decide(jit_request=pending, by=bob, approve=True, justification="ok")
 
 
-def test_admin_who_is_not_an_approver_cannot_decide(pending, carol):
+def test_admin_who_is_not_an_approver_cannot_decide(pending: JitRequest, carol: User) -> None:
     with pytest.raises(NotAllowed):
         services.jit_request_decide(jit_request=pending, by=carol, approve=True, justification="ok")
 
 
-def test_admin_of_another_tenant_cannot_decide(pending, charlie):
+def test_admin_of_another_tenant_cannot_decide(pending: JitRequest, charlie: User) -> None:
     with pytest.raises(NotAllowed):
         services.jit_request_decide(
             jit_request=pending, by=charlie, approve=True, justification="ok"
         )
 
 
-def test_nobody_decides_their_own_request(pending, alice):
+def test_nobody_decides_their_own_request(pending: JitRequest, alice: User) -> None:
     JitRequest.objects.filter(pk=pending.pk).update(requested_by=alice)
 
     with pytest.raises(NotAllowed):
@@ -370,8 +439,8 @@ SPELLINGS = [
 @pytest.mark.parametrize("spelling", SPELLINGS)
 @pytest.mark.parametrize("field", ["principal_id", "requester_oid"])
 def test_nobody_decides_a_request_that_names_themselves_in_any_spelling(
-    pending, alice, spelling, field
-):
+    pending: JitRequest, alice: User, spelling: Callable[[str], str], field: str
+) -> None:
     setattr(pending, field, spelling(str(alice.entra_object_id)))
     pending.save()  # every write of a request goes through save, which keeps one spelling
 
@@ -381,7 +450,9 @@ def test_nobody_decides_a_request_that_names_themselves_in_any_spelling(
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
-def test_an_approver_listed_in_any_spelling_may_decide(pending, alice, spelling):
+def test_an_approver_listed_in_any_spelling_may_decide(
+    pending: JitRequest, alice: User, spelling: Callable[[str], str]
+) -> None:
     app = pending.application
     app.jit_approvers = [{"id": spelling(str(alice.entra_object_id)), "type": "user"}]
     app.save()
@@ -389,7 +460,9 @@ def test_an_approver_listed_in_any_spelling_may_decide(pending, alice, spelling)
     assert JitRequest.objects.decidable_by(alice).filter(pk=pending.pk).exists()
 
 
-def test_a_decided_request_cannot_be_decided_again(pending, alice, azure):
+def test_a_decided_request_cannot_be_decided_again(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
     decided_in_azure(azure, pending, by=str(alice.entra_object_id))
     mirror.jit_request_refresh(pending)
@@ -400,7 +473,9 @@ def test_a_decided_request_cannot_be_decided_again(pending, alice, azure):
         )
 
 
-def test_a_request_that_times_out_after_a_recorded_decision_says_so(pending, alice, azure):
+def test_a_request_that_times_out_after_a_recorded_decision_says_so(
+    pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="late")
     azure.advance_clock(dt.timedelta(hours=25))
 
@@ -415,7 +490,7 @@ def test_a_request_that_times_out_after_a_recorded_decision_says_so(pending, ali
 
 
 @pytest.fixture
-def pim(azure, fabrikam):
+def pim(azure: EmulatorServer, fabrikam: Tenant) -> None:
     """Fabrikam on the in-portal channel, and the emulator assuming the undocumented link from a
     jitRequest to a PIM approval (docs/emulator.md, Assumptions: pim-link)."""
     import requests
@@ -432,7 +507,13 @@ def pim(azure, fabrikam):
 
 
 @pytest.fixture
-def pim_pending(pim, signed_in, pat, alice, monitoring):
+def pim_pending(
+    pim: None,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+) -> JitRequest:
     signed_in(pat)
     signed_in(alice)
     jit = request_as(pat, monitoring)
@@ -442,10 +523,13 @@ def pim_pending(pim, signed_in, pat, alice, monitoring):
     return jit
 
 
-def test_pim_channel_decides_the_approval_stage_as_the_approver(pim_pending, alice, azure):
+def test_pim_channel_decides_the_approval_stage_as_the_approver(
+    pim_pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     operation = services.jit_request_decide(
         jit_request=pim_pending, by=alice, approve=True, justification="Planned work"
     )
+    assert operation is not None
     submit(operation)
 
     pim_pending.refresh_from_db()
@@ -461,8 +545,13 @@ def test_pim_channel_decides_the_approval_stage_as_the_approver(pim_pending, ali
 
 
 def test_pim_channel_without_the_link_fails_with_what_actually_happened(
-    pim, signed_in, pat, alice, monitoring, azure
-):
+    pim: None,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+) -> None:
     import requests
 
     signed_in(pat)
@@ -479,9 +568,11 @@ def test_pim_channel_without_the_link_fails_with_what_actually_happened(
     second = request_as(pat, monitoring)
     submit(only_operation(second, "create"))
 
-    operation = submit(
-        services.jit_request_decide(jit_request=second, by=alice, approve=True, justification="ok")
+    decision = services.jit_request_decide(
+        jit_request=second, by=alice, approve=True, justification="ok"
     )
+    assert decision is not None
+    operation = submit(decision)
 
     assert operation.status == Operation.Status.FAILED
     assert operation.error_code == "ApprovalNotFound"
@@ -490,8 +581,11 @@ def test_pim_channel_without_the_link_fails_with_what_actually_happened(
 
 
 def test_double_click_and_two_approvers_apply_once(
-    pim_pending, alice, signed_in, django_capture_on_commit_callbacks
-):
+    pim_pending: JitRequest,
+    alice: User,
+    signed_in: Callable[[User], User],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from accounts.models import Role
     from tests.conftest import make_person
 
@@ -510,7 +604,8 @@ def test_double_click_and_two_approvers_apply_once(
             jit_request=pending, by=other, approve=False, justification="no"
         )
 
-    assert first is not None and first.pk == again.pk == rival.pk
+    assert first is not None and again is not None and rival is not None
+    assert first.pk == again.pk == rival.pk
     assert Operation.objects.filter(kind="decide").count() == 1
     queued(callbacks)
     queued(callbacks)  # the task delivered twice
@@ -519,11 +614,14 @@ def test_double_click_and_two_approvers_apply_once(
     assert actions(pending).count(AuditEvent.Action.APPROVED) == 1
 
 
-def test_decision_survives_server_errors_without_a_double_decision(pim_pending, alice, azure):
+def test_decision_survives_server_errors_without_a_double_decision(
+    pim_pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     pending = pim_pending
     operation = services.jit_request_decide(
         jit_request=pending, by=alice, approve=True, justification="ok"
     )
+    assert operation is not None
     # The SDK does not retry a PATCH itself, so each failure comes back to the task.
     azure.inject_fault(kind="status", status=502, count=2, path="/stages/", method="PATCH")
 
@@ -544,10 +642,13 @@ def test_decision_survives_server_errors_without_a_double_decision(pim_pending, 
     assert [r["status"] for r in patches] == [502, 502, 200]
 
 
-def test_a_decision_after_azure_timed_it_out_is_reported(pim_pending, alice, azure):
+def test_a_decision_after_azure_timed_it_out_is_reported(
+    pim_pending: JitRequest, alice: User, azure: EmulatorServer
+) -> None:
     operation = services.jit_request_decide(
         jit_request=pim_pending, by=alice, approve=True, justification="late"
     )
+    assert operation is not None
     azure.advance_clock(dt.timedelta(hours=25))
 
     submit(operation)
@@ -561,7 +662,9 @@ def test_a_decision_after_azure_timed_it_out_is_reported(pim_pending, alice, azu
 # Cancel, revoke, policy -------------------------------------------------------------------------
 
 
-def test_publisher_cancels_a_pending_request(pending, pat, azure):
+def test_publisher_cancels_a_pending_request(
+    pending: JitRequest, pat: User, azure: EmulatorServer
+) -> None:
     submit(services.jit_request_cancel(jit_request=pending, by=pat))
 
     pending.refresh_from_db()
@@ -569,7 +672,9 @@ def test_publisher_cancels_a_pending_request(pending, pat, azure):
     assert _arm(azure, pending).state == "Canceled"
 
 
-def test_publisher_ends_an_active_grant_early(signed_in, pat, backup, azure):
+def test_publisher_ends_an_active_grant_early(
+    signed_in: Callable[[User], User], pat: User, backup: ManagedApplication, azure: EmulatorServer
+) -> None:
     signed_in(pat)
     jit = request_as(pat, backup)
     submit(only_operation(jit, "create"))
@@ -583,8 +688,8 @@ def test_publisher_ends_an_active_grant_early(signed_in, pat, backup, azure):
 
 
 def test_customer_admin_cannot_revoke_a_grant_in_the_publishers_scope(
-    signed_in, pat, alice, backup
-):
+    signed_in: Callable[[User], User], pat: User, alice: User, backup: ManagedApplication
+) -> None:
     signed_in(pat)
     jit = request_as(pat, backup)
     submit(only_operation(jit, "create"))
@@ -595,8 +700,12 @@ def test_customer_admin_cannot_revoke_a_grant_in_the_publishers_scope(
 
 
 def test_a_publisher_cannot_create_requests_outside_its_scopes(
-    signed_in, pat, monitoring, azure, settings
-):
+    signed_in: Callable[[User], User],
+    pat: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+    settings: Settings,
+) -> None:
     settings.PUBLISHER_JIT_SCOPE = "application"  # the customer's resource group: not theirs
     signed_in(pat)
     jit = request_as(pat, monitoring)
@@ -610,7 +719,12 @@ def test_a_publisher_cannot_create_requests_outside_its_scopes(
     assert jit.state == State.FAILED
 
 
-def test_policy_change_is_patched_as_the_admin_and_audited(signed_in, alice, monitoring, azure):
+def test_policy_change_is_patched_as_the_admin_and_audited(
+    signed_in: Callable[[User], User],
+    alice: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+) -> None:
     from portal.azure.records import JitApprover, JitPolicy
 
     signed_in(alice)
@@ -633,8 +747,13 @@ def test_policy_change_is_patched_as_the_admin_and_audited(signed_in, alice, mon
 
 
 def test_an_admin_who_adds_herself_as_approver_and_decides_is_flagged_to_the_others(
-    signed_in, alice, carol, pending, monitoring, django_capture_on_commit_callbacks
-):
+    signed_in: Callable[[User], User],
+    alice: User,
+    carol: User,
+    pending: JitRequest,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from portal.azure.records import JitApprover, JitPolicy
 
     for person in (alice, carol):
@@ -668,13 +787,15 @@ def test_an_admin_who_adds_herself_as_approver_and_decides_is_flagged_to_the_oth
     assert [m.to for m in flagged] == [[alice.email]]  # the other approver, not Carol herself
 
 
-def test_an_approver_of_long_standing_is_not_flagged(alice, pending):
+def test_an_approver_of_long_standing_is_not_flagged(alice: User, pending: JitRequest) -> None:
     services.jit_request_decide(jit_request=pending, by=alice, approve=True, justification="ok")
 
     assert not pending.audit_events.filter(action=AuditEvent.Action.SELF_ADDED_APPROVER).exists()
 
 
-def test_reader_policy_change_fails_with_what_to_do(signed_in, bob, monitoring):
+def test_reader_policy_change_fails_with_what_to_do(
+    signed_in: Callable[[User], User], bob: User, monitoring: ManagedApplication
+) -> None:
     signed_in(bob)
     policy = services.current_policy(monitoring)
 
@@ -687,7 +808,12 @@ def test_reader_policy_change_fails_with_what_to_do(signed_in, bob, monitoring):
 # Reconciliation, timeout, expiry ----------------------------------------------------------------
 
 
-def test_reconcile_adopts_requests_made_outside_the_portal(azure, fabrikam, monitoring, backup):
+def test_reconcile_adopts_requests_made_outside_the_portal(
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    monitoring: ManagedApplication,
+    backup: ManagedApplication,
+) -> None:
     mirror.jit_requests_reconcile_scope()
 
     states = dict(JitRequest.objects.values_list("name", "state"))
@@ -713,8 +839,12 @@ def test_reconcile_adopts_requests_made_outside_the_portal(azure, fabrikam, moni
 
 
 def test_requests_made_outside_the_portal_name_a_requester_who_signed_in(
-    azure, fabrikam, monitoring, backup, pat
-):
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    monitoring: ManagedApplication,
+    backup: ManagedApplication,
+    pat: User,
+) -> None:
     mirror.jit_requests_reconcile_scope()
     requested = AuditEvent.objects.filter(
         action=AuditEvent.Action.REQUESTED, jit_request__name="jitpend1"
@@ -723,8 +853,11 @@ def test_requests_made_outside_the_portal_name_a_requester_who_signed_in(
 
 
 def test_timeout_by_the_emulator_clock(
-    pending, azure, fabrikam, django_capture_on_commit_callbacks
-):
+    pending: JitRequest,
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     mail.outbox.clear()
     azure.advance_clock(dt.timedelta(hours=25))
 
@@ -738,8 +871,14 @@ def test_timeout_by_the_emulator_clock(
 
 
 def test_expiry_by_the_emulator_clock_ends_the_grant_and_tells_both_sides(
-    signed_in, pat, alice, backup, azure, fabrikam, django_capture_on_commit_callbacks
-):
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    backup: ManagedApplication,
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     signed_in(pat)
     signed_in(alice)
     jit = request_as(pat, backup, hours=1)
@@ -757,7 +896,9 @@ def test_expiry_by_the_emulator_clock_ends_the_grant_and_tells_both_sides(
     assert sorted(m.to[0] for m in ended) == ["alice@example.test", "pat@example.test"]
 
 
-def test_timeout_warning_is_sent_once_an_hour_before(pending, django_capture_on_commit_callbacks):
+def test_timeout_warning_is_sent_once_an_hour_before(
+    pending: JitRequest, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
     JitRequest.objects.filter(pk=pending.pk).update(
         created_at=timezone.now() - dt.timedelta(hours=23, minutes=10)
     )
@@ -773,8 +914,10 @@ def test_timeout_warning_is_sent_once_an_hour_before(pending, django_capture_on_
 
 
 def test_reconcile_task_lists_the_publisher_scope_once(
-    fabrikam, monitoring, django_capture_on_commit_callbacks
-):
+    fabrikam: Tenant,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from unittest import mock
 
     with (
@@ -787,8 +930,8 @@ def test_reconcile_task_lists_the_publisher_scope_once(
 
 
 def test_reconcile_task_fans_out_per_tenant_in_the_application_scope(
-    fabrikam, monitoring, settings
-):
+    fabrikam: Tenant, monitoring: ManagedApplication, settings: Settings
+) -> None:
     from unittest import mock
 
     settings.PUBLISHER_JIT_SCOPE = "application"
@@ -805,8 +948,12 @@ def test_reconcile_task_fans_out_per_tenant_in_the_application_scope(
 
 
 def test_what_the_publisher_did_while_elevated_is_kept_for_review(
-    pending, alice, pat, azure, django_capture_on_commit_callbacks
-):
+    pending: JitRequest,
+    alice: User,
+    pat: User,
+    azure: EmulatorServer,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     import requests
 
     services.jit_request_decide(

@@ -2,19 +2,33 @@
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
+from django.http import StreamingHttpResponse
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
+from accounts.models import Tenant, User
 from deployments.models import ManagedApplication
 from jit.models import AuditEvent, JitRequest, Operation, State
 from tests.jit.conftest import CONTRIBUTOR, PAT
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
 
-def make_request(app, pat, *, state=State.PENDING, name="jitview1", **fields):
+def make_request(
+    app: ManagedApplication,
+    pat: User,
+    *,
+    state: str = State.PENDING,
+    name: str = "jitview1",
+    **fields: Any,
+) -> JitRequest:
     jit = JitRequest.objects.create(
         application=app,
         arm_id=f"{app.arm_id.rsplit('/providers/', 1)[0]}/providers/Microsoft.Solutions/jitRequests/{name}",
@@ -43,16 +57,16 @@ def make_request(app, pat, *, state=State.PENDING, name="jitview1", **fields):
 
 
 @pytest.fixture
-def pending(monitoring, pat):
+def pending(monitoring: ManagedApplication, pat: User) -> JitRequest:
     return make_request(monitoring, pat)
 
 
 @pytest.fixture
-def active(backup, pat):
+def active(backup: ManagedApplication, pat: User) -> JitRequest:
     return make_request(backup, pat, state=State.APPROVED, name="jitview2")
 
 
-def as_(client, user):
+def as_(client: Client, user: User) -> Client:
     client.force_login(user)
     return client
 
@@ -60,7 +74,9 @@ def as_(client, user):
 # Requests list ----------------------------------------------------------------------------------
 
 
-def test_publisher_sees_requests_across_customers_and_can_ask(client, pat, pending, monitoring):
+def test_publisher_sees_requests_across_customers_and_can_ask(
+    client: Client, pat: User, pending: JitRequest, monitoring: ManagedApplication
+) -> None:
     response = as_(client, pat).get(reverse("jit:requests"))
     assert response.status_code == 200
     assert pending.name in response.text
@@ -68,33 +84,42 @@ def test_publisher_sees_requests_across_customers_and_can_ask(client, pat, pendi
     assert "Waiting for your decision" not in response.text
 
 
-def test_approver_sees_the_inbox(client, alice, pending):
+def test_approver_sees_the_inbox(client: Client, alice: User, pending: JitRequest) -> None:
     response = as_(client, alice).get(reverse("jit:requests"))
     assert "Waiting for your decision" in response.text
     assert reverse("jit:request_detail", args=[pending.pk]) in response.text
 
 
-def test_reader_sees_requests_but_no_inbox(client, bob, pending):
+def test_reader_sees_requests_but_no_inbox(client: Client, bob: User, pending: JitRequest) -> None:
     response = as_(client, bob).get(reverse("jit:requests"))
     assert pending.name in response.text
     assert "Waiting for your decision" not in response.text
 
 
-def test_other_customer_sees_none_of_them(client, charlie, pending):
+def test_other_customer_sees_none_of_them(
+    client: Client, charlie: User, pending: JitRequest
+) -> None:
     response = as_(client, charlie).get(reverse("jit:requests"))
     assert response.status_code == 200
     assert pending.name not in response.text
 
 
-def test_requests_filter_by_state(client, pat, pending, active):
+def test_requests_filter_by_state(
+    client: Client, pat: User, pending: JitRequest, active: JitRequest
+) -> None:
     response = as_(client, pat).get(reverse("jit:requests"), {"state": "Approved"})
     assert active.name in response.text
     assert pending.name not in response.text
 
 
 def test_requests_filter_by_customer_name_or_tenant_id(
-    client, pat, pending, northwind_monitoring, fabrikam, northwind
-):
+    client: Client,
+    pat: User,
+    pending: JitRequest,
+    northwind_monitoring: ManagedApplication,
+    fabrikam: Tenant,
+    northwind: Tenant,
+) -> None:
     other = make_request(northwind_monitoring, pat, name="jitnw1")
     client = as_(client, pat)
     for search in ("fabri", "FABRIKAM", str(fabrikam.entra_tenant_id)):
@@ -105,7 +130,9 @@ def test_requests_filter_by_customer_name_or_tenant_id(
     assert 'value="Northwind"' in page  # the search box keeps what was typed
 
 
-def test_requests_filter_offers_a_search_box_not_a_menu_of_customers(client, pat, pending):
+def test_requests_filter_offers_a_search_box_not_a_menu_of_customers(
+    client: Client, pat: User, pending: JitRequest
+) -> None:
     page = as_(client, pat).get(reverse("jit:requests")).content.decode()
     assert '<input type="search" name="customer" id="id_customer"' in page
     assert '<select name="customer"' not in page
@@ -113,14 +140,18 @@ def test_requests_filter_offers_a_search_box_not_a_menu_of_customers(client, pat
 
 
 @pytest.mark.parametrize(("name", "value"), [("customer", "Fabrikam"), ("requester", "Pat")])
-def test_requests_pages_keep_the_filter(client, pat, monitoring, name, value):
+def test_requests_pages_keep_the_filter(
+    client: Client, pat: User, monitoring: ManagedApplication, name: str, value: str
+) -> None:
     for n in range(26):
         make_request(monitoring, pat, name=f"jitpg{n}", state=State.DENIED)
     page = as_(client, pat).get(reverse("jit:requests"), {name: value}).content.decode()
     assert f"{name}={value}&amp;page=2" in page
 
 
-def test_pending_badges_link_to_the_customers_pending_requests(client, pat, pending, fabrikam):
+def test_pending_badges_link_to_the_customers_pending_requests(
+    client: Client, pat: User, pending: JitRequest, fabrikam: Tenant
+) -> None:
     client = as_(client, pat)
     customers = client.get(reverse("deployments:customers")).content.decode()
     link = f"{reverse('jit:requests')}?customer=%22Fabrikam%22&amp;state=Pending"
@@ -130,7 +161,7 @@ def test_pending_badges_link_to_the_customers_pending_requests(client, pat, pend
     assert "No request matches these filters." not in page
 
 
-def test_requests_need_sign_in(client):
+def test_requests_need_sign_in(client: Client) -> None:
     response = client.get(reverse("jit:requests"))
     assert response.status_code == 302
 
@@ -138,31 +169,41 @@ def test_requests_need_sign_in(client):
 # Request page and status ------------------------------------------------------------------------
 
 
-def test_approver_sees_the_request_with_decision_buttons(client, alice, pending):
+def test_approver_sees_the_request_with_decision_buttons(
+    client: Client, alice: User, pending: JitRequest
+) -> None:
     response = as_(client, alice).get(reverse("jit:request_detail", args=[pending.pk]))
     assert response.status_code == 200
     assert "Disk alert" in response.text
     assert reverse("jit:decide", args=[pending.pk]) in response.text
 
 
-def test_reader_sees_the_request_without_buttons(client, bob, pending):
+def test_reader_sees_the_request_without_buttons(
+    client: Client, bob: User, pending: JitRequest
+) -> None:
     response = as_(client, bob).get(reverse("jit:request_detail", args=[pending.pk]))
     assert response.status_code == 200
     assert reverse("jit:decide", args=[pending.pk]) not in response.text
 
 
-def test_publisher_sees_cancel_but_not_decide(client, pat, pending):
+def test_publisher_sees_cancel_but_not_decide(
+    client: Client, pat: User, pending: JitRequest
+) -> None:
     response = as_(client, pat).get(reverse("jit:request_detail", args=[pending.pk]))
     assert reverse("jit:cancel", args=[pending.pk]) in response.text
     assert reverse("jit:decide", args=[pending.pk]) not in response.text
 
 
-def test_other_tenant_gets_404_for_the_request(client, charlie, pending):
+def test_other_tenant_gets_404_for_the_request(
+    client: Client, charlie: User, pending: JitRequest
+) -> None:
     for name in ("jit:request_detail", "jit:request_status"):
         assert as_(client, charlie).get(reverse(name, args=[pending.pk])).status_code == 404
 
 
-def test_status_fragment_polls_while_submitting(client, alice, pending):
+def test_status_fragment_polls_while_submitting(
+    client: Client, alice: User, pending: JitRequest
+) -> None:
     Operation.objects.create(
         kind="decide", jit_request=pending, application=pending.application, by=alice
     )
@@ -173,7 +214,7 @@ def test_status_fragment_polls_while_submitting(client, alice, pending):
     assert "submitting to Azure" in response.text
 
 
-def test_status_fragment_for_a_reader(client, bob, pending):
+def test_status_fragment_for_a_reader(client: Client, bob: User, pending: JitRequest) -> None:
     response = as_(client, bob).get(reverse("jit:request_status", args=[pending.pk]))
     assert response.status_code == 200
     assert "Approve" not in response.text
@@ -183,8 +224,11 @@ def test_status_fragment_for_a_reader(client, bob, pending):
 
 
 def test_approver_records_a_decision_and_azure_is_watched_for_it(
-    client, alice, pending, django_capture_on_commit_callbacks
-):
+    client: Client,
+    alice: User,
+    pending: JitRequest,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         response = as_(client, alice).post(
             reverse("jit:decide", args=[pending.pk]),
@@ -201,7 +245,9 @@ def test_approver_records_a_decision_and_azure_is_watched_for_it(
     assert len(callbacks) == 1  # the watch task
 
 
-def test_decision_without_a_reason_is_refused(client, alice, pending):
+def test_decision_without_a_reason_is_refused(
+    client: Client, alice: User, pending: JitRequest
+) -> None:
     response = as_(client, alice).post(
         reverse("jit:decide", args=[pending.pk]), {"decision": "deny", "justification": ""}
     )
@@ -210,7 +256,7 @@ def test_decision_without_a_reason_is_refused(client, alice, pending):
     assert not Operation.objects.exists()
 
 
-def test_reader_cannot_decide(client, bob, pending):
+def test_reader_cannot_decide(client: Client, bob: User, pending: JitRequest) -> None:
     response = as_(client, bob).post(
         reverse("jit:decide", args=[pending.pk]), {"decision": "approve", "justification": "x"}
     )
@@ -218,18 +264,20 @@ def test_reader_cannot_decide(client, bob, pending):
     assert not Operation.objects.exists()
 
 
-def test_other_tenant_cannot_decide(client, charlie, pending):
+def test_other_tenant_cannot_decide(client: Client, charlie: User, pending: JitRequest) -> None:
     response = as_(client, charlie).post(
         reverse("jit:decide", args=[pending.pk]), {"decision": "approve", "justification": "x"}
     )
     assert response.status_code == 404
 
 
-def test_deciding_needs_post(client, alice, pending):
+def test_deciding_needs_post(client: Client, alice: User, pending: JitRequest) -> None:
     assert as_(client, alice).get(reverse("jit:decide", args=[pending.pk])).status_code == 405
 
 
-def test_a_decided_request_cannot_be_decided_again(client, alice, pending):
+def test_a_decided_request_cannot_be_decided_again(
+    client: Client, alice: User, pending: JitRequest
+) -> None:
     JitRequest.objects.filter(pk=pending.pk).update(state=State.DENIED)
     response = as_(client, alice).post(
         reverse("jit:decide", args=[pending.pk]), {"decision": "approve", "justification": "x"}
@@ -237,27 +285,31 @@ def test_a_decided_request_cannot_be_decided_again(client, alice, pending):
     assert response.status_code == 403
 
 
-def test_publisher_cancels(client, pat, pending):
+def test_publisher_cancels(client: Client, pat: User, pending: JitRequest) -> None:
     response = as_(client, pat).post(reverse("jit:cancel", args=[pending.pk]))
     assert response.status_code == 302
     assert Operation.objects.get().kind == "cancel"
 
 
-def test_customer_cannot_cancel_a_publisher_request(client, bob, pending):
+def test_customer_cannot_cancel_a_publisher_request(
+    client: Client, bob: User, pending: JitRequest
+) -> None:
     assert as_(client, bob).post(reverse("jit:cancel", args=[pending.pk])).status_code == 403
 
 
-def test_other_tenant_cannot_cancel(client, charlie, pending):
+def test_other_tenant_cannot_cancel(client: Client, charlie: User, pending: JitRequest) -> None:
     assert as_(client, charlie).post(reverse("jit:cancel", args=[pending.pk])).status_code == 404
 
 
-def test_admin_revokes_an_active_grant(client, alice, active):
+def test_admin_revokes_an_active_grant(client: Client, alice: User, active: JitRequest) -> None:
     response = as_(client, alice).post(reverse("jit:revoke", args=[active.pk]), {"reason": "Done"})
     assert response.status_code == 302
     assert Operation.objects.get().kind == "revoke"
 
 
-def test_an_overlong_revoke_reason_is_refused_not_dropped(client, alice, active):
+def test_an_overlong_revoke_reason_is_refused_not_dropped(
+    client: Client, alice: User, active: JitRequest
+) -> None:
     url = reverse("jit:revoke", args=[active.pk])
     response = as_(client, alice).post(url, {"reason": "x" * 1001}, HTTP_HX_REQUEST="true")
     assert response.status_code == 400
@@ -265,18 +317,23 @@ def test_an_overlong_revoke_reason_is_refused_not_dropped(client, alice, active)
     assert not Operation.objects.exists()
 
 
-def test_reader_cannot_revoke(client, bob, active):
+def test_reader_cannot_revoke(client: Client, bob: User, active: JitRequest) -> None:
     assert as_(client, bob).post(reverse("jit:revoke", args=[active.pk])).status_code == 403
 
 
-def test_other_tenant_cannot_revoke(client, charlie, active):
+def test_other_tenant_cannot_revoke(client: Client, charlie: User, active: JitRequest) -> None:
     assert as_(client, charlie).post(reverse("jit:revoke", args=[active.pk])).status_code == 404
 
 
 # Publisher's request form -----------------------------------------------------------------------
 
 
-def test_publisher_requests_elevation(client, pat, monitoring, django_capture_on_commit_callbacks):
+def test_publisher_requests_elevation(
+    client: Client,
+    pat: User,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     url = reverse("jit:request_new", args=[monitoring.pk])
     page = as_(client, pat).get(url)
     assert page.status_code == 200
@@ -297,7 +354,9 @@ def test_publisher_requests_elevation(client, pat, monitoring, django_capture_on
     assert len(callbacks) == 1
 
 
-def test_request_form_refuses_more_than_the_policy_maximum(client, pat, backup):
+def test_request_form_refuses_more_than_the_policy_maximum(
+    client: Client, pat: User, backup: ManagedApplication
+) -> None:
     response = as_(client, pat).post(
         reverse("jit:request_new", args=[backup.pk]),
         {"role": CONTRIBUTOR, "start_now": "1", "hours": "8", "justification": "Patch"},
@@ -307,7 +366,9 @@ def test_request_form_refuses_more_than_the_policy_maximum(client, pat, backup):
     assert not JitRequest.objects.exists()
 
 
-def test_request_form_needs_a_future_start_when_later(client, pat, monitoring):
+def test_request_form_needs_a_future_start_when_later(
+    client: Client, pat: User, monitoring: ManagedApplication
+) -> None:
     response = as_(client, pat).post(
         reverse("jit:request_new", args=[monitoring.pk]),
         {"role": CONTRIBUTOR, "start_now": "0", "hours": "2", "justification": "Patch"},
@@ -315,13 +376,17 @@ def test_request_form_needs_a_future_start_when_later(client, pat, monitoring):
     assert "Pick when the access should start" in response.text
 
 
-def test_customers_cannot_request_elevation(client, alice, bob, monitoring):
+def test_customers_cannot_request_elevation(
+    client: Client, alice: User, bob: User, monitoring: ManagedApplication
+) -> None:
     for person in (alice, bob):
         response = as_(client, person).get(reverse("jit:request_new", args=[monitoring.pk]))
         assert response.status_code == 404
 
 
-def test_other_tenant_cannot_open_the_request_form(client, charlie, monitoring):
+def test_other_tenant_cannot_open_the_request_form(
+    client: Client, charlie: User, monitoring: ManagedApplication
+) -> None:
     response = as_(client, charlie).get(reverse("jit:request_new", args=[monitoring.pk]))
     assert response.status_code == 404
 
@@ -329,7 +394,12 @@ def test_other_tenant_cannot_open_the_request_form(client, charlie, monitoring):
 # Policy editor ----------------------------------------------------------------------------------
 
 
-def test_admin_changes_the_policy(client, alice, monitoring, django_capture_on_commit_callbacks):
+def test_admin_changes_the_policy(
+    client: Client,
+    alice: User,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     url = reverse("jit:policy", args=[monitoring.pk])
     assert "Save to Azure" in as_(client, alice).get(url).text
     with django_capture_on_commit_callbacks() as callbacks:
@@ -369,14 +439,18 @@ def test_admin_changes_the_policy(client, alice, monitoring, django_capture_on_c
         ),
     ],
 )
-def test_policy_validation_errors(client, alice, monitoring, data, message):
+def test_policy_validation_errors(
+    client: Client, alice: User, monitoring: ManagedApplication, data: dict[str, str], message: str
+) -> None:
     response = as_(client, alice).post(reverse("jit:policy", args=[monitoring.pk]), data)
     assert response.status_code == 200
     assert message in response.text
     assert not Operation.objects.exists()
 
 
-def test_reader_sees_the_policy_but_cannot_change_it(client, bob, monitoring):
+def test_reader_sees_the_policy_but_cannot_change_it(
+    client: Client, bob: User, monitoring: ManagedApplication
+) -> None:
     url = reverse("jit:policy", args=[monitoring.pk])
     page = as_(client, bob).get(url)
     assert page.status_code == 200
@@ -386,13 +460,17 @@ def test_reader_sees_the_policy_but_cannot_change_it(client, bob, monitoring):
     assert not Operation.objects.exists()
 
 
-def test_publisher_and_other_tenant_get_404_for_the_policy(client, pat, charlie, monitoring):
+def test_publisher_and_other_tenant_get_404_for_the_policy(
+    client: Client, pat: User, charlie: User, monitoring: ManagedApplication
+) -> None:
     for person in (pat, charlie):
         response = as_(client, person).get(reverse("jit:policy", args=[monitoring.pk]))
         assert response.status_code == 404
 
 
-def test_policy_page_explains_jit_cannot_be_switched_on(client, alice, monitoring):
+def test_policy_page_explains_jit_cannot_be_switched_on(
+    client: Client, alice: User, monitoring: ManagedApplication
+) -> None:
     ManagedApplication.objects.filter(pk=monitoring.pk).update(jit_enabled=False)
     response = as_(client, alice).get(reverse("jit:policy", args=[monitoring.pk]))
     assert "cannot switch it on now" in response.text
@@ -402,14 +480,16 @@ def test_policy_page_explains_jit_cannot_be_switched_on(client, alice, monitorin
 # Audit trail ------------------------------------------------------------------------------------
 
 
-def test_customer_reads_the_audit_trail(client, bob, pending):
+def test_customer_reads_the_audit_trail(client: Client, bob: User, pending: JitRequest) -> None:
     response = as_(client, bob).get(reverse("jit:audit"))
     assert response.status_code == 200
     assert "Elevation requested" in response.text
     assert pending.name in response.text
 
 
-def test_audit_filters_by_application_name(client, alice, pending, backup):
+def test_audit_filters_by_application_name(
+    client: Client, alice: User, pending: JitRequest, backup: ManagedApplication
+) -> None:
     response = as_(client, alice).get(reverse("jit:audit"), {"application": "backup"})
     assert pending.name not in response.text
     assert "No event matches these filters." in response.text
@@ -417,7 +497,9 @@ def test_audit_filters_by_application_name(client, alice, pending, backup):
     assert pending.name in response.text
 
 
-def test_audit_filters_by_customer_name(client, pat, pending, northwind_monitoring):
+def test_audit_filters_by_customer_name(
+    client: Client, pat: User, pending: JitRequest, northwind_monitoring: ManagedApplication
+) -> None:
     other = make_request(northwind_monitoring, pat, name="jitnw2")
     response = as_(client, pat).get(reverse("jit:audit"), {"tenant": "northwind"})
     assert other.name in response.text and pending.name not in response.text
@@ -425,28 +507,42 @@ def test_audit_filters_by_customer_name(client, pat, pending, northwind_monitori
     assert '<select name="tenant"' not in response.text
 
 
-def test_other_tenant_reads_none_of_the_audit_trail(client, charlie, pending):
+def test_other_tenant_reads_none_of_the_audit_trail(
+    client: Client, charlie: User, pending: JitRequest
+) -> None:
     response = as_(client, charlie).get(reverse("jit:audit"))
     assert pending.name not in response.text
 
 
-def test_audit_csv_export(client, alice, pending):
+def streamed(response: ClientResponse) -> bytes:
+    """The body of a streaming answer: the test client passes on the view's
+    StreamingHttpResponse, though its type says HttpResponse."""
+    content = cast(StreamingHttpResponse, response).streaming_content
+    assert isinstance(content, Iterator)
+    return b"".join(content)
+
+
+def test_audit_csv_export(client: Client, alice: User, pending: JitRequest) -> None:
     response = as_(client, alice).get(reverse("jit:audit_csv"))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    body = b"".join(response.streaming_content).decode()
+    body = streamed(response).decode()
     header, row, *_ = body.splitlines()
     assert header.startswith("time (UTC),event,who,customer,application,request,reason")
     assert "Elevation requested,Pat Patel,Fabrikam,fabrikam-monitoring,jitview1" in row
     assert "'=HYPERLINK" in row  # a formula in a reason stays text in a spreadsheet
 
 
-def test_other_tenant_csv_has_only_the_header(client, charlie, pending):
+def test_other_tenant_csv_has_only_the_header(
+    client: Client, charlie: User, pending: JitRequest
+) -> None:
     response = as_(client, charlie).get(reverse("jit:audit_csv"))
-    assert len(b"".join(response.streaming_content).decode().splitlines()) == 1
+    assert len(streamed(response).decode().splitlines()) == 1
 
 
-def test_an_empty_requests_list_says_what_comes_next(client, pat, bob, monitoring):
+def test_an_empty_requests_list_says_what_comes_next(
+    client: Client, pat: User, bob: User, monitoring: ManagedApplication
+) -> None:
     page = as_(client, pat).get(reverse("jit:requests")).content.decode()
     assert "No just-in-time requests yet." in page
     assert "Request elevation" in page
@@ -455,15 +551,21 @@ def test_an_empty_requests_list_says_what_comes_next(client, pat, bob, monitorin
 
 
 def test_the_request_menu_lists_apps_by_customer_then_name(
-    client, pat, monitoring, backup, northwind_monitoring
-):
+    client: Client,
+    pat: User,
+    monitoring: ManagedApplication,
+    backup: ManagedApplication,
+    northwind_monitoring: ManagedApplication,
+) -> None:
     page = as_(client, pat).get(reverse("jit:requests")).content.decode()
     menu = page.split('<ul class="dropdown-menu dropdown-menu-end">', 1)[1].split("</ul>", 1)[0]
     names = re.findall(r'class="dropdown-item"[^>]*>([^<]+) <', menu)
     assert names == ["fabrikam-backup", "fabrikam-monitoring", "northwind-monitoring"]
 
 
-def test_a_large_fleet_is_reached_through_customers_not_a_menu_of_every_app(client, pat, northwind):
+def test_a_large_fleet_is_reached_through_customers_not_a_menu_of_every_app(
+    client: Client, pat: User, northwind: Tenant
+) -> None:
     from tests.deployments.conftest import make_app, make_offer
 
     offer = make_offer(pat.memberships.get().tenant)

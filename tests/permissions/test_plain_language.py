@@ -28,11 +28,11 @@ from deployments.permissions.rights import effective_actions
         ("Microsoft.KeyVault/vaults/*", "do anything with vaults"),
     ],
 )
-def test_actions_read_as_phrases(action, phrase):
+def test_actions_read_as_phrases(action: str, phrase: str) -> None:
     assert pl.describe_action(action) == phrase
 
 
-def test_roles_of_the_usual_shapes():
+def test_roles_of_the_usual_shapes() -> None:
     owner = [{"actions": ["*"], "notActions": [], "dataActions": []}]
     contributor = [
         {
@@ -49,14 +49,14 @@ def test_roles_of_the_usual_shapes():
     assert pl.describe_role(reader) == ["read everything"]
 
 
-def test_durations():
+def test_durations() -> None:
     assert pl.describe_duration(8 * 3600) == "8 hours"
     assert pl.describe_duration(86400) == "1 day"
     assert pl.describe_duration(90 * 60) == "90 minutes"
     assert pl.join_phrases(["a", "b", "c"]) == "a, b and c"
 
 
-def test_the_lock_takes_away_what_it_denies_unless_you_are_excluded():
+def test_the_lock_takes_away_what_it_denies_unless_you_are_excluded() -> None:
     owner = [{"actions": ["*"]}]
     read_only = {
         "permissions": [

@@ -1,10 +1,15 @@
 """Permission snapshots and drift, through a real sync against the emulator's demo scenario."""
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from django.core import mail
+from django.core.mail import EmailMessage
 from django.utils import timezone
+from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
+from accounts.models import Tenant, User
 from deployments.models import (
     Elevation,
     ManagedApplication,
@@ -14,17 +19,21 @@ from deployments.models import (
 )
 from deployments.permissions.snapshot import BUILT_IN_ROLE_MAX_AGE
 from deployments.tasks import send_unsent_change_mails
+from emulator.records import Application
+from emulator.server import EmulatorServer
 from tests.deployments.conftest import pretend_the_sync_memory_aged
-from tests.permissions.conftest import CONTRIBUTOR, OWNER, PUBLISHER_APP_SP
+from tests.permissions.conftest import CONTRIBUTOR, OWNER, PUBLISHER_APP_SP, Resync
 
 PAT = "fe96399b-4112-4390-b6f7-5d487005120c"
 
 
-def _source(azure, app):
+def _source(azure: EmulatorServer, app: ManagedApplication) -> Application:
     return azure.state.applications[app.arm_id.lower()]
 
 
-def test_first_sync_takes_a_snapshot_of_each_permission_model_without_events(synced):
+def test_first_sync_takes_a_snapshot_of_each_permission_model_without_events(
+    synced: dict[str, ManagedApplication],
+) -> None:
     monitoring = synced["fabrikam-monitoring"].permission_snapshot.state
     assert monitoring["jitPolicy"]["enabled"] is True
     assert monitoring["jitPolicy"]["approvalMode"] == "ManualApprove"
@@ -54,11 +63,13 @@ def test_first_sync_takes_a_snapshot_of_each_permission_model_without_events(syn
     }
 
 
-def _role_reads(azure):
+def _role_reads(azure: EmulatorServer) -> int:
     return sum(1 for r in azure.state.requests_log if "/roleDefinitions/" in r.get("path", ""))
 
 
-def test_built_in_roles_are_read_once_for_every_tenant_until_they_age(azure, synced, resync):
+def test_built_in_roles_are_read_once_for_every_tenant_until_they_age(
+    azure: EmulatorServer, synced: dict[str, ManagedApplication], resync: Resync
+) -> None:
     assert RoleDefinition.objects.filter(role_type="BuiltInRole").count() >= 3
     reads = _role_reads(azure)
     assert reads >= 3
@@ -74,7 +85,7 @@ def test_built_in_roles_are_read_once_for_every_tenant_until_they_age(azure, syn
     ).exists()
 
 
-def test_elevations_of_the_last_days_are_mirrored(synced):
+def test_elevations_of_the_last_days_are_mirrored(synced: dict[str, ManagedApplication]) -> None:
     monitoring = synced["fabrikam-monitoring"]
     states = {e.arm_id.rsplit("/", 1)[-1]: e.state for e in Elevation.objects.all()}
     assert states["jitact1"] == "Approved"
@@ -84,8 +95,12 @@ def test_elevations_of_the_last_days_are_mirrored(synced):
 
 
 def test_a_changed_role_definition_creates_one_event_and_one_mail_per_admin(
-    azure, synced, resync, alice, bob
-):
+    azure: EmulatorServer,
+    synced: dict[str, ManagedApplication],
+    resync: Resync,
+    alice: User,
+    bob: User,
+) -> None:
     alice.email = "alice@example.test"
     alice.save()
     bob.email = "bob@example.test"  # a reader: not mailed
@@ -123,9 +138,12 @@ def test_a_changed_role_definition_creates_one_event_and_one_mail_per_admin(
     assert len(mail.outbox) == 3
 
 
-def test_a_changed_jit_policy_is_described_with_before_and_after(azure, synced, resync, alice):
+def test_a_changed_jit_policy_is_described_with_before_and_after(
+    azure: EmulatorServer, synced: dict[str, ManagedApplication], resync: Resync, alice: User
+) -> None:
     app = synced["fabrikam-monitoring"]
     source = _source(azure, app)
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {
         **source.jit_access_policy,
         "jitApprovalMode": "AutoApprove",
@@ -145,7 +163,9 @@ def test_a_changed_jit_policy_is_described_with_before_and_after(azure, synced, 
     ]
 
 
-def test_lock_and_allowed_actions_changes_are_events(azure, synced, resync):
+def test_lock_and_allowed_actions_changes_are_events(
+    azure: EmulatorServer, synced: dict[str, ManagedApplication], resync: Resync
+) -> None:
     app = synced["fabrikam-monitoring"]
     source = _source(azure, app)
     source.allowed_actions = [*source.allowed_actions, "Microsoft.Web/sites/restart/action"]
@@ -157,12 +177,15 @@ def test_lock_and_allowed_actions_changes_are_events(azure, synced, resync):
     source.lock_level = "None"
     resync()
     latest = PermissionChangeEvent.objects.first()
+    assert latest is not None
     assert {"lockLevel", "denyAssignment"} <= set(latest.aspects)
     assert "The lock changed from “Read-only” to “No lock”." in latest.lines
     assert latest.after["denyAssignment"] is None
 
 
-def test_a_new_authorization_is_named_readably(azure, synced, resync, pat):
+def test_a_new_authorization_is_named_readably(
+    azure: EmulatorServer, synced: dict[str, ManagedApplication], resync: Resync, pat: User
+) -> None:
     app = synced["fabrikam-sandbox"]
     source = _source(azure, app)
     source.authorizations = [a for a in source.authorizations if a["principalId"] != PAT] + [
@@ -175,7 +198,9 @@ def test_a_new_authorization_is_named_readably(azure, synced, resync, pat):
     assert PUBLISHER_APP_SP not in " ".join(event.lines)
 
 
-def test_bookkeeping_differences_update_the_snapshot_without_an_event(synced, resync):
+def test_bookkeeping_differences_update_the_snapshot_without_an_event(
+    synced: dict[str, ManagedApplication], resync: Resync
+) -> None:
     snapshot = synced["fabrikam-sql"].permission_snapshot
     snapshot.state = {**snapshot.state, "installedAt": None}
     snapshot.save()
@@ -187,12 +212,16 @@ def test_bookkeeping_differences_update_the_snapshot_without_an_event(synced, re
 
 
 def test_a_single_application_sync_after_a_notification_records_drift_too(
-    azure, synced, fabrikam, django_capture_on_commit_callbacks
-):
+    azure: EmulatorServer,
+    synced: dict[str, ManagedApplication],
+    fabrikam: Tenant,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
     from deployments import sync
 
     app = synced["fabrikam-backup"]
     source = _source(azure, app)
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {**source.jit_access_policy, "jitApprovalMode": "ManualApprove"}
     with django_capture_on_commit_callbacks(execute=False):
         run = sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
@@ -207,16 +236,20 @@ def test_a_single_application_sync_after_a_notification_records_drift_too(
 class BrokenMailServer:
     """An e-mail backend whose server is down."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def send_messages(self, messages):
+    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
         raise ConnectionRefusedError("mail server down")
 
 
 def test_a_mail_that_could_not_be_sent_is_sent_by_the_periodic_retry(
-    azure, synced, resync, alice, settings
-):
+    azure: EmulatorServer,
+    synced: dict[str, ManagedApplication],
+    resync: Resync,
+    alice: User,
+    settings: Settings,
+) -> None:
     alice.email = "alice@example.test"
     alice.save()
     source = _source(azure, synced["fabrikam-sql"])
@@ -228,7 +261,7 @@ def test_a_mail_that_could_not_be_sent_is_sent_by_the_periodic_retry(
     assert send_unsent_change_mails() == 0  # the server is still down
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert send_unsent_change_mails() == 1
-    event.refresh_from_db()
+    event = PermissionChangeEvent.objects.get(pk=event.pk)  # as stored now
     assert event.mailed_at is not None
     assert send_unsent_change_mails() == 0  # sent once
     assert len(mail.outbox) == 1

@@ -1,21 +1,33 @@
 """The permission pages: each model in plain words, both sides, and other tenants' 404."""
 
 import html
+from collections.abc import Callable
 
 import pytest
+from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
+from accounts.models import Tenant, User
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent
+from emulator.server import EmulatorServer
+from tests.permissions.conftest import Resync
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
 
-def _page(client, user, name, *args, query=""):
+def _page(client: Client, user: User, name: str, *args: object, query: str = "") -> ClientResponse:
     client.force_login(user)
     return client.get(reverse(name, args=args) + query)
 
 
-def test_customer_admin_sees_jit_manual_model_in_plain_words(client, synced, signed_in, alice):
+def test_customer_admin_sees_jit_manual_model_in_plain_words(
+    client: Client,
+    synced: dict[str, ManagedApplication],
+    signed_in: Callable[[User], User],
+    alice: User,
+) -> None:
     signed_in(alice)
     response = _page(client, alice, "permissions:app", synced["fabrikam-monitoring"].pk)
     assert response.status_code == 200
@@ -35,7 +47,12 @@ def test_customer_admin_sees_jit_manual_model_in_plain_words(client, synced, sig
     assert "<svg" in text and "jitact1" not in text  # the timeline names people, not requests
 
 
-def test_reader_sees_the_same_page_with_her_own_smaller_rights(client, synced, signed_in, bob):
+def test_reader_sees_the_same_page_with_her_own_smaller_rights(
+    client: Client,
+    synced: dict[str, ManagedApplication],
+    signed_in: Callable[[User], User],
+    bob: User,
+) -> None:
     signed_in(bob)
     response = _page(client, bob, "permissions:app", synced["fabrikam-monitoring"].pk)
     assert response.status_code == 200
@@ -44,7 +61,9 @@ def test_reader_sees_the_same_page_with_her_own_smaller_rights(client, synced, s
     assert "Azure gives you:</strong> read everything." in text
 
 
-def test_standing_owner_model_without_jit(client, synced, alice):
+def test_standing_owner_model_without_jit(
+    client: Client, synced: dict[str, ManagedApplication], alice: User
+) -> None:
     response = _page(client, alice, "permissions:app", synced["fabrikam-sql"].pk)
     text = response.content.decode()
     assert "do anything, including deciding who else has access".capitalize() in text
@@ -53,13 +72,17 @@ def test_standing_owner_model_without_jit(client, synced, alice):
     assert "Sign in again to see your own rights." in text  # no stored sign-in in this test
 
 
-def test_unlocked_service_catalog_model_says_there_is_no_deny_assignment(client, synced, alice):
+def test_unlocked_service_catalog_model_says_there_is_no_deny_assignment(
+    client: Client, synced: dict[str, ManagedApplication], alice: User
+) -> None:
     text = _page(client, alice, "permissions:app", synced["fabrikam-sandbox"].pk).content.decode()
     assert "None: this application has no deny assignment" in text
     assert "Whatever your own Azure role allows: nothing is locked" in text
 
 
-def test_auto_approval_and_missing_p2_are_warned(client, synced, alice, fabrikam):
+def test_auto_approval_and_missing_p2_are_warned(
+    client: Client, synced: dict[str, ManagedApplication], alice: User, fabrikam: Tenant
+) -> None:
     fabrikam.has_entra_p2 = "no"
     fabrikam.save()
     text = _page(client, alice, "permissions:app", synced["fabrikam-backup"].pk).content.decode()
@@ -68,8 +91,15 @@ def test_auto_approval_and_missing_p2_are_warned(client, synced, alice, fabrikam
     assert "Your tenant has no Entra ID P2 licence" in text
 
 
-def test_jit_offered_but_off_is_warned(azure, client, synced, resync, alice):
+def test_jit_offered_but_off_is_warned(
+    azure: EmulatorServer,
+    client: Client,
+    synced: dict[str, ManagedApplication],
+    resync: Resync,
+    alice: User,
+) -> None:
     source = azure.state.applications[synced["fabrikam-backup"].arm_id.lower()]
+    assert source.jit_access_policy is not None
     source.jit_access_policy = {**source.jit_access_policy, "jitAccessEnabled": False}
     resync()
     text = _page(client, alice, "permissions:app", synced["fabrikam-backup"].pk).content.decode()
@@ -78,7 +108,12 @@ def test_jit_offered_but_off_is_warned(azure, client, synced, resync, alice):
     assert '"enabled": false' in html.unescape(text)  # with its before and after
 
 
-def test_publisher_support_sees_when_to_request_jit(client, synced, signed_in, pat):
+def test_publisher_support_sees_when_to_request_jit(
+    client: Client,
+    synced: dict[str, ManagedApplication],
+    signed_in: Callable[[User], User],
+    pat: User,
+) -> None:
     signed_in(pat)
     response = _page(client, pat, "permissions:app", synced["fabrikam-monitoring"].pk)
     assert response.status_code == 200
@@ -88,17 +123,21 @@ def test_publisher_support_sees_when_to_request_jit(client, synced, signed_in, p
     assert "Your team (the publisher) can always" in text
 
 
-def test_app_page_of_another_tenant_is_not_found(client, synced, charlie):
+def test_app_page_of_another_tenant_is_not_found(
+    client: Client, synced: dict[str, ManagedApplication], charlie: User
+) -> None:
     response = _page(client, charlie, "permissions:app", synced["fabrikam-monitoring"].pk)
     assert response.status_code == 404
 
 
-def test_app_page_needs_sign_in(client, synced):
+def test_app_page_needs_sign_in(client: Client, synced: dict[str, ManagedApplication]) -> None:
     response = client.get(reverse("permissions:app", args=[synced["fabrikam-sql"].pk]))
     assert response.status_code == 302
 
 
-def test_offer_page_before_install_for_the_customer(client, synced, alice, bob):
+def test_offer_page_before_install_for_the_customer(
+    client: Client, synced: dict[str, ManagedApplication], alice: User, bob: User
+) -> None:
     offer = Offer.objects.get(plan="jit-manual")
     for person in (alice, bob):
         text = _page(client, person, "permissions:offer", offer.pk).content.decode()
@@ -107,21 +146,32 @@ def test_offer_page_before_install_for_the_customer(client, synced, alice, bob):
         assert "Restart virtual machines" in text
 
 
-def test_offer_page_for_the_publisher_shows_what_the_plan_exposes(client, synced, pat):
+def test_offer_page_for_the_publisher_shows_what_the_plan_exposes(
+    client: Client, synced: dict[str, ManagedApplication], pat: User
+) -> None:
     offer = Offer.objects.get(plan="standing-owner")
     text = _page(client, pat, "permissions:offer", offer.pk).content.decode()
     assert "What this plan exposes to your customers" in text
     assert "Owner" in text
 
 
-def test_offer_page_of_an_offer_you_cannot_see_is_not_found(client, synced, charlie):
+def test_offer_page_of_an_offer_you_cannot_see_is_not_found(
+    client: Client, synced: dict[str, ManagedApplication], charlie: User
+) -> None:
     offer = Offer.objects.get(kind=Offer.Kind.SERVICE_CATALOG)  # only Fabrikam has it
     assert _page(client, charlie, "permissions:offer", offer.pk).status_code == 404
 
 
 def test_changes_feed_lists_only_your_tenants_changes(
-    azure, client, synced, resync, alice, bob, charlie, northwind
-):
+    azure: EmulatorServer,
+    client: Client,
+    synced: dict[str, ManagedApplication],
+    resync: Resync,
+    alice: User,
+    bob: User,
+    charlie: User,
+    northwind: Tenant,
+) -> None:
     source = azure.state.applications[synced["fabrikam-sql"].arm_id.lower()]
     source.allowed_actions = ["Microsoft.Sql/servers/databases/write"]
     resync()
@@ -135,7 +185,7 @@ def test_changes_feed_lists_only_your_tenants_changes(
     assert "No changes seen" in text
 
 
-def _northwind_change(northwind, offer):
+def _northwind_change(northwind: Tenant, offer: Offer | None) -> PermissionChangeEvent:
     """A change in a Northwind application of the same Contoso offer."""
     app = ManagedApplication.objects.create(
         arm_id="/subscriptions/5f1c3d2e-0000-4000-8000-000000000001/resourceGroups/rg-nw"
@@ -161,7 +211,9 @@ def _northwind_change(northwind, offer):
 
 
 @pytest.fixture
-def two_customers_changed(azure, synced, resync, northwind):
+def two_customers_changed(
+    azure: EmulatorServer, synced: dict[str, ManagedApplication], resync: Resync, northwind: Tenant
+) -> None:
     """A Fabrikam change found by the sync and a Northwind change, both of Contoso offers."""
     source = azure.state.applications[synced["fabrikam-sql"].arm_id.lower()]
     source.lock_level = "ReadOnly"
@@ -171,8 +223,8 @@ def two_customers_changed(azure, synced, resync, northwind):
 
 
 def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
-    client, two_customers_changed, pat
-):
+    client: Client, two_customers_changed: None, pat: User
+) -> None:
     text = html.unescape(_page(client, pat, "permissions:changes").content.decode())
     assert "fabrikam-sql" in text and "northwind-sql" in text
     assert "<select" not in text  # a search box, not a menu of every customer tenant
@@ -187,8 +239,8 @@ def test_publisher_sees_changes_of_its_customers_and_can_filter_by_tenant(
 
 
 def test_changes_are_searched_by_exact_entra_tenant_id(
-    client, two_customers_changed, pat, fabrikam
-):
+    client: Client, two_customers_changed: None, pat: User, fabrikam: Tenant
+) -> None:
     tenant_id = str(fabrikam.entra_tenant_id)
     text = _page(
         client, pat, "permissions:changes", query=f"?tenant={tenant_id.upper()}"
@@ -203,8 +255,8 @@ def test_changes_are_searched_by_exact_entra_tenant_id(
 
 
 def test_changes_search_never_reaches_another_tenants_changes(
-    client, two_customers_changed, charlie, fabrikam
-):
+    client: Client, two_customers_changed: None, charlie: User, fabrikam: Tenant
+) -> None:
     for search in ("Fabrikam", str(fabrikam.entra_tenant_id), ""):
         text = _page(
             client, charlie, "permissions:changes", query=f"?tenant={search}"
@@ -213,7 +265,9 @@ def test_changes_search_never_reaches_another_tenants_changes(
         assert "northwind-sql" in text if not search else "northwind-sql" not in text
 
 
-def test_nothing_matching_says_so_with_a_way_back(client, two_customers_changed, pat):
+def test_nothing_matching_says_so_with_a_way_back(
+    client: Client, two_customers_changed: None, pat: User
+) -> None:
     text = _page(client, pat, "permissions:changes", query="?tenant=Tailspin").content.decode()
     assert "No change matches these filters." in text
     assert f'<a href="{reverse("permissions:changes")}">Show every change</a>' in text
@@ -221,8 +275,8 @@ def test_nothing_matching_says_so_with_a_way_back(client, two_customers_changed,
 
 
 def test_old_links_with_a_tenant_number_search_it_as_text(
-    client, two_customers_changed, pat, fabrikam
-):
+    client: Client, two_customers_changed: None, pat: User, fabrikam: Tenant
+) -> None:
     """The filter used to take a tenant's database id; a number is now searched like any text,
     so an old link opens the page and matches only tenants whose name holds that number."""
     text = _page(
@@ -239,7 +293,9 @@ def test_old_links_with_a_tenant_number_search_it_as_text(
     assert "fabrikam-sql" in text and "northwind-sql" not in text
 
 
-def test_pages_of_changes_keep_the_search(client, synced, pat, fabrikam):
+def test_pages_of_changes_keep_the_search(
+    client: Client, synced: dict[str, ManagedApplication], pat: User, fabrikam: Tenant
+) -> None:
     app = synced["fabrikam-sql"]
     PermissionChangeEvent.objects.bulk_create(
         PermissionChangeEvent(
@@ -253,13 +309,17 @@ def test_pages_of_changes_keep_the_search(client, synced, pat, fabrikam):
     assert "?tenant=fab&amp;page=1" in text and 'value="fab"' in text
 
 
-def test_one_tenants_people_get_no_search_box(client, two_customers_changed, alice):
+def test_one_tenants_people_get_no_search_box(
+    client: Client, two_customers_changed: None, alice: User
+) -> None:
     text = _page(client, alice, "permissions:changes").content.decode()
     assert "fabrikam-sql" in text and "northwind-sql" not in text
     assert 'name="tenant"' not in text
 
 
-def test_timeline_shows_standing_access_since_install_and_each_elevation(client, synced, alice):
+def test_timeline_shows_standing_access_since_install_and_each_elevation(
+    client: Client, synced: dict[str, ManagedApplication], alice: User
+) -> None:
     text = _page(
         client, alice, "permissions:app", synced["fabrikam-monitoring"].pk
     ).content.decode()
@@ -269,8 +329,12 @@ def test_timeline_shows_standing_access_since_install_and_each_elevation(client,
 
 
 def test_unmanaged_application_gives_the_publisher_no_standing_access(
-    azure, client, synced, resync, alice
-):
+    azure: EmulatorServer,
+    client: Client,
+    synced: dict[str, ManagedApplication],
+    resync: Resync,
+    alice: User,
+) -> None:
     source = azure.state.applications[synced["fabrikam-sandbox"].arm_id.lower()]
     source.management_mode = "Unmanaged"
     resync()
@@ -279,7 +343,9 @@ def test_unmanaged_application_gives_the_publisher_no_standing_access(
     assert "Management mode changed from Managed to Unmanaged." in text
 
 
-def test_a_maximum_duration_over_the_setting_is_warned(client, synced, alice, settings):
+def test_a_maximum_duration_over_the_setting_is_warned(
+    client: Client, synced: dict[str, ManagedApplication], alice: User, settings: Settings
+) -> None:
     settings.PERMISSIONS_MAX_JIT_HOURS = 4
     page = _page(client, alice, "permissions:app", synced["fabrikam-monitoring"].pk)
     assert "An elevation may last 8 hours, longer than the 4 hours" in page.content.decode()
@@ -288,7 +354,9 @@ def test_a_maximum_duration_over_the_setting_is_warned(client, synced, alice, se
     assert "Long elevations allowed" not in page.content.decode()
 
 
-def test_overview_lists_your_applications_with_what_needs_attention(client, synced, alice, bob):
+def test_overview_lists_your_applications_with_what_needs_attention(
+    client: Client, synced: dict[str, ManagedApplication], alice: User, bob: User
+) -> None:
     for person in (alice, bob):
         text = _page(client, person, "permissions:overview").content.decode()
         assert "Who can do what in your applications" in text
@@ -297,20 +365,26 @@ def test_overview_lists_your_applications_with_what_needs_attention(client, sync
         assert "Requests are approved automatically" in text  # fabrikam-backup
 
 
-def test_overview_for_publisher_support_says_where_to_request_jit(client, synced, pat):
+def test_overview_for_publisher_support_says_where_to_request_jit(
+    client: Client, synced: dict[str, ManagedApplication], pat: User
+) -> None:
     text = _page(client, pat, "permissions:overview").content.decode()
     assert "What your team may do at each customer" in text
     assert "Request JIT first for Contributor" in text
     assert "May act without asking" in text  # fabrikam-sql: standing Owner
 
 
-def test_overview_shows_nothing_of_other_tenants(client, synced, charlie):
+def test_overview_shows_nothing_of_other_tenants(
+    client: Client, synced: dict[str, ManagedApplication], charlie: User
+) -> None:
     text = _page(client, charlie, "permissions:overview").content.decode()
     assert "fabrikam" not in text
     assert "No applications yet." in text
 
 
-def test_an_unnamed_publisher_principal_gets_a_clear_fallback(client, synced, alice, settings):
+def test_an_unnamed_publisher_principal_gets_a_clear_fallback(
+    client: Client, synced: dict[str, ManagedApplication], alice: User, settings: Settings
+) -> None:
     settings.PERMISSIONS_PRINCIPAL_NAMES = {}
     text = _page(
         client, alice, "permissions:app", synced["fabrikam-monitoring"].pk

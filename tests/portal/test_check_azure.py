@@ -5,8 +5,11 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from pytest_django import Settings
 
 from accounts.models import Role, Tenant
+from deployments.models import ManagedApplication
+from emulator.server import EmulatorServer
 from jit.mirror import jit_requests_reconcile_scope
 from tests.conftest import make_person
 from tests.jit.conftest import PAT, PUBLISHER_SP, monitoring, offers  # noqa: F401 (fixtures)
@@ -18,7 +21,7 @@ FABRIKAM_SUB = "/subscriptions/a8c02436-e607-478d-aa9c-f223ff5aabfd"
 PORTAL_SP_IN_FABRIKAM = "74b5d735-e9db-45a6-b41d-9e8ab92b087a"
 
 
-def check(*args):
+def check(*args: str) -> tuple[str, str]:
     out = io.StringIO()
     try:
         call_command("check_azure", *args, stdout=out)
@@ -27,13 +30,13 @@ def check(*args):
     return out.getvalue(), ""
 
 
-def failures(output):
+def failures(output: str) -> list[str]:
     """Each FAIL line with the line after it (where and what to fix)."""
     lines = output.splitlines()
     return [f"{line}\n{lines[i + 1]}" for i, line in enumerate(lines) if line.startswith("FAIL")]
 
 
-def unassign(azure, principal, scope):
+def unassign(azure: EmulatorServer, principal: str, scope: str) -> None:
     with azure.state.lock:
         found = [
             a
@@ -46,12 +49,18 @@ def unassign(azure, principal, scope):
 
 
 @pytest.fixture
-def fleet(azure, contoso, fabrikam, northwind, monitoring):  # noqa: F811
+def fleet(
+    azure: EmulatorServer,
+    contoso: Tenant,
+    fabrikam: Tenant,
+    northwind: Tenant,
+    monitoring: ManagedApplication,  # noqa: F811
+) -> None:
     make_person(contoso, PAT, "Pat Patel", Role.PUBLISHER_SUPPORT)
     jit_requests_reconcile_scope()  # the demo's pending requests, for the channel probe
 
 
-def test_everything_is_ok_on_the_demo_set_up(fleet):
+def test_everything_is_ok_on_the_demo_set_up(fleet: None) -> None:
     output, error = check()
 
     assert error == "", output
@@ -74,7 +83,9 @@ def test_everything_is_ok_on_the_demo_set_up(fleet):
     assert "portal-emulator-secret" not in output and "publisher-emulator-secret" not in output
 
 
-def test_each_refusal_is_reported_by_name_with_what_to_fix(fleet, azure):
+def test_each_refusal_is_reported_by_name_with_what_to_fix(
+    fleet: None, azure: EmulatorServer
+) -> None:
     unassign(azure, PAT, JIT_SCOPE)
     unassign(azure, PORTAL_SP_IN_FABRIKAM, FABRIKAM_SUB)
 
@@ -89,7 +100,9 @@ def test_each_refusal_is_reported_by_name_with_what_to_fix(fleet, azure):
     assert not any("Northwind" in f for f in failed)  # one tenant's gap is not another's
 
 
-def test_a_publisher_app_without_read_on_the_scope_is_named(fleet, azure):
+def test_a_publisher_app_without_read_on_the_scope_is_named(
+    fleet: None, azure: EmulatorServer
+) -> None:
     unassign(azure, PUBLISHER_SP, JIT_SCOPE)
 
     output, _ = check()
@@ -99,7 +112,9 @@ def test_a_publisher_app_without_read_on_the_scope_is_named(fleet, azure):
     assert "Microsoft.Solutions/jitRequests/read" in failed
 
 
-def test_a_wrong_publisher_secret_is_reported_without_showing_it(fleet, settings):
+def test_a_wrong_publisher_secret_is_reported_without_showing_it(
+    fleet: None, settings: Settings
+) -> None:
     settings.PUBLISHER_CLIENT_SECRET = "not-the-secret"
 
     output, _ = check()
@@ -109,7 +124,7 @@ def test_a_wrong_publisher_secret_is_reported_without_showing_it(fleet, settings
     assert "not-the-secret" not in output
 
 
-def test_the_proven_channel_is_saved_only_when_asked(fleet, fabrikam):
+def test_the_proven_channel_is_saved_only_when_asked(fleet: None, fabrikam: Tenant) -> None:
     Tenant.objects.filter(pk=fabrikam.pk).update(approval_channel=Tenant.ApprovalChannel.PIM)
 
     check()
@@ -122,7 +137,9 @@ def test_the_proven_channel_is_saved_only_when_asked(fleet, fabrikam):
     assert fabrikam.approval_channel_checked_at is not None
 
 
-def test_with_the_pim_link_assumed_the_channel_probe_finds_it(fleet, azure, fabrikam):
+def test_with_the_pim_link_assumed_the_channel_probe_finds_it(
+    fleet: None, azure: EmulatorServer, fabrikam: Tenant
+) -> None:
     """The emulator's `pim-link` assumption (docs/emulator.md) stands in for a tenant where
     Azure shows the PIM approval behind a JIT request."""
     import requests

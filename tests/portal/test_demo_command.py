@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -44,7 +45,7 @@ def _processes_with_env(marker: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
-def test_demo_serves_pages_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
+def test_demo_serves_pages_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     port, emulator_port, signin_port = _free_port(), _free_port(), _free_port()
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}} | {
         "DEBUG": "true",

@@ -1,14 +1,21 @@
 """The navigation shows each person the sections their roles open, and what waits for them."""
 
+from django.test import Client
+
+from accounts.models import Tenant, User
+from portal.context_processors import NavItem
 from tests.deployments.conftest import make_app, make_jit_request, make_offer
 
 
-def _nav(client, user):
+def _nav(client: Client, user: User) -> list[NavItem]:
     client.force_login(user)
-    return client.get("/").context["nav_items"]
+    items: list[NavItem] = client.get("/").context["nav_items"]
+    return items
 
 
-def test_customer_admin_sees_her_sections_and_the_requests_waiting_for_her(client, alice, contoso):
+def test_customer_admin_sees_her_sections_and_the_requests_waiting_for_her(
+    client: Client, alice: User, contoso: Tenant
+) -> None:
     app = make_app(
         alice.memberships.get().tenant, make_offer(contoso), "monitoring", jit_enabled=True
     )
@@ -22,7 +29,7 @@ def test_customer_admin_sees_her_sections_and_the_requests_waiting_for_her(clien
     assert '2<span class="visually-hidden"> waiting for your decision</span>' in page
 
 
-def test_a_reader_sees_no_count_to_act_on(client, bob, contoso):
+def test_a_reader_sees_no_count_to_act_on(client: Client, bob: User, contoso: Tenant) -> None:
     app = make_app(
         bob.memberships.get().tenant, make_offer(contoso), "monitoring", jit_enabled=True
     )
@@ -31,11 +38,11 @@ def test_a_reader_sees_no_count_to_act_on(client, bob, contoso):
     assert items["Requests"].badge == 0
 
 
-def test_publisher_support_sees_customers_not_my_applications(client, pat):
+def test_publisher_support_sees_customers_not_my_applications(client: Client, pat: User) -> None:
     labels = [item.label for item in _nav(client, pat)]
     assert "Customers" in labels
     assert "My applications" not in labels
 
 
-def test_anonymous_people_get_no_sections(client, db):
+def test_anonymous_people_get_no_sections(client: Client, db: None) -> None:
     assert client.get("/").context["nav_items"] == []

@@ -4,11 +4,14 @@ queued by the sweep once the broker is back."""
 
 import logging
 import time
+from collections.abc import Iterator
 
 import pytest
-from celery import Celery
+from celery import Celery, Task
 from django.db import connection
+from django.test import Client
 
+from accounts.models import User
 from portal import queueing
 from portal.celery import app
 
@@ -19,40 +22,40 @@ class Database:
     """Takes the portal's database away (its connection points where nothing answers) and
     brings it back."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.saved = dict(connection.settings_dict)
 
-    def down(self):
+    def down(self) -> None:
         connection.close()
         if connection.vendor == "sqlite":
             connection.settings_dict["NAME"] = "/nonexistent-directory/portal.sqlite3"
         else:
             connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
 
-    def up(self):
+    def up(self) -> None:
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(self.saved)
 
 
 @pytest.fixture
-def database():
+def database() -> Iterator[Database]:
     database = Database()
     yield database
     database.up()
 
 
 @pytest.fixture
-def unreachable_task():
+def unreachable_task() -> Iterator[Task[[], str]]:
     """A task of a Celery app whose broker is a port where nothing listens."""
     down = Celery("broker-down", broker="redis://127.0.0.1:1/0", set_as_current=False)
     # Set in the configuration too: CELERY_BROKER_URL in the environment outranks `broker=`.
-    down.conf.broker_url = down.conf.broker_write_url = "redis://127.0.0.1:1/0"
+    down.conf["broker_url"] = down.conf["broker_write_url"] = "redis://127.0.0.1:1/0"
     down.conf.broker_connection_timeout = 1
     down.conf.task_publish_retry_policy = app.conf.task_publish_retry_policy
 
     @down.task(name="portal.ping")
-    def ping():
+    def ping() -> str:
         return "pong"
 
     yield ping
@@ -62,7 +65,9 @@ def unreachable_task():
 @pytest.mark.parametrize(
     "path", ["/", "/jit/", "/apps/applications/", "/accounts/profile/", "/jit/audit.csv"]
 )
-def test_pages_answer_503_while_the_database_is_down_and_recover(client, alice, database, path):
+def test_pages_answer_503_while_the_database_is_down_and_recover(
+    client: Client, alice: User, database: Database, path: str
+) -> None:
     client.force_login(alice)
     database.down()
     during_outage = client.get(path)
@@ -74,7 +79,9 @@ def test_pages_answer_503_while_the_database_is_down_and_recover(client, alice, 
     assert client.get(path).status_code == 200
 
 
-def test_a_signed_in_page_is_503_not_500_without_the_database(client, alice, database, caplog):
+def test_a_signed_in_page_is_503_not_500_without_the_database(
+    client: Client, alice: User, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     client.force_login(alice)
     database.down()
     response = client.get("/jit/")
@@ -82,14 +89,16 @@ def test_a_signed_in_page_is_503_not_500_without_the_database(client, alice, dat
     assert "Answering 503" in caplog.text
 
 
-def test_healthz_answers_503_json_without_the_database(client, database):
+def test_healthz_answers_503_json_without_the_database(client: Client, database: Database) -> None:
     database.down()
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
 
 
-def test_a_task_that_cannot_be_queued_is_logged_and_the_caller_carries_on(unreachable_task, caplog):
+def test_a_task_that_cannot_be_queued_is_logged_and_the_caller_carries_on(
+    unreachable_task: Task[[], str], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="portal.queueing")
     started = time.monotonic()
     assert queueing.publish(unreachable_task) is False

@@ -3,29 +3,41 @@ actions that change access answer 429 with Retry-After once their rate is passed
 
 import json
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
+from accounts.models import User
 from deployments.models import MarketplaceEvent
 from tests.deployments.test_webhook import URL, _payload
+from tests.responses import ClientResponse
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def fresh_counters():
+def fresh_counters() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
 
 
-def limits(settings, **rates):
+def limits(settings: Settings, **rates: str) -> None:
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, **rates}
 
 
-def webhook(client, settings, sig=None, address="203.0.113.7", **extra):
+def webhook(
+    client: Client,
+    settings: Settings,
+    sig: str | None = None,
+    address: str = "203.0.113.7",
+    **extra: Any,
+) -> ClientResponse:
     return client.post(
         f"{URL}?sig={sig or settings.MARKETPLACE_WEBHOOK_SECRET}",
         data=json.dumps(_payload()),
@@ -35,7 +47,7 @@ def webhook(client, settings, sig=None, address="203.0.113.7", **extra):
     )
 
 
-def test_sign_in_is_limited_per_address(client, settings):
+def test_sign_in_is_limited_per_address(client: Client, settings: Settings) -> None:
     limits(settings, sign_in="3/m")
     for _ in range(3):
         assert client.get(reverse("entra_login")).status_code == 200
@@ -47,7 +59,9 @@ def test_sign_in_is_limited_per_address(client, settings):
     assert client.get(reverse("entra_login"), REMOTE_ADDR="198.51.100.2").status_code == 200
 
 
-def test_password_attempts_at_the_admin_sign_in_are_limited_per_address(client, settings):
+def test_password_attempts_at_the_admin_sign_in_are_limited_per_address(
+    client: Client, settings: Settings
+) -> None:
     from accounts.models import User
 
     User.objects.create_superuser("operator", password="correct horse battery staple")
@@ -62,7 +76,9 @@ def test_password_attempts_at_the_admin_sign_in_are_limited_per_address(client, 
     assert client.post(url, right, REMOTE_ADDR="198.51.100.2").status_code == 302
 
 
-def test_wrong_webhook_secrets_are_logged_and_then_the_address_waits(client, settings, caplog):
+def test_wrong_webhook_secrets_are_logged_and_then_the_address_waits(
+    client: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     limits(settings, webhook_bad_secret="3/m")
     for attempt in range(1, 4):
         assert webhook(client, settings, sig=f"guess-{attempt}").status_code == 401
@@ -77,7 +93,9 @@ def test_wrong_webhook_secrets_are_logged_and_then_the_address_waits(client, set
     assert webhook(client, settings, address="198.51.100.2").status_code == 200
 
 
-def test_webhook_deliveries_are_limited_per_address_with_a_json_answer(client, settings):
+def test_webhook_deliveries_are_limited_per_address_with_a_json_answer(
+    client: Client, settings: Settings
+) -> None:
     limits(settings, webhook="2/m")
     assert webhook(client, settings).status_code == 200
     assert webhook(client, settings).status_code == 200
@@ -87,7 +105,9 @@ def test_webhook_deliveries_are_limited_per_address_with_a_json_answer(client, s
     assert MarketplaceEvent.objects.count() == 1  # the second was a duplicate delivery
 
 
-def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(client, settings):
+def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(
+    client: Client, settings: Settings
+) -> None:
     limits(settings, webhook="1/m")
     assert webhook(client, settings, HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 200
     # Untrusted: a new X-Forwarded-For does not make a new client.
@@ -100,7 +120,9 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(client, settings):
     assert webhook(client, settings, HTTP_X_FORWARDED_FOR="not an address").status_code == 429
 
 
-def test_actions_are_limited_per_person_and_reading_is_not(client, settings, alice, bob):
+def test_actions_are_limited_per_person_and_reading_is_not(
+    client: Client, settings: Settings, alice: User, bob: User
+) -> None:
     limits(settings, actions="2/m")
     client.force_login(alice)
     nowhere = reverse("jit:decide", args=[uuid.uuid4()])
@@ -115,7 +137,9 @@ def test_actions_are_limited_per_person_and_reading_is_not(client, settings, ali
     assert client.post(nowhere, {"decision": "approve"}).status_code == 404
 
 
-def test_a_failing_cache_leaves_the_limits_open(client, settings, caplog):
+def test_a_failing_cache_leaves_the_limits_open(
+    client: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     limits(settings, webhook="1/m")
     settings.CACHES = {
         "default": {

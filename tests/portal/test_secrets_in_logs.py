@@ -11,7 +11,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -39,7 +41,7 @@ PATTERNS = {
 }
 
 
-def test_redaction_blanks_what_the_patterns_catch():
+def test_redaction_blanks_what_the_patterns_catch() -> None:
     line = (
         'POST /hooks/marketplace/resource?sig=s3cr3t-value HTTP/1.1 "Authorization: Bearer abc.def"'
         " /callback/?code=0.AXoA-long-code&state=x eyJhbGciOi.eyJzdWIiOi.c2ln"
@@ -61,9 +63,13 @@ class Person:
     def csrf(self, path: str) -> str:
         page = self.session.get(self.portal + path)
         assert page.status_code == 200, (path, page.status_code)
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert match is not None, path
+        return match.group(1)
 
-    def post(self, path: str, data: dict, form_path: str | None = None) -> requests.Response:
+    def post(
+        self, path: str, data: dict[str, str], form_path: str | None = None
+    ) -> requests.Response:
         token = self.csrf(form_path or path)
         return self.session.post(
             self.portal + path,
@@ -71,7 +77,7 @@ class Person:
             headers={"Referer": self.portal + (form_path or path)},
         )
 
-    def sign_in(self, object_id) -> None:
+    def sign_in(self, object_id: uuid.UUID | str) -> None:
         started = self.session.post(
             f"{self.portal}/auth/entra/login/?process=login",
             data={"csrfmiddlewaretoken": self.csrf("/auth/login/")},
@@ -93,14 +99,19 @@ class Person:
         self.post("/auth/logout/", {}, form_path="/")
 
     def secrets(self) -> list[str]:
-        return [*self.codes, *(cookie.value for cookie in self.session.cookies)]
+        return [
+            *self.codes,
+            *(cookie.value for cookie in self.session.cookies if cookie.value is not None),
+        ]
 
 
-def wait_for(query: str, args: tuple, database: Path, timeout: float = 90):
+def wait_for(
+    query: str, args: tuple[object, ...], database: Path, timeout: float = 90
+) -> tuple[Any, ...]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with sqlite3.connect(database) as db:
-            row = db.execute(query, args).fetchone()
+            row: tuple[Any, ...] | None = db.execute(query, args).fetchone()
         if row:
             return row
         time.sleep(0.5)
@@ -108,7 +119,7 @@ def wait_for(query: str, args: tuple, database: Path, timeout: float = 90):
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
-def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path):
+def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path: Path) -> None:
     port, emulator_port, signin_port = _free_port(), _free_port(), _free_port()
     portal = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}} | {
@@ -154,7 +165,9 @@ def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path):
         for path in ("/", "/apps/customers/", "/jit/", f"/apps/applications/{app_pk}/"):
             assert pat.session.get(portal + path).status_code == 200, path
         form = pat.session.get(f"{portal}/jit/apps/{app_pk}/request/").text
-        role = re.search(r'<select name="role"[^>]*>\s*<option value="([^"]+)"', form).group(1)
+        role_option = re.search(r'<select name="role"[^>]*>\s*<option value="([^"]+)"', form)
+        assert role_option is not None, form[:500]
+        role = role_option.group(1)
         asked = pat.post(
             f"/jit/apps/{app_pk}/request/",
             {

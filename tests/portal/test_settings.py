@@ -33,18 +33,18 @@ def _run_settings(env: dict[str, str], code: str) -> subprocess.CompletedProcess
     )
 
 
-def test_env_bool_accepts_usual_spellings():
+def test_env_bool_accepts_usual_spellings() -> None:
     assert env_bool("X", False, {"X": "Yes"}) is True
     assert env_bool("X", True, {"X": "0"}) is False
     assert env_bool("X", True, {}) is True
 
 
-def test_env_bool_rejects_nonsense():
+def test_env_bool_rejects_nonsense() -> None:
     with pytest.raises(ImproperlyConfigured, match="X must be a boolean"):
         env_bool("X", False, {"X": "maybe"})
 
 
-def test_env_int_rejects_non_numbers_and_values_below_minimum():
+def test_env_int_rejects_non_numbers_and_values_below_minimum() -> None:
     assert env_int("N", 5, {"N": " 42 "}) == 42
     with pytest.raises(ImproperlyConfigured, match="N must be an integer"):
         env_int("N", 5, {"N": "12s"})
@@ -52,14 +52,14 @@ def test_env_int_rejects_non_numbers_and_values_below_minimum():
         env_int("N", 5, {"N": "10"}, minimum=300)
 
 
-def test_env_list_and_choice():
+def test_env_list_and_choice() -> None:
     assert env_list("H", ["a"], {"H": "x.example, y.example,"}) == ["x.example", "y.example"]
     assert env_choice("C", "a", ("a", "b"), {"C": "b"}) == "b"
     with pytest.raises(ImproperlyConfigured, match="one of a, b"):
         env_choice("C", "a", ("a", "b"), {"C": "c"})
 
 
-def test_env_secret_reads_a_file_and_refuses_both_sources(tmp_path):
+def test_env_secret_reads_a_file_and_refuses_both_sources(tmp_path: Path) -> None:
     secret_file = tmp_path / "key"
     secret_file.write_text("from-file\n")
     assert env_secret("S", {"S_FILE": str(secret_file)}) == "from-file"
@@ -70,7 +70,7 @@ def test_env_secret_reads_a_file_and_refuses_both_sources(tmp_path):
         env_secret("S", {"S_FILE": str(tmp_path / "missing")})
 
 
-def test_email_url_variants(tmp_path):
+def test_email_url_variants(tmp_path: Path) -> None:
     smtp = email_settings_from_url("smtp+tls://user%40x:p%2Fw@mail.example", var_dir=tmp_path)
     assert (smtp.host, smtp.port, smtp.user, smtp.password, smtp.use_tls) == (
         "mail.example",
@@ -86,7 +86,7 @@ def test_email_url_variants(tmp_path):
         email_settings_from_url("pigeon://coop", var_dir=tmp_path)
 
 
-def test_defaults_need_no_variable_beyond_debug(tmp_path):
+def test_defaults_need_no_variable_beyond_debug(tmp_path: Path) -> None:
     result = _run_settings(
         {"DEBUG": "true", "VAR_DIR": str(tmp_path)},
         "print(settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL, settings.TIME_ZONE, settings.USE_TZ)",
@@ -101,7 +101,7 @@ def test_defaults_need_no_variable_beyond_debug(tmp_path):
     assert (tmp_path / "portal.sqlite3").parent == tmp_path
 
 
-def test_secret_key_is_required_when_debug_is_off(tmp_path):
+def test_secret_key_is_required_when_debug_is_off(tmp_path: Path) -> None:
     result = _run_settings({"VAR_DIR": str(tmp_path)}, "print(settings.SECRET_KEY)")
     assert result.returncode != 0
     assert "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off" in result.stderr
@@ -120,13 +120,15 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path):
         ({"DEBUG": "true", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
     ],
 )
-def test_bad_values_stop_start_up_with_a_clear_message(tmp_path, env, message):
+def test_bad_values_stop_start_up_with_a_clear_message(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
     result = _run_settings({"VAR_DIR": str(tmp_path), **env}, "print(settings.DEBUG)")
     assert result.returncode != 0
     assert message in result.stderr
 
 
-def test_database_and_broker_urls_switch_to_postgresql_and_redis(tmp_path):
+def test_database_and_broker_urls_switch_to_postgresql_and_redis(tmp_path: Path) -> None:
     result = _run_settings(
         {
             "DEBUG": "true",
@@ -143,7 +145,7 @@ def test_database_and_broker_urls_switch_to_postgresql_and_redis(tmp_path):
     ]
 
 
-def test_production_settings_pass_the_deploy_check(tmp_path):
+def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
     env = {
         "PRODUCTION": "true",
         "SECRET_KEY": PRODUCTION_SECRET,
@@ -164,7 +166,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     assert "no issues" in result.stdout
 
 
-def test_principal_names_are_parsed_and_nonsense_refused():
+def test_principal_names_are_parsed_and_nonsense_refused() -> None:
     from portal.env import parse_name_map
 
     assert parse_name_map("P", "ABC=Contoso automation, def=Ops") == {
@@ -176,7 +178,7 @@ def test_principal_names_are_parsed_and_nonsense_refused():
         parse_name_map("P", "just-a-name")
 
 
-def test_redis_broker_brings_a_shared_cache(tmp_path):
+def test_redis_broker_brings_a_shared_cache(tmp_path: Path) -> None:
     result = _run_settings(
         {
             "DEBUG": "true",
@@ -192,7 +194,7 @@ def test_redis_broker_brings_a_shared_cache(tmp_path):
     ]
 
 
-def test_jit_scope_is_a_resource_group_id_or_application():
+def test_jit_scope_is_a_resource_group_id_or_application() -> None:
     from portal.env import parse_jit_scope
 
     group = "/subscriptions/d3abb81d-851b-4948-87e4-035350bd1eee/resourceGroups/jit-requests"
@@ -204,7 +206,7 @@ def test_jit_scope_is_a_resource_group_id_or_application():
             parse_jit_scope("S", bad)
 
 
-def test_portal_link_template_takes_only_known_placeholders():
+def test_portal_link_template_takes_only_known_placeholders() -> None:
     from portal.env import parse_url_template
 
     fields = ("tenant_id", "application_id")
@@ -216,7 +218,7 @@ def test_portal_link_template_takes_only_known_placeholders():
         parse_url_template("U", "javascript:alert({tenant_id})", fields)
 
 
-def test_public_cloud_needs_the_publisher_jit_scope():
+def test_public_cloud_needs_the_publisher_jit_scope() -> None:
     env = {
         "DEBUG": "1",
         "AZURE_CLOUD": "public",
