@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure_gateway.records import JitRequestRecord
 from deployments.models import Elevation, ManagedApplication
-from portal.azure.records import JitRequestRecord
 
 
 def elevation_values(request: JitRequestRecord) -> dict[str, Any] | None:

@@ -21,17 +21,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Side, Tenant
-from deployments.models import (
-    LockLevel,
-    ManagedApplication,
-    ManagedResource,
-    Offer,
-    Subscription,
-    SyncRun,
-)
-from deployments.permissions import snapshot
-from deployments.upsert import upsert
-from portal.azure import (
+from azure_gateway import (
     AuthenticationFailed,
     AzureError,
     AzureGateway,
@@ -42,7 +32,7 @@ from portal.azure import (
     Transient,
     tenant_gateway,
 )
-from portal.azure.records import (
+from azure_gateway.records import (
     ApplicationDefinitionRecord,
     DenyAssignmentRecord,
     JitRequestRecord,
@@ -50,6 +40,16 @@ from portal.azure.records import (
     ResourceRecord,
     SubscriptionRecord,
 )
+from deployments.models import (
+    LockLevel,
+    ManagedApplication,
+    ManagedResource,
+    Offer,
+    Subscription,
+    SyncRun,
+)
+from deployments.permissions import snapshot
+from deployments.upsert import upsert
 from portal.queueing import publish_on_commit
 
 log = logging.getLogger(__name__)

@@ -6,15 +6,15 @@ import datetime as dt
 
 from django.utils import timezone
 
+from azure_gateway import (
+    AzureGateway,
+    tenant_gateway,
+)
 from jit.models import (
     ElevationActivity,
     JitRequest,
 )
 from portal import moments
-from portal.azure import (
-    AzureGateway,
-    tenant_gateway,
-)
 
 # ARM's clock and ours differ a little, and the log filter has whole seconds.
 ACTIVITY_MARGIN = dt.timedelta(minutes=1)

@@ -6,9 +6,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from azure_gateway.records import JitApprover, JitPolicy
 from jit.models import AuditEvent, State
 from jit.services import EligibleRole
-from portal.azure.records import JitApprover, JitPolicy
 
 DURATION_CHOICES = [(h, f"{h} hour{'s' if h > 1 else ''}") for h in (1, 2, 4, 8, 12, 24)]
 

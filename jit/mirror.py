@@ -19,13 +19,13 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from azure_gateway import AzureGateway, NotFound, publisher_gateway, tenant_gateway
+from azure_gateway.records import JitRequestRecord
 from deployments.elevations import elevation_upsert
 from deployments.models import ManagedApplication
 from deployments.permissions.names import fallback_name, principal_names
 from jit import audit
 from jit.models import AuditEvent, Decision, JitRequest, State, state_from_arm
-from portal.azure import AzureGateway, NotFound, publisher_gateway, tenant_gateway
-from portal.azure.records import JitRequestRecord
 from portal.queueing import publish_on_commit
 
 _TRANSITION_AUDIT = {

@@ -17,17 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.tokens import SignInRequired, TokenServiceUnavailable, arm_access_token
-from deployments.models import ManagedApplication
-from jit import audit
-from jit.mirror import jit_request_apply_record, jit_request_refresh
-from jit.models import (
-    AuditEvent,
-    JitRequest,
-    Operation,
-    State,
-)
-from jit.services import current_policy, policy_json
-from portal.azure import (
+from azure_gateway import (
     AuthenticationFailed,
     AzureError,
     AzureGateway,
@@ -38,7 +28,17 @@ from portal.azure import (
     Transient,
     gateway_for_token,
 )
-from portal.azure.records import ApprovalRecord, Authorization, JitApprover, JitPolicy
+from azure_gateway.records import ApprovalRecord, Authorization, JitApprover, JitPolicy
+from deployments.models import ManagedApplication
+from jit import audit
+from jit.mirror import jit_request_apply_record, jit_request_refresh
+from jit.models import (
+    AuditEvent,
+    JitRequest,
+    Operation,
+    State,
+)
+from jit.services import current_policy, policy_json
 from portal.guids import canonical_guid
 
 # A claimed operation whose worker died (acks_late redelivers it) may be claimed again after this.

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from accounts import scoping
 from accounts.models import Role, Tenant, User
+from azure_gateway.records import JitApprover
 from deployments.models import ManagedApplication
 from jit import handoff
 from jit.models import AuditEvent, JitRequest, Operation, State
-from portal.azure.records import JitApprover
 
 
 def requestable_apps(user: User) -> QuerySet[ManagedApplication]:

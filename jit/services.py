@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from azure_gateway.records import JitApprover, JitPolicy
 from deployments.models import ManagedApplication
 from jit import audit, handoff
 from jit.errors import NotAllowed
@@ -28,7 +29,6 @@ from jit.models import (
     State,
     role_name,
 )
-from portal.azure.records import JitApprover, JitPolicy
 from portal.queueing import publish_on_commit
 
 

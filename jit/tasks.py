@@ -17,10 +17,10 @@ from django.db.models.functions import Concat
 
 from accounts.models import Tenant
 from accounts.tokens import TokenServiceUnavailable
+from azure_gateway import Throttled, Transient
 from deployments.models import ManagedApplication
 from jit import activity, mirror, notifications, outbox, services
 from jit.models import AuditEvent, JitRequest, State
-from portal.azure import Throttled, Transient
 
 MAX_RETRIES = 8
 

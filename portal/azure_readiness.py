@@ -21,16 +21,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Role, Side, Tenant, User
-from deployments.models import ManagedApplication
-from jit.mirror import publisher_scope
-from jit.models import JitRequest, State
-from portal.azure import (
+from azure_gateway import (
     AzureError,
     AzureGateway,
     app_token_expiry,
     publisher_gateway,
     tenant_gateway,
 )
+from deployments.models import ManagedApplication
+from jit.mirror import publisher_scope
+from jit.models import JitRequest, State
 
 JIT_WRITE = "Microsoft.Solutions/jitRequests/write"
 JIT_READ = "Microsoft.Solutions/jitRequests/read"

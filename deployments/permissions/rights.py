@@ -17,12 +17,12 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import User
+from azure_gateway import AzureError
 from deployments.models import (
     ManagedApplication,
     PermissionSnapshot,
 )
 from deployments.permissions import plain_language as pl
-from portal.azure import AzureError
 
 if TYPE_CHECKING:
     pass
@@ -78,7 +78,7 @@ def person_rights(*, application: ManagedApplication, user: User) -> PersonRight
     Asked with the person's delegated token, so ARM answers for them and not for the portal.
     """
     from accounts.tokens import SignInRequired, TokenServiceUnavailable, arm_access_token
-    from portal.azure import gateway_for_token
+    from azure_gateway import gateway_for_token
 
     if not application.managed_resource_group_id:
         return PersonRights(

@@ -20,6 +20,14 @@ import isodate
 from django.db import transaction
 from django.db.models import QuerySet
 
+from azure_gateway import Forbidden, NotFound
+from azure_gateway.records import (
+    DenyAssignmentRecord,
+    JitRequestRecord,
+    ManagedAppRecord,
+    PermissionSet,
+    RoleDefinitionRecord,
+)
 from deployments.elevations import elevation_values
 from deployments.models import (
     Elevation,
@@ -30,14 +38,6 @@ from deployments.models import (
     RoleDefinition,
 )
 from deployments.upsert import upsert
-from portal.azure import Forbidden, NotFound
-from portal.azure.records import (
-    DenyAssignmentRecord,
-    JitRequestRecord,
-    ManagedAppRecord,
-    PermissionSet,
-    RoleDefinitionRecord,
-)
 
 if TYPE_CHECKING:
     from deployments.sync import SyncContext

@@ -5,9 +5,9 @@ import time
 import pytest
 from pytest_django import Settings
 
+from azure_gateway import gateway_for_token, publisher_gateway, tenant_gateway
+from azure_gateway.gateway import SdkAzureGateway
 from emulator.server import EmulatorServer
-from portal.azure import gateway_for_token, publisher_gateway, tenant_gateway
-from portal.azure.gateway import SdkAzureGateway
 
 FABRIKAM = "3197bd27-109d-45f9-bdce-8200dec65df6"
 NORTHWIND = "c721af65-e2e9-4315-add6-935f3d17c8d6"

@@ -5,16 +5,16 @@ from typing import Any
 import pytest
 from pytest_django import Settings
 
-from emulator.server import EmulatorServer
-from portal.azure import (
+from azure_gateway import (
     AuthenticationFailed,
     AzureGateway,
     gateway_for_token,
     publisher_gateway,
     tenant_gateway,
 )
-from portal.azure.credentials import DelegatedCredential
-from portal.azure.gateway import _app_credential
+from azure_gateway.credentials import DelegatedCredential
+from azure_gateway.gateway import _app_credential
+from emulator.server import EmulatorServer
 from tests.azure.conftest import (
     ALICE,
     CONTOSO_SUB,

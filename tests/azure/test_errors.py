@@ -5,8 +5,7 @@ from typing import Any
 import pytest
 from pytest_django import Settings
 
-from emulator.server import EmulatorServer
-from portal.azure import (
+from azure_gateway import (
     AuthenticationFailed,
     AzureError,
     Forbidden,
@@ -16,7 +15,8 @@ from portal.azure import (
     gateway_for_token,
     tenant_gateway,
 )
-from portal.azure.gateway import MAX_INLINE_RETRY_AFTER, RETRY_TOTAL, SdkAzureGateway
+from azure_gateway.gateway import MAX_INLINE_RETRY_AFTER, RETRY_TOTAL, SdkAzureGateway
+from emulator.server import EmulatorServer
 from tests.azure.conftest import ALICE, FABRIKAM, FABRIKAM_SUB, MONITORING, token_provider
 
 CHARLIE = "9c6395d3-4420-4edc-8a5f-facb2cebda2d"

@@ -5,8 +5,8 @@ import email.utils
 
 import pytest
 
-from portal.azure.errors import retry_after_seconds
-from portal.azure.mapping import parse_duration, role_guid
+from azure_gateway.errors import retry_after_seconds
+from azure_gateway.mapping import parse_duration, role_guid
 
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 

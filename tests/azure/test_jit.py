@@ -5,8 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.server import EmulatorServer
-from portal.azure import (
+from azure_gateway import (
     BadRequest,
     Conflict,
     Forbidden,
@@ -15,8 +14,8 @@ from portal.azure import (
     Transient,
     gateway_for_token,
 )
-from portal.azure.gateway import SdkAzureGateway
-from portal.azure.records import (
+from azure_gateway.gateway import SdkAzureGateway
+from azure_gateway.records import (
     AccessRequestRecord,
     ApprovalRecord,
     Authorization,
@@ -24,6 +23,7 @@ from portal.azure.records import (
     JitPolicy,
     JitRequestRecord,
 )
+from emulator.server import EmulatorServer
 from tests.azure.conftest import (
     ALICE,
     BACKUP,

@@ -4,10 +4,9 @@ import datetime as dt
 
 import pytest
 
-from emulator.server import EmulatorServer
-from portal.azure import NotFound, gateway_for_token
-from portal.azure.gateway import SdkAzureGateway
-from portal.azure.records import (
+from azure_gateway import NotFound, gateway_for_token
+from azure_gateway.gateway import SdkAzureGateway
+from azure_gateway.records import (
     Authorization,
     JitApprover,
     PermissionSet,
@@ -15,6 +14,7 @@ from portal.azure.records import (
     PrincipalRef,
     SupportContact,
 )
+from emulator.server import EmulatorServer
 from tests.azure.conftest import (
     ALICE,
     BOB,

@@ -15,7 +15,7 @@ from azure.core.pipeline.transport import HttpRequest as LegacyHttpRequest
 from azure.core.pipeline.transport import HttpResponse as LegacyHttpResponse
 from azure.core.rest import HttpRequest, HttpResponse
 
-from portal.azure.transport import Urllib3Transport
+from azure_gateway.transport import Urllib3Transport
 
 PROXY_SETTINGS = (
     "HTTPS_PROXY",

@@ -9,11 +9,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
+from azure_gateway.records import Authorization, ClientDetails, JitRequestRecord
 from deployments.models import ManagedApplication
 from emulator.server import EmulatorServer
 from jit import mirror, services
 from jit.models import AuditEvent, Decision, JitRequest, State
-from portal.azure.records import Authorization, ClientDetails, JitRequestRecord
 from tests.conftest import store_sign_in
 from tests.jit.conftest import CONTRIBUTOR, PAT
 

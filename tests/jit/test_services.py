@@ -11,14 +11,14 @@ from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from accounts.models import Tenant, User
+from azure_gateway import Throttled, Transient, gateway_for_token
+from azure_gateway.records import JitRequestRecord
 from deployments.models import ManagedApplication
 from emulator.server import EmulatorServer
 from jit import activity, mirror, services, tasks
 from jit.errors import NotAllowed
 from jit.models import AuditEvent, JitRequest, Operation, State
 from jit.services import EligibleRole
-from portal.azure import Throttled, Transient, gateway_for_token
-from portal.azure.records import JitRequestRecord
 from tests.jit.conftest import CAROL, CONTRIBUTOR, OWNER, PAT
 
 pytestmark = pytest.mark.django_db
@@ -725,7 +725,7 @@ def test_policy_change_is_patched_as_the_admin_and_audited(
     monitoring: ManagedApplication,
     azure: EmulatorServer,
 ) -> None:
-    from portal.azure.records import JitApprover, JitPolicy
+    from azure_gateway.records import JitApprover, JitPolicy
 
     signed_in(alice)
     policy = JitPolicy(
@@ -754,7 +754,7 @@ def test_an_admin_who_adds_herself_as_approver_and_decides_is_flagged_to_the_oth
     monitoring: ManagedApplication,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    from portal.azure.records import JitApprover, JitPolicy
+    from azure_gateway.records import JitApprover, JitPolicy
 
     for person in (alice, carol):
         person.email = f"{person.first_name.lower() or person.pk}@fabrikam.example"

@@ -3,10 +3,10 @@
 Build a gateway with `tenant_gateway(tenant_id)` (app-only, a customer tenant),
 `publisher_gateway()` (app-only, the publisher's automation app) or
 `gateway_for_token(token_provider)` (delegated, as the signed-in person). Methods return the
-records in `portal.azure.records` and raise the errors in `portal.azure.errors`.
+records in `azure_gateway.records` and raise the errors in `azure_gateway.errors`.
 """
 
-from portal.azure.errors import (
+from azure_gateway.errors import (
     AuthenticationFailed,
     AzureError,
     BadRequest,
@@ -17,7 +17,7 @@ from portal.azure.errors import (
     Throttled,
     Transient,
 )
-from portal.azure.gateway import (
+from azure_gateway.gateway import (
     AzureGateway,
     Listing,
     SdkAzureGateway,

@@ -12,7 +12,7 @@ import isodate
 from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.managedapplications import models as solutions
 
-from portal.azure.records import (
+from azure_gateway.records import (
     AccessRequestRecord,
     ActivityEventRecord,
     ApplicationDefinitionRecord,

@@ -8,7 +8,7 @@ from typing import Any
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.identity import ClientSecretCredential
 
-from portal.azure.transport import shared_transport
+from azure_gateway.transport import shared_transport
 
 # Returns (access_token, expires_on as Unix seconds) for the ARM scope.
 TokenProvider = Callable[[], tuple[str, int]]
@@ -20,7 +20,7 @@ class DelegatedCredential:
     The provider redeems the person's refresh token (the accounts app owns that); this class only
     adapts it to azure-core. The bearer policy caches the token and asks again within five minutes
     of its expiry. A provider that cannot produce a token should raise
-    `portal.azure.errors.AuthenticationFailed`; it reaches the caller unchanged.
+    `azure_gateway.errors.AuthenticationFailed`; it reaches the caller unchanged.
     """
 
     def __init__(self, token_provider: TokenProvider) -> None:

@@ -40,10 +40,10 @@ from azure.mgmt.resource.subscriptions.models import Subscription
 from azure.profiles import ProfileDefinition
 from django.conf import settings
 
-from portal.azure import mapping
-from portal.azure.credentials import DelegatedCredential, TokenProvider, client_secret_credential
-from portal.azure.errors import NotFound, translated
-from portal.azure.records import (
+from azure_gateway import mapping
+from azure_gateway.credentials import DelegatedCredential, TokenProvider, client_secret_credential
+from azure_gateway.errors import NotFound, translated
+from azure_gateway.records import (
     AccessRequestRecord,
     ActivityEventRecord,
     ApplicationDefinitionRecord,
@@ -60,7 +60,7 @@ from portal.azure.records import (
     RoleDefinitionRecord,
     SubscriptionRecord,
 )
-from portal.azure.transport import shared_transport
+from azure_gateway.transport import shared_transport
 
 # Client credentials and delegated tokens both ask for this scope; `.default` is the only form
 # the client-credentials grant accepts.
@@ -122,7 +122,7 @@ class Listing(Generic[R]):
 
 @runtime_checkable
 class AzureGateway(Protocol):
-    """What the apps may ask of Azure. Every method raises `portal.azure.errors.AzureError`s."""
+    """What the apps may ask of Azure. Every method raises `azure_gateway.errors.AzureError`s."""
 
     def list_subscriptions(self) -> Iterator[SubscriptionRecord]: ...
     def read_subscriptions(self) -> Listing[SubscriptionRecord]: ...
