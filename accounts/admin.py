@@ -56,7 +56,7 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
 
     @admin.action(description="Sync the selected tenants from Azure now")
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
-        from deployments.services import queue_tenant_sync
+        from deployments.runs import queue_tenant_sync
 
         eligible = queryset.filter(side=Side.CUSTOMER, state=Tenant.State.ALLOWED)
         runs = [queue_tenant_sync(tenant=tenant) for tenant in eligible]

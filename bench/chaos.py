@@ -192,9 +192,9 @@ def kill_during_submissions(
 
 
 def kill_during_sync(env: dict[str, str], emulator: Any, fabrikam_id: int) -> None:
-    from deployments import sync
+    from deployments import runs
     from deployments.models import ManagedApplication, SyncRun
-    from deployments.services import queue_tenant_sync
+    from deployments.runs import queue_tenant_sync
 
     print(
         "\n2. A tenant sync runs slowly (a second per ARM call); the worker is SIGKILLed mid-sync"
@@ -218,8 +218,8 @@ def kill_during_sync(env: dict[str, str], emulator: Any, fabrikam_id: int) -> No
         # After STALE_AFTER, beat's sync_all_tenants closes the orphan and queues a new run.
         started_at = SyncRun.objects.get(pk=run.pk).started_at
         assert started_at is not None
-        SyncRun.objects.filter(pk=run.pk).update(started_at=started_at - sync.STALE_AFTER * 2)
-        sync.sync_all_tenants()
+        SyncRun.objects.filter(pk=run.pk).update(started_at=started_at - runs.STALE_AFTER * 2)
+        runs.sync_all_tenants()
         finished = SyncRun.objects.filter(tenant=tenant, state=SyncRun.State.SUCCEEDED)
         wait_until(lambda: finished.filter(pk__gt=run.pk).exists(), 120)
     finally:

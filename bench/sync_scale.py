@@ -51,7 +51,7 @@ def _sync_everything(env: dict[str, str], workers: int) -> float:
     from django.db import connections
 
     from deployments.models import SyncRun
-    from deployments.sync import sync_all_tenants
+    from deployments.runs import sync_all_tenants
 
     run_ids = [run.pk for run in sync_all_tenants()]
     chunks = [run_ids[i::workers] for i in range(workers)]

@@ -115,7 +115,7 @@ def record_notification(notification: Notification) -> tuple[MarketplaceEvent, b
 
     Returns the event and whether it was new; a repeated delivery changes nothing.
     """
-    from deployments.sync import queue_application_sync
+    from deployments.runs import queue_application_sync
 
     subscription = (
         Subscription.objects.select_related("tenant")

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -50,13 +49,11 @@ from deployments.models import (
 )
 from deployments.permissions import snapshot
 from deployments.upsert import upsert
-from portal.queueing import publish_on_commit
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 MAX_RETRIES = 5
-STALE_AFTER = dt.timedelta(minutes=15)
 # A subscription whose ARM answers are the same as at its last full comparison is not compared
 # again, except this often: then built-in roles read afresh, custom roles and anything written to
 # the mirror by other means are compared too.
@@ -207,57 +204,6 @@ def _explain(exc: AzureError) -> str:
             "sync will try again."
         )
     return f"Azure answered {exc.status or ''} {exc.code}: {exc.message}".strip()
-
-
-# --- Queueing and scheduling ------------------------------------------------------------------------
-
-
-def queue_application_sync(*, tenant: Tenant, application_arm_id: str) -> SyncRun:
-    """Queue a sync of one application (after a marketplace notification)."""
-    from deployments.tasks import sync_application
-
-    with transaction.atomic():
-        run = SyncRun.objects.create(tenant=tenant, application_arm_id=application_arm_id)
-        publish_on_commit(sync_application, run.pk)
-    return run
-
-
-def sync_all_tenants() -> list[SyncRun]:
-    """Queue a sync of every allowed customer tenant; give up on runs whose worker vanished."""
-    from deployments.services import queue_tenant_sync
-
-    cutoff = timezone.now() - STALE_AFTER
-    SyncRun.objects.filter(
-        models.Q(state=SyncRun.State.RUNNING, started_at__lt=cutoff)
-        | models.Q(state=SyncRun.State.QUEUED, queued_at__lt=cutoff)
-    ).update(
-        state=SyncRun.State.FAILED,
-        finished_at=timezone.now(),
-        error="The sync did not finish (its worker stopped); a new one was queued.",
-    )
-    tenants = Tenant.objects.filter(side=Side.CUSTOMER, state=Tenant.State.ALLOWED)
-    return [queue_tenant_sync(tenant=tenant) for tenant in tenants]
-
-
-def prune_sync_runs() -> int:
-    """Delete finished runs older than SYNC_RUN_RETENTION_DAYS, except each tenant's last
-    successful one (pages show when a tenant was last synced). Returns how many were deleted."""
-    cutoff = timezone.now() - dt.timedelta(days=settings.SYNC_RUN_RETENTION_DAYS)
-    last_successes = (
-        Tenant.objects.annotate(
-            run=models.Subquery(
-                SyncRun.objects.filter(tenant=models.OuterRef("pk"), state=SyncRun.State.SUCCEEDED)
-                .order_by("-finished_at")
-                .values("pk")[:1]
-            )
-        )
-        .filter(run__isnull=False)  # NOT IN with a NULL would keep everything
-        .values("run")
-    )
-    deleted, _ = (
-        SyncRun.objects.filter(finished_at__lt=cutoff).exclude(pk__in=last_successes).delete()
-    )
-    return deleted
 
 
 # --- Mirroring --------------------------------------------------------------------------------------

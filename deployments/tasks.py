@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from deployments import sync
+from deployments import runs, sync
 from deployments.permissions import mail
 
 
@@ -26,7 +26,7 @@ def sync_application(self: Any, run_id: int) -> None:
 @shared_task(name="deployments.sync_all_tenants")
 def sync_all_tenants() -> int:
     """The periodic fan-out: one sync per allowed customer tenant. Returns how many were queued."""
-    return len(sync.sync_all_tenants())
+    return len(runs.sync_all_tenants())
 
 
 @shared_task(name="deployments.send_unsent_change_mails")
@@ -38,4 +38,4 @@ def send_unsent_change_mails() -> int:
 @shared_task(name="deployments.prune_sync_runs")
 def prune_sync_runs() -> int:
     """Delete old finished sync runs. Returns how many were deleted."""
-    return sync.prune_sync_runs()
+    return runs.prune_sync_runs()

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import scoping
 from accounts.decorators import portal_access_required
 from accounts.models import Tenant
-from deployments import selectors, services
+from deployments import runs, selectors
 from deployments.forms import AppListForm, CustomerListForm
 from deployments.models import ManagedApplication, Offer, SyncRun
 from jit import selectors as jit_selectors
@@ -184,7 +184,7 @@ def offer_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 def refresh(request: AuthedRequest, tenant_pk: int) -> HttpResponse:
     """Queue a sync of one tenant. Readers may refresh too: it only re-reads Azure."""
     tenant = get_object_or_404(selectors.refreshable_tenants(request.user), pk=tenant_pk)
-    run = services.queue_tenant_sync(tenant=tenant)
+    run = runs.queue_tenant_sync(tenant=tenant)
     if request.htmx:
         status = selectors.sync_status_for_run(request.user, run)
         return render(request, "deployments/partials/sync_status.html", {"status": status})

@@ -9,9 +9,9 @@ from django.test import Client
 from pytest_django import Settings
 
 from accounts.models import Tenant
-from deployments import sync
+from deployments import runs, sync
 from deployments.models import ManagedApplication, ManagedResource, MarketplaceEvent, SyncRun
-from deployments.services import queue_tenant_sync
+from deployments.runs import queue_tenant_sync
 from emulator.server import EmulatorServer
 from tests.deployments.test_webhook import URL, _payload
 from tests.jit.test_races import at_once, report
@@ -77,7 +77,7 @@ def test_a_tenant_sync_and_an_application_sync_at_once_agree(
     assert app is not None
     tenant_run = queue_tenant_sync(tenant=fabrikam)
     app_runs = [
-        sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
+        runs.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
         for _ in range(2)
     ]
 

@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from accounts.models import Tenant
-from deployments import sync, tasks
+from deployments import runs, sync, tasks
 from deployments.models import ManagedApplication, ManagedResource, Offer, Subscription, SyncRun
-from deployments.services import queue_tenant_sync
+from deployments.runs import queue_tenant_sync
 from deployments.tasks import sync_tenant
 from emulator.records import Application
 from emulator.server import EmulatorServer
@@ -189,7 +189,7 @@ def test_after_another_kind_of_sync_the_next_tenant_sync_compares_everything(
     tampered, other = list(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION).values())[:2]
     _tamper(tampered.id)
     with django_capture_on_commit_callbacks(execute=False):
-        single = sync.queue_application_sync(tenant=fabrikam, application_arm_id=other.id)
+        single = runs.queue_application_sync(tenant=fabrikam, application_arm_id=other.id)
     sync.run_application_sync(run_id=single.pk)
     _sync(fabrikam, django_capture_on_commit_callbacks)
     restored = ManagedApplication.objects.get(arm_id__iexact=tampered.id)
@@ -304,11 +304,11 @@ def test_one_failing_tenant_does_not_stop_the_others(
         entra_tenant_id=TAILSPIN, display_name="Tailspin Toys", side="customer", state="allowed"
     )
     with django_capture_on_commit_callbacks(execute=False):
-        runs = sync.sync_all_tenants()
-    assert {r.tenant for r in runs} == {fabrikam, tailspin}
-    for run in runs:
+        queued = runs.sync_all_tenants()
+    assert {r.tenant for r in queued} == {fabrikam, tailspin}
+    for run in queued:
         sync.run_tenant_sync(run_id=run.pk)
-    outcome = {r.tenant.display_name: SyncRun.objects.get(pk=r.pk) for r in runs}
+    outcome = {r.tenant.display_name: SyncRun.objects.get(pk=r.pk) for r in queued}
     assert outcome["Tailspin Toys"].state == SyncRun.State.FAILED
     assert "admin consent" in outcome["Tailspin Toys"].error
     assert outcome["Fabrikam"].state == SyncRun.State.SUCCEEDED
@@ -348,7 +348,7 @@ def test_runs_whose_worker_vanished_are_closed_and_replaced(
         started_at=timezone.now() - timedelta(hours=1),
     )
     with django_capture_on_commit_callbacks(execute=False):
-        (fresh,) = sync.sync_all_tenants()
+        (fresh,) = runs.sync_all_tenants()
     stuck.refresh_from_db()
     assert stuck.state == SyncRun.State.FAILED
     assert fresh.pk != stuck.pk and fresh.state == SyncRun.State.QUEUED

@@ -10,7 +10,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from accounts.models import Tenant, User
 from deployments import sync
 from deployments.models import ManagedApplication, SyncRun
-from deployments.services import queue_tenant_sync
+from deployments.runs import queue_tenant_sync
 from emulator.server import EmulatorServer
 from jit.mirror import jit_requests_reconcile_scope
 from tests.conftest import store_sign_in as sign_in

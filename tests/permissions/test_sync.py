@@ -217,14 +217,14 @@ def test_a_single_application_sync_after_a_notification_records_drift_too(
     fabrikam: Tenant,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    from deployments import sync
+    from deployments import runs, sync
 
     app = synced["fabrikam-backup"]
     source = _source(azure, app)
     assert source.jit_access_policy is not None
     source.jit_access_policy = {**source.jit_access_policy, "jitApprovalMode": "ManualApprove"}
     with django_capture_on_commit_callbacks(execute=False):
-        run = sync.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
+        run = runs.queue_application_sync(tenant=fabrikam, application_arm_id=app.arm_id)
     sync.run_application_sync(run_id=run.pk)
     event = PermissionChangeEvent.objects.get()
     assert event.application == app

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from deployments import sync
+from deployments import runs
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
         # A first mirror of every demo tenant as soon as the worker starts; beat keeps it fresh.
-        queued = sync.sync_all_tenants()
+        queued = runs.sync_all_tenants()
         self.stdout.write(f"Queued a first sync of {len(queued)} tenant(s).")
         children = self._children(host, port)
         # Ctrl-C arrives here as KeyboardInterrupt; SIGTERM (e.g. from a supervisor) stops the
