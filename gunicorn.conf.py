@@ -29,6 +29,10 @@ keepalive = 5
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
 
+# No control socket (gunicornc): it would be created under $HOME, which is read-only in the
+# image. Signals do the same (HUP reloads the workers, TTIN/TTOU add or remove one).
+control_socket_disable = True
+
 # Both logs to the process's output (journald, `docker compose logs`). The request line is the
 # path without its query string: the marketplace notification carries its secret there
 # (`?sig=`), and the sign-in callback its code. No referrer, for the same reason.
