@@ -124,7 +124,9 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+        # The URL holds the database password: DATABASE_URL_FILE reads it from a file.
+        env_secret("DATABASE_URL")
+        or env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
         conn_health_checks=True,
     )
@@ -287,7 +289,9 @@ SOCIALACCOUNT_PROVIDERS = {
     }
 }
 
-_encryption_keys = env_list("TOKEN_ENCRYPTION_KEYS", [])
+_encryption_keys = [
+    key.strip() for key in (env_secret("TOKEN_ENCRYPTION_KEYS") or "").split(",") if key.strip()
+]
 if not _encryption_keys:
     # Derived from SECRET_KEY so the demo needs nothing; production should set its own keys.
     _derived = hashlib.sha256(b"portal-token-encryption:" + SECRET_KEY.encode()).digest()
@@ -327,7 +331,9 @@ USE_TZ = True
 
 # --- Celery -------------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or env_str(
+    "CELERY_BROKER_URL", "filesystem://localhost/"
+)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
@@ -390,7 +396,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- E-mail -------------------------------------------------------------------------------------
 
 _email = email_settings_from_url(
-    env_str("EMAIL_URL", f"file://{VAR_DIR / 'mail'}"), var_dir=VAR_DIR
+    env_secret("EMAIL_URL") or env_str("EMAIL_URL", f"file://{VAR_DIR / 'mail'}"), var_dir=VAR_DIR
 )
 EMAIL_BACKEND = _email.backend
 EMAIL_FILE_PATH = _email.file_path
@@ -431,6 +437,8 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Load balancers and container health checks ask over plain HTTP, past the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     if env_bool("BEHIND_TLS_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

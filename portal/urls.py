@@ -15,6 +15,7 @@ admin.site.login = rate_limits.limit("sign_in", key="ip", methods=("POST",))(adm
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("auth/", include("allauth.urls")),
     path("accounts/", include("accounts.urls")),

@@ -40,6 +40,7 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 # Not asked in the matrix, each for a reason of its own.
 OUTSIDE_THE_MATRIX = {
     "healthz": "public by design; its body is tested in tests/portal/test_health.py",
+    "readyz": "public by design; its body is tested in tests/portal/test_readyz.py",
     "marketplace_webhook": "authenticated by its secret, not by a person: tests/deployments",
 }
 EXTERNAL_PREFIXES = ("admin/", "auth/")  # Django's admin and allauth keep their own rules
