@@ -16,6 +16,7 @@ RUN uv sync --locked --no-dev --no-install-project --compile-bytecode --link-mod
 
 COPY manage.py gunicorn.conf.py ./
 COPY portal/ portal/
+COPY azure_gateway/ azure_gateway/
 COPY accounts/ accounts/
 COPY deployments/ deployments/
 COPY jit/ jit/

@@ -419,6 +419,22 @@ def test_exactly_one_beat_everywhere() -> None:
     assert beat_units == ["portal-beat.service"]  # and no template (portal-beat@.service)
 
 
+def project_packages_imported_by(packages: set[str]) -> set[str]:
+    """The project's own top-level packages that the given packages' modules import."""
+    own = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    found: set[str] = set()
+    for package in packages:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                found |= {name.split(".")[0] for name in names} & own
+    return found
+
+
 def test_the_dockerfile_installs_the_locked_environment_and_copies_what_runs() -> None:
     instructions = dockerfile()
     syncs = [c.argv for c in dockerfile_commands() if c.argv[:2] == ["uv", "sync"]]
@@ -444,6 +460,7 @@ def test_the_dockerfile_installs_the_locked_environment_and_copies_what_runs() -
     # version there), and every file a command names.
     local_apps = {app.split(".")[0] for app in settings.INSTALLED_APPS if (ROOT / app).is_dir()}
     needed = local_apps | {"templates", "static", "pyproject.toml", "uv.lock", "manage.py"}
+    needed |= project_packages_imported_by(local_apps)
     for command in [*dockerfile_commands(), *compose_commands()]:
         needed |= {word for word in command.argv if word.endswith(".py")}
     assert needed - set(copied) == set()
