@@ -35,7 +35,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         session: requests.Session = super().get_requests_session()  # type: ignore[no-untyped-call]  # allauth has no annotations
         # Passed per request: requests lets REQUESTS_CA_BUNDLE from the environment override a
         # session-level `verify`, which would ignore the configured CA bundle.
-        session.request = functools.partial(session.request, verify=requests_verify())  # type: ignore[method-assign]
+        session.request = functools.partial(session.request, verify=requests_verify())  # type: ignore[method-assign]  # on purpose, see above
         return session
 
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:

@@ -55,7 +55,7 @@ def shared_transport(ca_bundle: str | None) -> Urllib3Transport:
     return transports[ca_bundle]
 
 
-class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
+class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]  # serves both the legacy and the new request types
     """An azure-core transport over urllib3. Proxies come from the environment (HTTPS_PROXY,
     NO_PROXY…, read once per scheme and host) or from the SDK's ProxyPolicy."""
 

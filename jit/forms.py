@@ -93,7 +93,8 @@ class ElevationForm(forms.Form):
     def start(self) -> dt.datetime:
         if self.cleaned_data["start_now"]:
             return timezone.now()
-        return self.cleaned_data["start_at"]  # type: ignore[no-any-return]
+        start: dt.datetime = self.cleaned_data["start_at"]
+        return start
 
     @property
     def duration(self) -> dt.timedelta:
@@ -148,7 +149,9 @@ class PolicyForm(forms.Form):
     def __init__(self, *args: Any, candidates: list[JitApprover], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.candidates = {a.id.lower(): a for a in candidates}
-        self.fields["approvers"].choices = [  # type: ignore[attr-defined]
+        approvers = self.fields["approvers"]
+        assert isinstance(approvers, forms.ChoiceField)
+        approvers.choices = [
             (a.id.lower(), f"{a.display_name} ({'group' if a.type == 'group' else 'person'})")
             for a in candidates
         ]

@@ -228,7 +228,7 @@ def _audit_transition(
             **common,
         )
     elif new in _TRANSITION_AUDIT:
-        audit.record(_TRANSITION_AUDIT[new], **common)  # type: ignore[index]
+        audit.record(_TRANSITION_AUDIT[State(new)], **common)
 
 
 def _grant_bookkeeping(

@@ -86,8 +86,8 @@ def person_rights(*, application: ManagedApplication, user: User) -> PersonRight
         )
     key = f"permissions:rights:{user.pk}:{application.pk}"
     cached = cache.get(key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    if isinstance(cached, PersonRights):
+        return cached
     try:
         with gateway_for_token(lambda: arm_access_token(user)) as gateway:
             granted = [

@@ -33,9 +33,9 @@ from celery.bin.celery import celery as celery_command
 from django.conf import settings
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
-from gunicorn.config import Config as GunicornConfig  # type: ignore[import-untyped]
-from gunicorn.errors import AppImportError  # type: ignore[import-untyped]
-from gunicorn.util import import_app  # type: ignore[import-untyped]
+from gunicorn.config import Config as GunicornConfig
+from gunicorn.errors import AppImportError
+from gunicorn.util import import_app
 
 import portal.env
 
