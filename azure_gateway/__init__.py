@@ -18,14 +18,13 @@ from azure_gateway.errors import (
     Transient,
 )
 from azure_gateway.gateway import (
-    AzureGateway,
-    Listing,
     SdkAzureGateway,
     app_token_expiry,
     gateway_for_token,
     publisher_gateway,
     tenant_gateway,
 )
+from azure_gateway.protocol import AzureGateway, Listing
 
 __all__ = [
     "AuthenticationFailed",

@@ -1,4 +1,4 @@
-"""The one gateway to Azure: what the apps may ask of ARM, and its implementation over the SDKs.
+"""The gateway to Azure over the SDKs: `SdkAzureGateway` and the ways to build one.
 
 Emulator or Azure, the code path is the same; only `ARM_URL`, `ENTRA_LOGIN_URL` and
 `AZURE_CA_BUNDLE` differ, and they come from settings.
@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
-import json
 import logging
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError
-from azure.core.pipeline import PipelineResponse, policies
-from azure.core.pipeline.policies import RetryPolicy
 from azure.core.rest import HttpRequest
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2021_01_01_preview.models import (
@@ -30,19 +25,29 @@ from azure.mgmt.authorization.v2021_01_01_preview.models import (
 from azure.mgmt.authorization.v2022_04_01.models import DenyAssignment
 from azure.mgmt.core import ARMPipelineClient
 from azure.mgmt.core.exceptions import ARMErrorFormat
-from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
 from azure.mgmt.core.tools import parse_resource_id
 from azure.mgmt.managedapplications import ManagedApplicationsMgmtClient
 from azure.mgmt.managedapplications import models as solutions
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.resources.models import GenericResourceExpanded
 from azure.mgmt.resource.subscriptions.models import Subscription
-from azure.profiles import ProfileDefinition
 from django.conf import settings
 
 from azure_gateway import mapping
 from azure_gateway.credentials import DelegatedCredential, TokenProvider, client_secret_credential
 from azure_gateway.errors import NotFound, translated
+from azure_gateway.pipeline import (
+    ACTIVITY_LOG_API_VERSION,
+    ARM_CREDENTIAL_SCOPES,
+    AUTHORIZATION_API_VERSION,
+    AUTHORIZATION_PROFILE,
+    RESOURCES_API_VERSION,
+    SOLUTIONS_API_VERSION,
+    SUBSCRIPTIONS_API_VERSION,
+    client_options,
+    raw_pipeline,
+)
+from azure_gateway.protocol import Listing
 from azure_gateway.records import (
     AccessRequestRecord,
     ActivityEventRecord,
@@ -60,180 +65,11 @@ from azure_gateway.records import (
     RoleDefinitionRecord,
     SubscriptionRecord,
 )
-from azure_gateway.transport import shared_transport
-
-# Client credentials and delegated tokens both ask for this scope; `.default` is the only form
-# the client-credentials grant accepts.
-ARM_CREDENTIAL_SCOPES = ["https://management.azure.com/.default"]
-
-# API versions, pinned so an SDK upgrade cannot move us to a version the emulator (or our
-# mapping) does not know.
-SOLUTIONS_API_VERSION = "2023-12-01-preview"
-RESOURCES_API_VERSION = "2024-03-01"
-SUBSCRIPTIONS_API_VERSION = "2022-12-01"
-ACTIVITY_LOG_API_VERSION = "2015-04-01"
-AUTHORIZATION_API_VERSION = "2022-04-01"
-AUTHORIZATION_PROFILE = ProfileDefinition(
-    {
-        "azure.mgmt.authorization.AuthorizationManagementClient": {
-            # roleAssignments, roleDefinitions, denyAssignments, permissions
-            None: AUTHORIZATION_API_VERSION,
-            "role_assignment_approval": "2021-01-01-preview",
-            "role_assignment_approval_step": "2021-01-01-preview",
-            "role_assignment_approval_steps": "2021-01-01-preview",
-            "role_assignment_schedule_requests": "2020-10-01",
-        }
-    },
-    "portal-authorization",
-)
-
-# The SDK retries a little (connection errors, 5xx, short throttling); longer waits belong to the
-# Celery task that called us, which gets `Throttled(retry_after)` or `Transient` instead.
-RETRY_TOTAL = 2
-RETRY_BACKOFF_FACTOR = 0.5
-MAX_INLINE_RETRY_AFTER = 5.0
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Listing(Generic[R]):
-    """What one ARM listing answered: its items as ARM sent them, and a digest of them.
-
-    Turning items into records (SDK models, then records) is most of what a listing costs the
-    portal, so it happens only when asked: a sync that kept the digest of its last look can see
-    that nothing changed without reading a single record.
-    """
-
-    items: tuple[dict[str, Any], ...]
-    read: Callable[[dict[str, Any]], R]
-
-    @functools.cached_property
-    def digest(self) -> str:
-        text = json.dumps(self.items, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def records(self) -> list[R]:
-        return [self.read(item) for item in self.items]
-
-
-@runtime_checkable
-class AzureGateway(Protocol):
-    """What the apps may ask of Azure. Every method raises `azure_gateway.errors.AzureError`s."""
-
-    def list_subscriptions(self) -> Iterator[SubscriptionRecord]: ...
-    def read_subscriptions(self) -> Listing[SubscriptionRecord]: ...
-    def list_managed_apps(self, subscription_id: str) -> Iterator[ManagedAppRecord]: ...
-    def get_managed_app(self, application_id: str) -> ManagedAppRecord: ...
-    def list_application_definitions(
-        self, subscription_id: str
-    ) -> Iterator[ApplicationDefinitionRecord]: ...
-    def get_application_definition(self, definition_id: str) -> ApplicationDefinitionRecord: ...
-    def list_resources(self, resource_group_id: str) -> Iterator[ResourceRecord]: ...
-    def list_subscription_resources(self, subscription_id: str) -> Iterator[ResourceRecord]: ...
-    def read_managed_apps(self, subscription_id: str) -> Listing[ManagedAppRecord]: ...
-    def read_subscription_resources(self, subscription_id: str) -> Listing[ResourceRecord]: ...
-    def read_subscription_deny_assignments(
-        self, subscription_id: str
-    ) -> Listing[DenyAssignmentRecord]: ...
-    def read_jit_requests(self, subscription_id: str) -> Listing[JitRequestRecord]: ...
-    def get_role_definition(self, role_definition_id: str) -> RoleDefinitionRecord: ...
-    def list_deny_assignments(self, resource_group_id: str) -> list[DenyAssignmentRecord]: ...
-    def list_subscription_deny_assignments(
-        self, subscription_id: str
-    ) -> list[DenyAssignmentRecord]: ...
-    def my_permissions(self, resource_group_id: str) -> list[PermissionSet]: ...
-    def list_role_assignments(
-        self, scope: str, *, principal_id: str | None = None, at_scope: bool = False
-    ) -> Iterator[RoleAssignmentRecord]: ...
-    def update_jit_policy(self, application_id: str, policy: JitPolicy) -> ManagedAppRecord: ...
-    def create_jit_request(
-        self,
-        *,
-        jit_request_id: str,
-        application_id: str,
-        location: str,
-        authorizations: Sequence[Authorization],
-        start: dt.datetime,
-        duration: dt.timedelta,
-    ) -> JitRequestRecord: ...
-    def get_jit_request(self, jit_request_id: str) -> JitRequestRecord: ...
-    def list_jit_requests(self, subscription_id: str) -> list[JitRequestRecord]: ...
-    def list_jit_requests_at(self, scope: str) -> list[JitRequestRecord]: ...
-    def cancel_jit_request(self, jit_request_id: str) -> None: ...
-    def list_approvals_as_approver(self) -> list[ApprovalRecord]: ...
-    def get_approval(self, approval_id: str) -> ApprovalRecord: ...
-    def decide_approval_stage(
-        self, approval_id: str, stage_id: str, *, approve: bool, justification: str
-    ) -> ApprovalStageRecord: ...
-    def list_access_requests(
-        self, scope: str, *, as_approver: bool = False
-    ) -> list[AccessRequestRecord]: ...
-    def list_activity(
-        self, resource_group_id: str, *, start: dt.datetime, end: dt.datetime
-    ) -> Iterator[ActivityEventRecord]: ...
-    def close(self) -> None: ...
-
-
-class _RetryPolicy(RetryPolicy[HttpRequest, Any]):
-    """azure-core's retries, except that a long Retry-After is handed back to the caller.
-
-    azure-core sleeps for whatever Retry-After says, on any status >= 400; a worker should not
-    block for minutes, so past MAX_INLINE_RETRY_AFTER the response is returned and becomes
-    `Throttled`.
-    """
-
-    def is_retry(
-        self, retry_settings: dict[str, Any], response: PipelineResponse[Any, Any]
-    ) -> bool:
-        wait = self.get_retry_after(response)
-        if wait is not None and wait > MAX_INLINE_RETRY_AFTER:
-            return False
-        return super().is_retry(retry_settings, response)
-
-
-def _retry_policy() -> _RetryPolicy:
-    return _RetryPolicy(retry_total=RETRY_TOTAL, retry_backoff_factor=RETRY_BACKOFF_FACTOR)
-
-
-def _client_options() -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "base_url": settings.ARM_URL,
-        "credential_scopes": ARM_CREDENTIAL_SCOPES,
-        "polling_interval": settings.ARM_POLLING_INTERVAL,
-        "retry_policy": _retry_policy(),
-        "transport": shared_transport(settings.AZURE_CA_BUNDLE),
-    }
-    if settings.AZURE_CA_BUNDLE:
-        options["connection_verify"] = settings.AZURE_CA_BUNDLE
-    return options
-
-
-def _raw_pipeline(credential: TokenCredential) -> ARMPipelineClient[Any, Any]:
-    """An ARM pipeline with the policies the generated clients use (request ids, user agent,
-    proxies, redirects, our retries, ARM's bearer challenge handling, tracing, logging), for
-    requests built by hand. Much cheaper to make than a generated client, which also builds
-    serializers and operation groups the raw listings never use."""
-    return ARMPipelineClient(
-        base_url=settings.ARM_URL,
-        transport=shared_transport(settings.AZURE_CA_BUNDLE),
-        policies=[
-            policies.RequestIdPolicy(),
-            policies.HeadersPolicy(),
-            policies.UserAgentPolicy(sdk_moniker="managed-apps-portal"),
-            policies.ProxyPolicy(),
-            policies.ContentDecodePolicy(),
-            policies.RedirectPolicy(),
-            _retry_policy(),
-            ARMChallengeAuthenticationPolicy(credential, *ARM_CREDENTIAL_SCOPES),
-            policies.DistributedTracingPolicy(),
-            policies.SensitiveHeaderCleanupPolicy(),
-            ARMHttpLoggingPolicy(),
-        ],
-    )
 
 
 def _each(items: Iterable[T], convert: Callable[[T], R]) -> Iterator[R]:
@@ -297,7 +133,7 @@ class SdkAzureGateway:
                 self._credential,
                 subscription_id,
                 api_version=SOLUTIONS_API_VERSION,
-                **_client_options(),
+                **client_options(),
             )
         return self._solutions[subscription_id]
 
@@ -307,7 +143,7 @@ class SdkAzureGateway:
                 self._credential,
                 subscription_id,
                 api_version=RESOURCES_API_VERSION,
-                **_client_options(),
+                **client_options(),
             )
         return self._resources[subscription_id]
 
@@ -319,13 +155,13 @@ class SdkAzureGateway:
                 self._credential,
                 subscription_id or "00000000-0000-0000-0000-000000000000",
                 profile=AUTHORIZATION_PROFILE,  # type: ignore[arg-type]  # annotated as KnownProfiles; any ProfileDefinition works
-                **_client_options(),
+                **client_options(),
             )
         return self._authorization[subscription_id]
 
     def _raw_client(self) -> ARMPipelineClient[Any, Any]:
         if self._raw is None:
-            self._raw = _raw_pipeline(self._credential)
+            self._raw = raw_pipeline(self._credential)
         return self._raw
 
     # Subscriptions and applications -------------------------------------------------------------

@@ -15,7 +15,8 @@ from azure_gateway import (
     gateway_for_token,
     tenant_gateway,
 )
-from azure_gateway.gateway import MAX_INLINE_RETRY_AFTER, RETRY_TOTAL, SdkAzureGateway
+from azure_gateway.gateway import SdkAzureGateway
+from azure_gateway.pipeline import MAX_INLINE_RETRY_AFTER, RETRY_TOTAL
 from emulator.server import EmulatorServer
 from tests.azure.conftest import ALICE, FABRIKAM, FABRIKAM_SUB, MONITORING, token_provider
 
