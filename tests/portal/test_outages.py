@@ -8,41 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery, Task
-from django.db import connection
 from django.test import Client
 
 from accounts.models import User
 from portal import queueing
 from portal.celery import app
+from tests.portal.conftest import UnreachableDatabase
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Database:
-    """Takes the portal's database away (its connection points where nothing answers) and
-    brings it back."""
-
-    def __init__(self) -> None:
-        self.saved = dict(connection.settings_dict)
-
-    def down(self) -> None:
-        connection.close()
-        if connection.vendor == "sqlite":
-            connection.settings_dict["NAME"] = "/nonexistent-directory/portal.sqlite3"
-        else:
-            connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
-
-    def up(self) -> None:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(self.saved)
-
-
-@pytest.fixture
-def database() -> Iterator[Database]:
-    database = Database()
-    yield database
-    database.up()
 
 
 @pytest.fixture
@@ -66,7 +39,7 @@ def unreachable_task() -> Iterator[Task[[], str]]:
     "path", ["/", "/jit/", "/apps/applications/", "/accounts/profile/", "/jit/audit.csv"]
 )
 def test_pages_answer_503_while_the_database_is_down_and_recover(
-    client: Client, alice: User, database: Database, path: str
+    client: Client, alice: User, database: UnreachableDatabase, path: str
 ) -> None:
     client.force_login(alice)
     database.down()
@@ -80,7 +53,7 @@ def test_pages_answer_503_while_the_database_is_down_and_recover(
 
 
 def test_a_signed_in_page_is_503_not_500_without_the_database(
-    client: Client, alice: User, database: Database, caplog: pytest.LogCaptureFixture
+    client: Client, alice: User, database: UnreachableDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     client.force_login(alice)
     database.down()
@@ -89,7 +62,9 @@ def test_a_signed_in_page_is_503_not_500_without_the_database(
     assert "Answering 503" in caplog.text
 
 
-def test_healthz_answers_503_json_without_the_database(client: Client, database: Database) -> None:
+def test_healthz_answers_503_json_without_the_database(
+    client: Client, database: UnreachableDatabase
+) -> None:
     database.down()
     response = client.get("/healthz")
     assert response.status_code == 503

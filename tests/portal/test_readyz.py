@@ -1,8 +1,6 @@
 """/readyz: 200 when the database and the broker answer and every migration is applied, 503
 naming the failed check otherwise; the public never learns which backends are in use."""
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -10,6 +8,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client, override_settings
 
 from accounts.models import User
+from tests.portal.conftest import UnreachableDatabase
 
 BACKEND_NAMES = (b"sqlite", b"postgres", b"redis", b"filesystem", b"127.0.0.1", b"localhost")
 
@@ -65,32 +64,6 @@ def test_readyz_is_200_for_migrations_this_code_does_not_know(client: Client) ->
     # applied already: old code stays ready.
     MigrationRecorder(connection).record_applied("jit", "9999_from_a_newer_release")
     assert client.get("/readyz").status_code == 200
-
-
-class UnreachableDatabase:
-    """Points the portal's database connection where nothing answers, and back."""
-
-    def __init__(self) -> None:
-        self.saved = dict(connection.settings_dict)
-
-    def down(self) -> None:
-        connection.close()
-        if connection.vendor == "sqlite":
-            connection.settings_dict["NAME"] = "/nonexistent-directory/portal.sqlite3"
-        else:
-            connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
-
-    def up(self) -> None:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(self.saved)
-
-
-@pytest.fixture
-def database() -> Iterator[UnreachableDatabase]:
-    database = UnreachableDatabase()
-    yield database
-    database.up()
 
 
 @pytest.mark.django_db(transaction=True)
