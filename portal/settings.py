@@ -125,8 +125,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         # The URL holds the database password: DATABASE_URL_FILE reads it from a file.
-        env_secret("DATABASE_URL")
-        or env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+        env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
         conn_health_checks=True,
     )
@@ -331,9 +330,7 @@ USE_TZ = True
 
 # --- Celery -------------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or env_str(
-    "CELERY_BROKER_URL", "filesystem://localhost/"
-)
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or "filesystem://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
@@ -396,7 +393,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- E-mail -------------------------------------------------------------------------------------
 
 _email = email_settings_from_url(
-    env_secret("EMAIL_URL") or env_str("EMAIL_URL", f"file://{VAR_DIR / 'mail'}"), var_dir=VAR_DIR
+    env_secret("EMAIL_URL") or f"file://{VAR_DIR / 'mail'}", var_dir=VAR_DIR
 )
 EMAIL_BACKEND = _email.backend
 EMAIL_FILE_PATH = _email.file_path
