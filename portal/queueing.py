@@ -35,3 +35,24 @@ def publish(task: Any, *args: Any) -> bool:
 def publish_on_commit(task: Any, *args: Any) -> None:
     """Send the task once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish(task, *args))
+
+
+def queue_depth(queue: str | None = None) -> int | None:
+    """Messages waiting in the broker's task queue (the default queue unless named), or None
+    when the broker cannot be asked."""
+    from django.conf import settings
+
+    from portal.celery import app
+
+    name = queue or settings.CELERY_TASK_DEFAULT_QUEUE
+    try:
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            _name, count, _consumers = channel.queue_declare(queue=name, passive=True)
+    except Exception as exc:  # noqa: BLE001 - any broker failure means "unknown", not a 500
+        # A queue that was never declared (no task sent yet) is empty, not an outage.
+        if "NOT_FOUND" in str(exc) or type(exc).__name__ == "ChannelError":
+            return 0
+        log.warning("Could not read the depth of queue %s (%s)", name, type(exc).__name__)
+        return None
+    return int(count)
