@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     pass
 
 from deployments.permissions.names import fallback_name
-from deployments.permissions.picture import Caution, picture_of, state_for_offer
+from deployments.permissions.picture import Caution, names_for_pictures, picture_of, state_for_offer
 from deployments.permissions.rights import person_rights
 from deployments.permissions.timeline import timeline_of
 
@@ -121,9 +121,16 @@ class OverviewRow:
 
 def overview_rows(*, applications: Iterable[ManagedApplication], user: User) -> list[OverviewRow]:
     """The permission model of each application, in a line, for this person."""
+    applications = list(applications)
+    # One query for the page's snapshots, not one per row.
+    snapshots = {
+        snapshot.application_id: snapshot
+        for snapshot in PermissionSnapshot.objects.filter(application__in=applications)
+    }
+    names = names_for_pictures(snapshot.state for snapshot in snapshots.values())
     rows = []
     for app in applications:
-        snapshot = PermissionSnapshot.objects.filter(application=app).first()
+        snapshot = snapshots.get(app.pk)
         if snapshot is None:
             rows.append(OverviewRow(app, False, "", "", "", "", [], False, [], None))
             continue
@@ -133,6 +140,7 @@ def overview_rows(*, applications: Iterable[ManagedApplication], user: User) -> 
             audience="customer",
             jit_offered=bool(app.offer and app.offer.jit_offered),
             has_p2=app.customer_tenant.has_entra_p2,
+            names=names,
         )
         if picture.jit_enabled:
             who = ", ".join(picture.approvers) or "no approvers named"

@@ -115,6 +115,17 @@ def state_for_offer(offer: Offer) -> dict[str, Any]:
     }
 
 
+def names_for_pictures(states: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Readable names for every principal the states mention, in two queries however many."""
+    states = list(states)
+    excluded = {
+        p["id"]
+        for state in states
+        for p in (state.get("denyAssignment") or {}).get("excludedPrincipals", [])
+    }
+    return {**principal_names(excluded), **principal_names_for(*states)}
+
+
 def picture_of(
     state: Mapping[str, Any],
     *,
@@ -122,9 +133,13 @@ def picture_of(
     audience: str,
     jit_offered: bool = False,
     has_p2: str = "unknown",
+    names: Mapping[str, str] | None = None,
 ) -> Picture:
-    """Work out the summary, the detail and the warnings for a state, for one viewer."""
-    names = principal_names_for(state)
+    """Work out the summary, the detail and the warnings for a state, for one viewer.
+
+    `names` (from `names_for_pictures`) saves the two name lookups when a page draws many."""
+    if names is None:
+        names = names_for_pictures([state])
     you = str(viewer.entra_object_id or "").lower()
     roles = state.get("roles", {})
     grants = []
@@ -186,7 +201,6 @@ def picture_of(
     can, cannot = _customer_rights(lock, [p for p, _ in allowed])
     deny = state.get("denyAssignment") or {}
     excluded_types = {p["id"]: p["type"] for p in deny.get("excludedPrincipals", [])}
-    excluded_names = principal_names(excluded_types)
     picture = Picture(
         state=dict(state),
         grants=grants,
@@ -197,8 +211,7 @@ def picture_of(
         lock_level=lock,
         lock_label=dict(LockLevel.choices).get(lock, lock),
         deny_excluded=[
-            excluded_names.get(pid) or fallback_name(pid, kind)
-            for pid, kind in excluded_types.items()
+            names.get(pid) or fallback_name(pid, kind) for pid, kind in excluded_types.items()
         ],
         allowed=allowed,
         publisher_always=always,

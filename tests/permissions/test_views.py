@@ -390,3 +390,32 @@ def test_an_unnamed_publisher_principal_gets_a_clear_fallback(
         client, alice, "permissions:app", synced["fabrikam-monitoring"].pk
     ).content.decode()
     assert "An app of the publisher (object id c245099c…)" in text
+
+
+def test_overview_costs_the_same_queries_for_three_or_thirty_applications(
+    client: Client, synced: dict[str, ManagedApplication], alice: User
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from deployments.models import PermissionSnapshot
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert _page(client, alice, "permissions:overview").status_code == 200
+        return len(captured)
+
+    _page(client, alice, "permissions:overview")  # session and caches warm
+    few = queries()
+    template = synced["fabrikam-monitoring"]
+    snapshot = PermissionSnapshot.objects.get(application=template)
+    for n in range(27):
+        copy = ManagedApplication.objects.get(pk=template.pk)
+        copy.pk = None
+        copy.name = f"copy-{n:02d}"
+        copy.arm_id = f"{template.arm_id}-copy-{n:02d}"
+        copy.save()
+        PermissionSnapshot.objects.create(application=copy, state=snapshot.state)
+    text = _page(client, alice, "permissions:overview").content.decode()
+    assert "copy-26" in text
+    assert queries() == few
