@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import Celery
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
@@ -37,7 +38,7 @@ def publish_on_commit(task: Any, *args: Any) -> None:
     transaction.on_commit(lambda: publish(task, *args))
 
 
-def queue_depth(queue: str | None = None) -> int | None:
+def queue_depth(queue: str | None = None, *, celery_app: Celery | None = None) -> int | None:
     """Messages waiting in the broker's task queue (the default queue unless named), or None
     when the broker cannot be asked."""
     from django.conf import settings
@@ -46,7 +47,7 @@ def queue_depth(queue: str | None = None) -> int | None:
 
     name = queue or settings.CELERY_TASK_DEFAULT_QUEUE
     try:
-        with app.connection_for_read() as connection:
+        with (celery_app or app).connection_for_read() as connection:
             # kombu's virtual channels (Redis, filesystem) answer a passive declare with the
             # queue's size; the stubs type default_channel as the abstract StdChannel.
             channel: Any = connection.default_channel
