@@ -345,8 +345,15 @@ class PermissionSnapshot(models.Model):
         ManagedApplication, on_delete=models.CASCADE, related_name="permission_snapshot"
     )
     state = models.JSONField(default=dict)
+    # deployments/permissions/risk.py's score of `state`, kept so pages can sort by it.
+    risk_score = models.PositiveSmallIntegerField(default=0)
     first_seen_at = models.DateTimeField(default=timezone.now, editable=False)
     changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["-risk_score"], name="permissionsnapshot_risk_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Permissions of {self.application}"

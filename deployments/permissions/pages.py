@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from deployments.permissions.names import fallback_name
 from deployments.permissions.picture import Caution, names_for_pictures, picture_of, state_for_offer
 from deployments.permissions.rights import person_rights
+from deployments.permissions.risk import Risk
 from deployments.permissions.timeline import timeline_of
 
 
@@ -117,6 +118,7 @@ class OverviewRow:
     you_named: bool
     you_on_request: list[str]
     last_change: dt.datetime | None
+    risk: Risk | None = None
 
 
 def overview_rows(*, applications: Iterable[ManagedApplication], user: User) -> list[OverviewRow]:
@@ -165,6 +167,7 @@ def overview_rows(*, applications: Iterable[ManagedApplication], user: User) -> 
                 last_change=snapshot.changed_at
                 if snapshot.changed_at > snapshot.first_seen_at
                 else None,
+                risk=picture.risk,
             )
         )
     return rows

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from deployments.permissions.changes import approval_words, duration_seconds, duration_words
 from deployments.permissions.names import fallback_name, principal_names, principal_names_for
+from deployments.permissions.risk import Risk, assess
 
 
 def max_jit_hours() -> int:
@@ -71,6 +72,7 @@ class Picture:
     you_named: bool = False
     you_always: list[str] = field(default_factory=list)
     you_on_request: list[str] = field(default_factory=list)
+    risk: Risk | None = None
 
 
 def state_for_offer(offer: Offer) -> dict[str, Any]:
@@ -223,6 +225,7 @@ def picture_of(
     picture.cautions = cautions_for(
         picture, audience=audience, jit_offered=jit_offered, has_p2=has_p2
     )
+    picture.risk = assess(state, max_hours=max_jit_hours())
     mine = [g for g in grants if g.is_you]
     picture.you_named = bool(mine)
     if mine and jit_enabled:

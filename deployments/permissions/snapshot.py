@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 from deployments.permissions.changes import ASPECT_LABELS, describe_changes
 from deployments.permissions.mail import permission_change_mail_send
 from deployments.permissions.names import principal_names_for
+from deployments.permissions.picture import max_jit_hours
+from deployments.permissions.risk import assess
 
 # Built-in roles are Microsoft's and the same in every tenant, so one read serves every tenant's
 # sync for a while; custom roles belong to one tenant and are read by each of its syncs.
@@ -102,7 +104,11 @@ def mirror_permissions(
         # The first look is the baseline, not a change.
         cache.new_snapshots.append(
             PermissionSnapshot(
-                application=app, state=state, first_seen_at=context.now, changed_at=context.now
+                application=app,
+                state=state,
+                risk_score=risk_score(state),
+                first_seen_at=context.now,
+                changed_at=context.now,
             )
         )
         event = None
@@ -265,13 +271,15 @@ def _record_snapshot(
     before = snapshot.state
     if _comparable(before) == _comparable(state):
         # Only bookkeeping (such as the install time) differs: not a change in who may do what.
-        PermissionSnapshot.objects.filter(pk=snapshot.pk).update(state=state)
+        PermissionSnapshot.objects.filter(pk=snapshot.pk).update(
+            state=state, risk_score=risk_score(state)
+        )
         return None
     aspects, lines = describe_changes(before, state, names=principal_names_for(before, state))
     with transaction.atomic():
         # Claim the change: of two syncs that saw the same old state, only one records it.
         claimed = PermissionSnapshot.objects.filter(pk=snapshot.pk, state=before).update(
-            state=state, changed_at=now
+            state=state, risk_score=risk_score(state), changed_at=now
         )
         if not claimed:
             return None
@@ -286,6 +294,10 @@ def _record_snapshot(
         )
         transaction.on_commit(lambda: permission_change_mail_send(event_id=event.pk))
     return event
+
+
+def risk_score(state: Mapping[str, Any]) -> int:
+    return assess(state, max_hours=max_jit_hours()).score
 
 
 def _comparable(state: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -65,11 +66,17 @@ def changes(request: AuthedRequest) -> HttpResponse:
 
 @portal_access_required
 def overview(request: AuthedRequest) -> HttpResponse:
+    by_name = request.GET.get("order") == "name"
     applications = (
         ManagedApplication.objects.visible_to(request.user)
         .present()
         .select_related("offer", "customer_tenant")
-        .order_by("customer_tenant__display_name", "name")
+        .order_by(
+            *(() if by_name else (F("permission_snapshot__risk_score").desc(nulls_last=True),)),
+            "customer_tenant__display_name",
+            "name",
+            "pk",
+        )
     )
     page = Paginator(applications, 50).get_page(request.GET.get("page"))
     rows = pages.overview_rows(applications=page.object_list, user=request.user)
@@ -77,5 +84,10 @@ def overview(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "permissions/overview.html",
-        {"page": page, "rows": rows, "is_publisher": is_publisher},
+        {
+            "page": page,
+            "rows": rows,
+            "is_publisher": is_publisher,
+            "order": "name" if by_name else "risk",
+        },
     )
