@@ -159,7 +159,7 @@ def overview_rows(*, applications: Iterable[ManagedApplication], user: User) -> 
                 jit=jit,
                 lock_level=picture.lock_level,
                 lock_label=picture.lock_label,
-                cautions=[c for c in picture.cautions if c.level != "info"],
+                cautions=picture.cautions,
                 you_named=picture.you_named,
                 you_on_request=[g.role_name for g in picture.grants if g.is_you]
                 if picture.jit_enabled

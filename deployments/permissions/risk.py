@@ -28,6 +28,15 @@ BREADTH_WORDS = {
     OWNER: "do anything, including deciding who else has access",
 }
 
+# The same, in a few words for a table cell.
+BREADTH_SHORT = {
+    NONE: "No access",
+    READ: "Read",
+    SOME_CHANGES: "Some changes",
+    CONTRIBUTOR: "Change or delete anything",
+    OWNER: "Full control, access included",
+}
+
 HIGH, MEDIUM, LOW, NO_RISK = "high", "medium", "low", "none"
 LEVEL_LABELS = {
     HIGH: "High risk",
@@ -45,6 +54,8 @@ class Risk:
     # Orders applications: higher is riskier. Stored on PermissionSnapshot.risk_score.
     score: int
     reasons: list[str] = field(default_factory=list)
+    # The model in a few words ("Full control, access included, at all times").
+    summary: str = ""
     customer_can_change: list[str] = field(default_factory=list)
     customer_cannot_change: list[str] = field(default_factory=list)
 
@@ -55,10 +66,6 @@ class Risk:
     @property
     def colour(self) -> str:
         return LEVEL_COLOURS[self.level]
-
-    @property
-    def headline(self) -> str:
-        return self.reasons[0] if self.reasons else ""
 
 
 def role_breadth(permissions: Sequence[Mapping[str, Any]]) -> int:
@@ -84,6 +91,7 @@ def assess(state: Mapping[str, Any], *, max_hours: int) -> Risk:
             NO_RISK,
             0,
             ["The application is unmanaged: the publisher has no access to it."],
+            summary="No publisher access",
         )
     roles = state.get("roles", {})
     breadths = [
@@ -92,7 +100,12 @@ def assess(state: Mapping[str, Any], *, max_hours: int) -> Risk:
     ]
     top = max(breadths, default=NONE)
     if top == NONE:
-        return Risk(NO_RISK, 0, ["The publisher holds no role in the managed resource group."])
+        return Risk(
+            NO_RISK,
+            0,
+            ["The publisher holds no role in the managed resource group."],
+            summary="No publisher access",
+        )
 
     policy = state.get("jitPolicy") or {}
     jit_on = bool(policy.get("enabled"))
@@ -100,6 +113,7 @@ def assess(state: Mapping[str, Any], *, max_hours: int) -> Risk:
     reasons: list[str] = []
     if not jit_on:
         standing = top
+        summary = f"{BREADTH_SHORT[top]}, at all times"
         reasons.append(
             f"The publisher can {BREADTH_WORDS[top]} at any time, without asking: "
             "just-in-time access is not used."
@@ -107,11 +121,13 @@ def assess(state: Mapping[str, Any], *, max_hours: int) -> Risk:
     else:
         standing = min(top, READ)
         if automatic:
+            summary = f"{BREADTH_SHORT[top]}, approved automatically on request"
             reasons.append(
                 f"Requests are approved automatically: the publisher can {BREADTH_WORDS[top]} "
                 "whenever it asks."
             )
         else:
+            summary = f"{BREADTH_SHORT[standing]} at all times; more after a person approves"
             reasons.append(
                 f"The publisher can {BREADTH_WORDS[standing]} at any time; to "
                 f"{BREADTH_WORDS[top]} it must ask, and a person must approve."
@@ -147,7 +163,7 @@ def assess(state: Mapping[str, Any], *, max_hours: int) -> Risk:
         level = LOW
     score = effective * 20 + top * 4 + modifiers
     can, cannot = _what_the_customer_controls(jit_on=jit_on)
-    return Risk(level, score, reasons, can, cannot)
+    return Risk(level, score, reasons, summary, can, cannot)
 
 
 def _what_the_customer_controls(*, jit_on: bool) -> tuple[list[str], list[str]]:

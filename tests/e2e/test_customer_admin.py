@@ -48,7 +48,22 @@ def test_customer_admin_reviews_an_app_and_its_permissions(
 
     page.get_by_role("link", name="Who may do what").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("fabrikam-monitoring")
+    expect(page.locator("#risk")).to_contain_text("a person must approve")
     screenshot(page, "admin-app-permissions")
+
+    # Every application ranked by what the publisher can do without her yes: standing Owner
+    # first, the gated fabrikam-monitoring below it.
+    page.goto("/permissions/")
+    first_row = page.locator("tbody tr").first
+    expect(first_row).to_contain_text("High risk")
+    expect(first_row).to_contain_text("Full control, access included, at all times")
+    expect(first_row).to_contain_text("Standing access")  # not "Needs attention: Nothing"
+    monitoring = page.locator("tbody tr", has_text="fabrikam-monitoring")
+    expect(monitoring).not_to_contain_text("High risk")
+    screenshot(page, "admin-permissions-by-risk")
+    first_row.get_by_role("link").first.click()
+    expect(page.locator("#risk")).to_contain_text("only when the application is deployed")
+    screenshot(page, "admin-app-permissions-standing-owner")
 
 
 def test_customer_admin_changes_the_jit_policy(demo: dict[str, Tenant], page: Page) -> None:

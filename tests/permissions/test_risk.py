@@ -77,7 +77,8 @@ def test_role_breadth_reads_the_role_shape(permissions: list[dict[str, Any]], br
 def test_standing_owner_without_jit_is_high_and_says_jit_cannot_be_turned_on() -> None:
     risk = assess(_state(OWNER_ROLE, jit={"enabled": False}), max_hours=4)
     assert risk.level == HIGH
-    assert "do anything, including deciding who else has access at any time" in risk.headline
+    assert "do anything, including deciding who else has access at any time" in risk.reasons[0]
+    assert risk.summary == "Full control, access included, at all times"
     assert risk.customer_can_change == []
     assert "only when the application is deployed" in risk.customer_cannot_change[0]
 
@@ -85,7 +86,8 @@ def test_standing_owner_without_jit_is_high_and_says_jit_cannot_be_turned_on() -
 def test_manual_jit_with_approvers_gates_the_role_and_is_low() -> None:
     risk = assess(_state(OWNER_ROLE, jit=MANUAL), max_hours=4)
     assert risk.level == LOW
-    assert "a person must approve" in risk.headline
+    assert "a person must approve" in risk.reasons[0]
+    assert risk.summary == "Read at all times; more after a person approves"
     assert "who approves requests" in risk.customer_can_change
 
 
@@ -95,7 +97,7 @@ def test_automatic_approval_is_as_risky_as_standing_access() -> None:
     )
     standing = assess(_state(OWNER_ROLE, jit=None), max_hours=4)
     assert automatic.level == standing.level == HIGH
-    assert "approved automatically" in automatic.headline
+    assert "approved automatically" in automatic.reasons[0]
 
 
 def test_no_approvers_or_long_durations_raise_gated_access_to_medium() -> None:
