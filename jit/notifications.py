@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.models import Membership, Role, User
+from jit.hints import request_hints
 from jit.models import AuditEvent, JitRequest, approver_allows
 
 Action = AuditEvent.Action
@@ -65,6 +66,8 @@ def notify(event: AuditEvent) -> int:
     if event.actor_id is not None:
         people.pop(event.actor_id, None)  # nobody is mailed about what they did themselves
     context = {"event": event, "jit": jit, "url": request_url(jit), "app": jit.application}
+    if template == "new_request":
+        context["hints"] = request_hints(jit)
     subject = " ".join(render_to_string(f"jit/mail/{template}_subject.txt", context).split())
     body = render_to_string(f"jit/mail/{template}.txt", context)
     for person in people.values():

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import scoping
 from accounts.decorators import portal_access_required, recent_sign_in_required
-from jit import selectors, services
+from jit import hints, selectors, services
 from jit.errors import NotAllowed
 from jit.forms import (
     AuditFilterForm,
@@ -97,6 +97,7 @@ def request_detail(request: AuthedRequest, pk: UUID) -> HttpResponse:
         **selectors.request_page(jit, request.user),
         "form": DecisionForm(),
         "past": selectors.past_elevations(jit),
+        "hints": hints.request_hints(jit),
     }
     return render(request, "jit/request_detail.html", context)
 

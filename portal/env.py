@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -129,4 +131,57 @@ def env_rate(name: str, default: str, environ: Mapping[str, str] = os.environ) -
     value = env_str(name, default, environ).strip()
     if not _RATE.fullmatch(value):
         raise ImproperlyConfigured(f'{name} must be a rate such as "20/m" or "100/5m"')
+    return value
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_BUSINESS_HOURS = re.compile(
+    r"(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d\d:\d\d)-(?P<end>\d\d:\d\d)"
+)
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    days: tuple[int, ...]  # 0 is Monday
+    start: dt.time
+    end: dt.time
+
+    def __str__(self) -> str:
+        first, last = _DAYS[self.days[0]].title(), _DAYS[self.days[-1]].title()
+        week = first if first == last else f"{first} to {last}"
+        return f"{week} {self.start:%H:%M} to {self.end:%H:%M}"
+
+    def include(self, moment: dt.datetime) -> bool:
+        return moment.weekday() in self.days and self.start <= moment.time() < self.end
+
+
+def parse_business_hours(name: str, raw: str) -> BusinessHours:
+    """ "Mon-Fri 08:00-18:00": the days (Monday first) and the hours of a working week."""
+    match = _BUSINESS_HOURS.fullmatch(raw.strip().lower())
+    problem = f'{name} must look like "Mon-Fri 08:00-18:00" (days Mon..Sun, 24-hour times)'
+    if not match or match["first"] not in _DAYS or (match["last"] or "mon") not in _DAYS:
+        raise ImproperlyConfigured(problem)
+    first = _DAYS.index(match["first"])
+    last = _DAYS.index(match["last"]) if match["last"] else first
+    start, end = match["start"], match["end"]
+    for moment in (start, end):
+        hours, minutes = int(moment[:2]), int(moment[3:])
+        if hours > 23 or minutes > 59:
+            raise ImproperlyConfigured(problem)
+    if last < first or end <= start:
+        raise ImproperlyConfigured(problem + ", the first day and time before the last")
+    return BusinessHours(
+        tuple(range(first, last + 1)), dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+    )
+
+
+def parse_time_zone(name: str, raw: str) -> str:
+    """An IANA time zone name such as "Europe/Berlin"."""
+    import zoneinfo
+
+    value = raw.strip()
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ImproperlyConfigured(f'{name} must be a time zone such as "Europe/Berlin"') from exc
     return value

@@ -23,8 +23,10 @@ from portal.env import (
     env_rate,
     env_secret,
     env_str,
+    parse_business_hours,
     parse_jit_scope,
     parse_name_map,
+    parse_time_zone,
     parse_url_template,
 )
 from portal.mail import email_settings_from_url
@@ -254,6 +256,12 @@ MARKETPLACE_WEBHOOK_PATH = env_str("MARKETPLACE_WEBHOOK_PATH", "hooks/marketplac
 MARKETPLACE_WEBHOOK_SECRET = env_secret("MARKETPLACE_WEBHOOK_SECRET") or _default_webhook_secret
 # Permission X-ray: warn customers when a JIT policy allows longer elevations than this.
 PERMISSIONS_MAX_JIT_HOURS = env_int("PERMISSIONS_MAX_JIT_HOURS", 8, minimum=1)
+# Customers' working week, for the hint "starts outside business hours" beside a JIT request.
+# One setting for every customer of this installation.
+CUSTOMER_BUSINESS_HOURS = parse_business_hours(
+    "CUSTOMER_BUSINESS_HOURS", env_str("CUSTOMER_BUSINESS_HOURS", "Mon-Fri 08:00-18:00")
+)
+CUSTOMER_TIME_ZONE = parse_time_zone("CUSTOMER_TIME_ZONE", env_str("CUSTOMER_TIME_ZONE", "UTC"))
 # Names for principals Azure shows only as object ids (e.g. the publisher's automation app):
 # "objectid=Name,objectid=Name".
 PERMISSIONS_PRINCIPAL_NAMES = parse_name_map(
