@@ -339,7 +339,7 @@ def burst(
     return {"answers": answers, "accepted": accepted}
 
 
-def settle(world: dict[str, Any], timeout: float) -> bool:
+def settle(timeout: float) -> bool:
     """Wait until every sync run and every decision's operation is finished."""
     from deployments.models import SyncRun
     from jit.models import Operation
@@ -540,7 +540,7 @@ def main() -> None:
         print("\nBurst")
         answered = burst(webs, session, world, args)
         started = time.perf_counter()
-        settled = settle(world, args.timeout)
+        settled = settle(args.timeout)
         print(f"  settled in {time.perf_counter() - started:.1f} s")
         check(settled, f"every sync and decision finished within {args.timeout:.0f} s")
         check(not processes.exited(), f"no process exited on its own ({processes.exited()})")
