@@ -5,14 +5,18 @@ old runs pruned. Running a run is `deployments.sync`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts.models import Side, Tenant
+from deployments import retention
 from deployments.models import SyncRun
 from portal.queueing import publish_on_commit
+
+log = logging.getLogger(__name__)
 
 # A run queued or running for longer than this lost its worker; beat closes it and queues anew.
 STALE_AFTER = dt.timedelta(minutes=15)
@@ -61,7 +65,7 @@ def sync_all_tenants() -> list[SyncRun]:
     return [queue_tenant_sync(tenant=tenant) for tenant in tenants]
 
 
-def prune_sync_runs() -> int:
+def prune_sync_runs(*, batch_size: int = retention.BATCH_SIZE) -> int:
     """Delete finished runs older than SYNC_RUN_RETENTION_DAYS, except each tenant's last
     successful one (pages show when a tenant was last synced). Returns how many were deleted."""
     cutoff = timezone.now() - dt.timedelta(days=settings.SYNC_RUN_RETENTION_DAYS)
@@ -76,7 +80,9 @@ def prune_sync_runs() -> int:
         .filter(run__isnull=False)  # NOT IN with a NULL would keep everything
         .values("run")
     )
-    deleted, _ = (
-        SyncRun.objects.filter(finished_at__lt=cutoff).exclude(pk__in=last_successes).delete()
+    deleted = retention.delete_in_batches(
+        SyncRun.objects.filter(finished_at__lt=cutoff).exclude(pk__in=last_successes),
+        batch_size=batch_size,
     )
+    log.info("Pruned %d finished sync runs older than %s", deleted, f"{cutoff:%Y-%m-%d}")
     return deleted

@@ -17,4 +17,8 @@ BEAT_SCHEDULE = {
         "task": "deployments.prune_sync_runs",
         "schedule": 24 * 60 * 60.0,
     },
+    "deployments-prune-old-records": {
+        "task": "deployments.prune_old_records",
+        "schedule": 24 * 60 * 60.0,
+    },
 }

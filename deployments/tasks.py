@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from deployments import runs, sync
+from deployments import retention, runs, sync
 from deployments.permissions import mail
 
 
@@ -39,3 +39,10 @@ def send_unsent_change_mails() -> int:
 def prune_sync_runs() -> int:
     """Delete old finished sync runs. Returns how many were deleted."""
     return runs.prune_sync_runs()
+
+
+@shared_task(name="deployments.prune_old_records")
+def prune_old_records() -> dict[str, int]:
+    """Delete old marketplace notifications and old mailed permission changes (a second run finds
+    nothing left to delete). Returns how many rows each kind lost."""
+    return retention.prune_old_records()

@@ -269,6 +269,12 @@ PERMISSIONS_PRINCIPAL_NAMES = parse_name_map(
 )
 # Finished sync runs are kept this many days (each tenant's last successful one always).
 SYNC_RUN_RETENTION_DAYS = env_int("SYNC_RUN_RETENTION_DAYS", 14, minimum=1)
+# Marketplace notifications are kept this many days; the "new purchases" notice shows the last
+# day of them (deployments.selectors.PURCHASE_NOTICE_HOURS), hence the minimum.
+WEBHOOK_EVENT_RETENTION_DAYS = env_int("WEBHOOK_EVENT_RETENTION_DAYS", 90, minimum=1)
+# Permission changes whose mail was sent are kept this many days (unsent ones always); the
+# timeline shows the last 90 days of them (deployments.permissions.timeline.TIMELINE_DAYS).
+PERMISSION_CHANGE_RETENTION_DAYS = env_int("PERMISSION_CHANGE_RETENTION_DAYS", 365, minimum=90)
 # Seconds between polls of ARM long-running operations (ARM's Retry-After wins when it is sent).
 ARM_POLLING_INTERVAL = env_int("ARM_POLLING_INTERVAL", 5, minimum=0)
 if AZURE_CLOUD == "public" and not (

@@ -235,3 +235,37 @@ def test_public_cloud_needs_the_publisher_jit_scope() -> None:
     )
     assert given.returncode == 0, given.stderr
     assert given.stdout.strip().startswith("https://portal.azure.com/")
+
+
+def test_retention_cannot_be_shorter_than_the_pages_that_read_the_rows(tmp_path: Path) -> None:
+    """The "new purchases" notice reads a day of notifications, the timeline 90 days of changes:
+    a shorter retention would empty them, so start-up refuses it."""
+    from deployments.permissions.timeline import TIMELINE_DAYS
+    from deployments.selectors import PURCHASE_NOTICE_HOURS
+
+    purchase_days = -(-PURCHASE_NOTICE_HOURS // 24)  # rounded up
+    base = {"DEBUG": "true", "VAR_DIR": str(tmp_path)}
+    show = "print(settings.WEBHOOK_EVENT_RETENTION_DAYS, settings.PERMISSION_CHANGE_RETENTION_DAYS)"
+
+    defaults = _run_settings(base, show)
+    assert defaults.returncode == 0, defaults.stderr
+    assert defaults.stdout.split() == ["90", "365"]
+
+    shortest = _run_settings(
+        {
+            **base,
+            "WEBHOOK_EVENT_RETENTION_DAYS": str(purchase_days),
+            "PERMISSION_CHANGE_RETENTION_DAYS": str(TIMELINE_DAYS),
+        },
+        show,
+    )
+    assert shortest.returncode == 0, shortest.stderr
+    assert shortest.stdout.split() == [str(purchase_days), str(TIMELINE_DAYS)]
+
+    for name, days in (
+        ("WEBHOOK_EVENT_RETENTION_DAYS", purchase_days),
+        ("PERMISSION_CHANGE_RETENTION_DAYS", TIMELINE_DAYS),
+    ):
+        too_short = _run_settings({**base, name: str(days - 1)}, show)
+        assert too_short.returncode != 0
+        assert f"{name} must be at least {days}" in too_short.stderr
