@@ -13,6 +13,7 @@ second logging API to learn and no call sites to change.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -89,6 +90,8 @@ def _redacted(value: Any) -> Any:
         return [_redacted(item) for item in value]
     if value is None or isinstance(value, bool | int | float):
         return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
     return redact(str(value))
 
 

@@ -3,6 +3,7 @@ echoed and never taken raw from a hostile header; redaction in JSON as on the co
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -96,7 +97,9 @@ def test_a_request_logs_one_json_access_line_with_its_id_and_duration(
     assert line["view"] == "healthz"
     assert isinstance(line["duration_ms"], float)
     assert "probe" not in json.dumps(line)  # never the query string
-    assert line["level"] == "INFO" and "time" in line
+    assert line["level"] == "INFO"
+    assert dt.datetime.fromisoformat(line["time"]).tzinfo is not None
+    assert "T" in line["time"]
 
 
 @pytest.mark.django_db
