@@ -7,6 +7,7 @@ WEB_BIND (or PORT), WEB_CONCURRENCY, WEB_TIMEOUT, and BEHIND_TLS_PROXY / FORWARD
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from portal.env import env_bool, env_int, env_str
 
@@ -49,3 +50,12 @@ if env_bool("PRODUCTION", False) and env_bool("BEHIND_TLS_PROXY", True):
     forwarded_allow_ips = env_str("FORWARDED_ALLOW_IPS", "*")
 else:
     forwarded_allow_ips = ""
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Prometheus's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, see portal/metrics.py): a
+    worker that exits stops counting in the live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -13,6 +13,7 @@ from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLo
 from azure.profiles import ProfileDefinition
 from django.conf import settings
 
+from azure_gateway.observe import ObservePolicy
 from azure_gateway.transport import shared_transport
 
 # Client credentials and delegated tokens both ask for this scope; `.default` is the only form
@@ -74,6 +75,8 @@ def client_options() -> dict[str, Any]:
         "credential_scopes": ARM_CREDENTIAL_SCOPES,
         "polling_interval": settings.ARM_POLLING_INTERVAL,
         "retry_policy": _retry_policy(),
+        # After the retry policy: it sees every attempt, retried 429s included.
+        "per_retry_policies": [ObservePolicy()],
         "transport": shared_transport(settings.AZURE_CA_BUNDLE),
     }
     if settings.AZURE_CA_BUNDLE:
@@ -97,6 +100,7 @@ def raw_pipeline(credential: TokenCredential) -> ARMPipelineClient[Any, Any]:
             policies.ContentDecodePolicy(),
             policies.RedirectPolicy(),
             _retry_policy(),
+            ObservePolicy(),
             ARMChallengeAuthenticationPolicy(credential, *ARM_CREDENTIAL_SCOPES),
             policies.DistributedTracingPolicy(),
             policies.SensitiveHeaderCleanupPolicy(),

@@ -49,6 +49,7 @@ from deployments.models import (
 )
 from deployments.permissions import snapshot
 from deployments.upsert import upsert
+from portal import metrics
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -181,6 +182,9 @@ def _finish(run: SyncRun, tally: Tally, *, error: str) -> None:
         rows_removed=tally.removed,
         error=error,
         subscription_digests={} if error else tally.digests,
+    )
+    metrics.observe_sync(
+        application=bool(run.application_arm_id), succeeded=not error, started_at=run.started_at
     )
     if error:
         log.warning("Sync of tenant %s failed: %s", run.tenant, error)

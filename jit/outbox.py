@@ -39,6 +39,7 @@ from jit.models import (
     State,
 )
 from jit.services import current_policy, policy_json
+from portal import metrics
 from portal.guids import canonical_guid
 
 # A claimed operation whose worker died (acks_late redelivers it) may be claimed again after this.
@@ -146,12 +147,14 @@ def operation_submit(*, operation_id: int) -> None:
             code = type(exc).__name__
         _fail(operation, code, exc.message)
     else:
+        finished_at = timezone.now()
         Operation.objects.filter(pk=operation.pk).update(
             status=Operation.Status.DONE,
-            finished_at=timezone.now(),
+            finished_at=finished_at,
             error_code="",
             error_message="",
         )
+        _observe_decision(operation, finished_at, "done")
 
 
 def operation_give_up(*, operation_id: int, message: str) -> None:
@@ -171,14 +174,22 @@ _FAILED_AUDIT = {
 }
 
 
+def _observe_decision(operation: Operation, finished_at: dt.datetime, outcome: str) -> None:
+    if operation.kind == Operation.Kind.DECIDE:
+        metrics.observe_decision(
+            created_at=operation.created_at, finished_at=finished_at, outcome=outcome
+        )
+
+
 def _fail(operation: Operation, code: str, message: str) -> None:
+    finished_at = timezone.now()
     with transaction.atomic():
         changed = (
             Operation.objects.filter(pk=operation.pk)
             .exclude(status__in=[Operation.Status.DONE, Operation.Status.FAILED])
             .update(
                 status=Operation.Status.FAILED,
-                finished_at=timezone.now(),
+                finished_at=finished_at,
                 error_code=code,
                 error_message=message[:2000],
                 what_to_do=_what_to_do(code),
@@ -186,6 +197,7 @@ def _fail(operation: Operation, code: str, message: str) -> None:
         )
         if not changed:
             return
+        _observe_decision(operation, finished_at, "failed")
         jit = operation.jit_request
         if operation.kind == Operation.Kind.CREATE and jit is not None:
             JitRequest.objects.filter(pk=jit.pk, state=State.SUBMITTING).update(

@@ -4,6 +4,9 @@ import importlib
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+
+from portal import log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -29,3 +32,8 @@ def _beat_schedule() -> dict[str, dict[str, object]]:
 
 
 app.conf.beat_schedule = _beat_schedule()
+
+# Every log line of a task carries its id and name, and each task ends with one line saying how
+# long it took (portal/log_context.py).
+task_prerun.connect(log_context.task_started, weak=False)
+task_postrun.connect(log_context.task_finished, weak=False)

@@ -89,12 +89,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.request_context.RequestContextMiddleware",
     "portal.security_headers.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.request_context.UserContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -456,17 +458,32 @@ if PRODUCTION:
 # --- Logging ------------------------------------------------------------------------------------
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+# "json": one JSON object per line, for a log collector (production's default); "console":
+# readable lines (the demo's and the tests'). Both pass portal.log_redaction, and both carry
+# the request id, person, tenant and task of portal/log_context.py.
+LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "console", ("json", "console"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "portal.log_context.ContextFilter"}},
     "formatters": {
         # Every line passes portal.log_redaction: no secret, token or code reaches a log.
-        "plain": {
-            "()": "portal.log_redaction.RedactingFormatter",
+        "console": {
+            "()": "portal.log_context.ConsoleFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         },
+        "json": {
+            "()": "portal.log_context.JsonLineFormatter",
+            "format": "%(levelname)s %(name)s %(message)s",
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Azure SDK HTTP logging would print request headers; keep it quiet.
@@ -477,3 +494,13 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Metrics ------------------------------------------------------------------------------------
+
+# GET /metrics answers Prometheus with `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off
+# (404).
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# A directory every web and worker process of one host writes its samples to
+# (prometheus_client's multiprocess mode, which reads the same variable); emptied at start-up.
+# Unset: each process keeps its own (the demo, the tests).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")

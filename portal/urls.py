@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from deployments import webhook
-from portal import rate_limits, views
+from portal import metrics, rate_limits, views
 
 handler500 = "portal.outages.server_error"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("auth/", include("allauth.urls")),
     path("accounts/", include("accounts.urls")),

@@ -42,6 +42,7 @@ OUTSIDE_THE_MATRIX = {
     "healthz": "public by design; its body is tested in tests/portal/test_health.py",
     "readyz": "public by design; its body is tested in tests/portal/test_readyz.py",
     "marketplace_webhook": "authenticated by its secret, not by a person: tests/deployments",
+    "metrics": "authenticated by its bearer token, not by a person: tests/portal/test_metrics.py",
 }
 EXTERNAL_PREFIXES = ("admin/", "auth/")  # Django's admin and allauth keep their own rules
 

@@ -4,6 +4,10 @@ SCOPE_TESTS = {
     "home": ["tests.test_smoke::test_home_renders_for_anonymous"],
     "healthz": ["tests.portal.test_health::test_healthz_reports_ok_and_nothing_else_to_the_public"],
     "readyz": ["tests.portal.test_readyz::test_readyz_is_200_when_everything_answers"],
+    "metrics": [
+        "tests.portal.test_metrics::test_metrics_are_off_without_a_token",
+        "tests.portal.test_metrics::test_a_missing_or_wrong_token_is_refused",
+    ],
 }
 SCOPE_TESTS["marketplace_webhook"] = [
     "tests.deployments.test_webhook::test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing",

@@ -118,8 +118,32 @@ def wait_for(
     raise AssertionError(f"timed out waiting for: {query} {args}")
 
 
+def test_json_lines_are_redacted_value_by_value_and_stay_json() -> None:
+    import logging
+
+    from portal.log_context import JsonLineFormatter
+
+    record = logging.LogRecord(
+        "portal.test",
+        logging.INFO,
+        __file__,
+        1,
+        'GET /cb/?code=0.AXoA-long-code "%s"',
+        ("x",),
+        None,
+    )
+    record.url = "/hooks/marketplace/resource?sig=s3cr3t-value"
+    line = JsonLineFormatter("%(levelname)s %(name)s %(message)s").format(record)
+    data = json.loads(line)
+    assert "long-code" not in line and "s3cr3t-value" not in line
+    assert data["url"] == "/hooks/marketplace/resource?sig=[redacted]"
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
-def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_a_whole_demo_journey_logs_no_token_secret_or_password(
+    tmp_path: Path, log_format: str
+) -> None:
     port, emulator_port, signin_port = _free_port(), _free_port(), _free_port()
     portal = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG"}} | {
@@ -130,6 +154,7 @@ def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path: Path) -
         "EMULATOR_URL": f"https://127.0.0.1:{emulator_port}",
         "EMULATOR_SIGNIN_URL": f"http://127.0.0.1:{signin_port}",
         "JIT_WATCH_INTERVAL": "1",
+        "LOG_FORMAT": log_format,
     }
     log = tmp_path / "demo.log"
     database = tmp_path / "portal.sqlite3"
@@ -222,6 +247,13 @@ def test_a_whole_demo_journey_logs_no_token_secret_or_password(tmp_path: Path) -
     known = [SECRET_KEY, *EMULATOR_SECRETS, "a-wrong-guess-of-the-secret"]
     for person in people:
         known += [value for value in person.secrets() if len(value) >= 8]
+    if log_format == "json":
+        # The portal's lines (the emulator's and the servers' banners are not its own) parse.
+        portal_lines = [line for line in text.splitlines() if line.startswith("{")]
+        assert len(portal_lines) > 20
+        parsed = [json.loads(line) for line in portal_lines]
+        assert any(line.get("logger") == "portal.access" for line in parsed)
+        assert any(line.get("task_id") for line in parsed)
     leaks = [value for value in known if value in text]
     leaks += [name for name, pattern in PATTERNS.items() if pattern.search(text)]
     print(
