@@ -76,6 +76,10 @@ class Tenants:
     stale: TenantGroup
     stale_after: dt.timedelta
 
+    @property
+    def stale_after_minutes(self) -> int:
+        return int(self.stale_after.total_seconds() // 60)
+
 
 def _synced_tenants() -> QuerySet[Tenant]:
     """The tenants beat syncs, with their last success and last finished whole-tenant run."""

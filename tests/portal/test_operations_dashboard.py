@@ -165,6 +165,7 @@ def test_staff_see_every_section_with_the_numbers_of_the_rows(
     failing = fleet["Failing Co"]
     assert reverse("admin:accounts_tenant_change", args=[failing.pk]) in response.content.decode()
     assert "AuthorizationFailed: no role here" in response.content.decode()
+    assert "no sync has succeeded for 30 minutes" in response.content.decode()
 
     (in_hour,) = [h for h in board.sync.hours if h.hour == status.start_of_hour(hour)]
     assert (in_hour.finished, in_hour.failed) == (4, 1)
