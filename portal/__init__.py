@@ -4,7 +4,8 @@ Plumbing means what has no domain of its own: reading the environment (`env`), h
 readiness, rate limits, security headers, log redaction, queueing on commit, outage pages, mail
 settings, time and GUID helpers, and `manage.py check_azure` with its checks
 (`azure_readiness`). The apps may import any of it; it imports the apps only where it wires them
-together (URLs, the context processor, the demo and readiness commands).
+together (URLs, the context processor, the demo and readiness commands) or reads them all (the
+operations dashboard, `portal.operations`).
 """
 
 from portal.celery import app as celery_app
