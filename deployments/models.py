@@ -438,3 +438,29 @@ class PermissionChangeEvent(models.Model):
             )
             for aspect in self.aspects
         ]
+
+
+class WebhookRejection(models.Model):
+    """How many marketplace webhook requests were refused in one hour, and why: a tally, not a
+    log (one row per hour and reason, so it stays small whatever is thrown at the endpoint).
+    Written by `deployments.rejections`; read by the operations dashboard."""
+
+    class Reason(models.TextChoices):
+        BAD_SECRET = "bad_secret", "Missing or wrong secret"
+        LOCKED_OUT = "locked_out", "Too many wrong secrets from the address"
+        RATE_LIMITED = "rate_limited", "Too many deliveries from the address"
+        TOO_LARGE = "too_large", "Body too large"
+        BAD_BODY = "bad_body", "Body not a valid notification"
+
+    hour = models.DateTimeField(help_text="The start of the hour (UTC) the rejections fell in.")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering: ClassVar = ["-hour", "reason"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["hour", "reason"], name="unique_webhook_rejection_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} x {self.get_reason_display()} at {self.hour:%Y-%m-%d %H:00}"

@@ -1,34 +1,47 @@
-"""The endpoint Azure calls with marketplace notifications: `<path>/resource?sig=<secret>`."""
+"""The endpoint Azure calls with marketplace notifications: `<path>/resource?sig=<secret>`.
+
+Every refusal is counted per hour and reason (`deployments.rejections`) for the operations
+dashboard; a failure to count is logged and never changes the answer.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import DatabaseError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from deployments import rejections
+from deployments.models import WebhookRejection
 from deployments.notifications import InvalidNotification, parse_notification, record_notification
 from portal import rate_limits, strict_json
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+Reason = WebhookRejection.Reason
 
 
 @csrf_exempt  # Azure cannot send a CSRF token; the secret in the query string authenticates it
 @require_POST
-@rate_limits.limit("webhook", key="ip")
-def receive(request: HttpRequest) -> JsonResponse:
+def receive(request: HttpRequest) -> HttpResponse:
+    # Every delivery counts against the address's limit, refused ones too (as rate_limits.limit
+    # does; called here so that a refusal is counted like the others).
+    delivering = rate_limits.usage(request, "webhook", key="ip", increment=True)
+    if delivering["should_limit"]:
+        too_many = rate_limits.too_many_requests(request, retry_after=delivering["time_left"])
+        return _refused(Reason.RATE_LIMITED, too_many)
     secret = settings.MARKETPLACE_WEBHOOK_SECRET
     if not secret:
         raise Http404("Marketplace notifications are not configured")
     guessing = rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=False)
     if guessing["limit"] and guessing["count"] >= guessing["limit"]:
         # Once the wrong secrets are used up, even a right one waits: guessing must not pay off.
-        return _too_many(guessing["time_left"])
+        return _refused(Reason.LOCKED_OUT, _too_many(guessing["time_left"]))
     if not constant_time_compare(request.GET.get("sig", ""), secret):
         guessing = rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=True)
         logger.warning(
@@ -37,17 +50,32 @@ def receive(request: HttpRequest) -> JsonResponse:
             guessing["count"],
             guessing["limit"],
         )
-        return JsonResponse({"error": "missing or wrong sig"}, status=401)
+        return _refused(
+            Reason.BAD_SECRET, JsonResponse({"error": "missing or wrong sig"}, status=401)
+        )
     if len(request.body) > MAX_BODY_BYTES:
-        return JsonResponse({"error": "body too large"}, status=413)
+        return _refused(Reason.TOO_LARGE, JsonResponse({"error": "body too large"}, status=413))
     try:
         notification = parse_notification(strict_json.loads(request.body))
         event, created = record_notification(notification)
     except (strict_json.InvalidJson, InvalidNotification) as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        return _refused(Reason.BAD_BODY, JsonResponse({"error": str(exc)}, status=400))
     return JsonResponse(
         {"status": "accepted" if created else "duplicate", "outcome": event.outcome}, status=200
     )
+
+
+def _refused(reason: WebhookRejection.Reason, response: HttpResponse) -> HttpResponse:
+    """Count the refusal, then answer it whether or not the count could be written."""
+    try:
+        rejections.count_rejection(reason)
+    except DatabaseError as exc:
+        logger.warning(
+            "Marketplace webhook refusal (%s) not counted: the database failed (%s)",
+            reason.value,
+            type(exc).__name__,
+        )
+    return response
 
 
 def _too_many(retry_after: int) -> JsonResponse:

@@ -5,7 +5,8 @@ readiness, rate limits, security headers, log redaction and log context (`log_co
 `request_context`), Prometheus metrics (`metrics`), queueing on commit, outage pages, mail
 settings, time and GUID helpers, and `manage.py check_azure` with its checks
 (`azure_readiness`). The apps may import any of it; it imports the apps only where it wires them
-together (URLs, the context processor, the demo and readiness commands, the metrics' gauges).
+together (URLs, the context processor, the demo and readiness commands, the metrics' gauges)
+or reads them all (the operations dashboard, `portal.operations`).
 """
 
 from portal.celery import app as celery_app

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from deployments import webhook
 from portal import metrics, rate_limits, views
+from portal.operations import views as operations_views
 
 handler500 = "portal.outages.server_error"
 
@@ -17,6 +18,12 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
+    # Before admin/, whose catch-all would answer 404; admin_view lets staff only in.
+    path(
+        "admin/operations/",
+        admin.site.admin_view(operations_views.dashboard),
+        name="operations_dashboard",
+    ),
     path("admin/", admin.site.urls),
     path("auth/", include("allauth.urls")),
     path("accounts/", include("accounts.urls")),

@@ -13,3 +13,8 @@ SCOPE_TESTS["marketplace_webhook"] = [
     "tests.deployments.test_webhook::test_a_missing_or_wrong_secret_is_rejected_and_changes_nothing",
     "tests.deployments.test_webhook::test_a_notification_for_a_known_subscription_queues_a_sync_of_that_app",
 ]
+# Under admin/, so test_url_scope skips it; listed anyway for whoever looks here.
+SCOPE_TESTS["operations_dashboard"] = [
+    "tests.portal.test_operations_dashboard::test_people_who_are_not_staff_are_sent_to_the_admin_sign_in",
+    "tests.portal.test_operations_dashboard::test_staff_see_every_section_with_the_numbers_of_the_rows",
+]
