@@ -83,7 +83,7 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
     def application_count(self, tenant: Tenant) -> int:
         return int(getattr(tenant, "application_count", 0))
 
-    @admin.action(description="Allow the selected tenants")
+    @admin.action(description="Allow the selected tenants", permissions=("change",))
     def allow(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         changed = services.tenants_allow(queryset)
         log_action(request, changed, "Allow tenant")
@@ -95,7 +95,10 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Block the selected tenants (and sign out their people)")
+    @admin.action(
+        description="Block the selected tenants (and sign out their people)",
+        permissions=("change",),
+    )
     def block(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         blocked = services.tenants_block(queryset)
         log_action(request, blocked.tenants, "Block tenant")
@@ -108,7 +111,9 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
             messages.WARNING,
         )
 
-    @admin.action(description="Sign out the people of the selected blocked tenants")
+    @admin.action(
+        description="Sign out the people of the selected blocked tenants", permissions=("change",)
+    )
     def expire_sessions(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         blocked = queryset.filter(state=Tenant.State.BLOCKED)
         ended = services.sessions_end_for_tenants(blocked)
@@ -122,7 +127,7 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Sync the selected tenants from Azure now")
+    @admin.action(description="Sync the selected tenants from Azure now", permissions=("change",))
     def sync_now(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         from deployments.runs import queue_tenant_sync
 

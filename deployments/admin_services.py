@@ -43,9 +43,7 @@ def tenants_with_sync_status(tenants: QuerySet[Tenant]) -> QuerySet[Tenant]:
         last_sync_error=Subquery(
             last_run.annotate(snippet=Left("error", ERROR_SNIPPET)).values("snippet")
         ),
-        application_count=Coalesce(
-            Subquery(applications, output_field=IntegerField()), Value(0)
-        ),
+        application_count=Coalesce(Subquery(applications, output_field=IntegerField()), Value(0)),
     )
 
 
