@@ -27,7 +27,7 @@ class Outcome:
 def _why_not_retry(operation: Operation) -> str:
     """Why this operation may not be submitted again; empty when it may."""
     if operation.status != Operation.Status.FAILED:
-        return f"it is {operation.get_status_display().lower()}, not failed"
+        return f"its status is “{operation.get_status_display()}”, not failed"
     live = Operation.objects.filter(kind=operation.kind).exclude(status=Operation.Status.FAILED)
     jit = operation.jit_request
     if operation.kind in ONCE_PER_REQUEST and jit is not None:
@@ -39,7 +39,7 @@ def _why_not_retry(operation: Operation) -> str:
         ):
             return f"Azure already has the request ({jit.get_state_display()})"
         if operation.kind != Operation.Kind.CREATE and jit.state in FINAL_STATES:
-            return f"the request is already {jit.get_state_display().lower()}"
+            return f"the request is already final ({jit.get_state_display()})"
     if operation.kind == Operation.Kind.POLICY and (
         Operation.objects.filter(
             kind=Operation.Kind.POLICY,
