@@ -138,7 +138,7 @@ class TenantAdmin(admin.ModelAdmin[Tenant]):
         skipped = queryset.count() - len(eligible)
         self.message_user(
             request,
-            f"Queued a sync of {len(eligible)} tenant(s) (one already queued or running is kept)."
+            f"Queued a sync of {len(eligible)} tenant(s)."
             + (f" Skipped {skipped}: only allowed customer tenants are synced." if skipped else ""),
             messages.SUCCESS,
         )
