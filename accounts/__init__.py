@@ -6,5 +6,6 @@ refresh tokens and the delegated ARM tokens redeemed from them, and the scope lo
 (`accounts.scoping`) on which every model's `visible_to` is built.
 
 May import: Django, allauth, and the project's plumbing in `portal`. It knows nothing of the
-mirror or of JIT, except that its admin action queues tenant syncs through `deployments`.
+mirror or of JIT, except that its admin reads each tenant's sync status and queues tenant syncs
+through `deployments` (`deployments.admin_services`, `deployments.runs`).
 """

@@ -175,5 +175,8 @@ class EntraCredential(models.Model):
     signed_in_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "Entra credential"
+
     def __str__(self) -> str:
         return f"Entra credential of {self.user}"

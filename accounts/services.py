@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group, Permission
+from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import crypto
@@ -132,3 +135,54 @@ def sign_in_is_fresh(*, user: User, max_age: timedelta | None = None) -> bool:
     credential = EntraCredential.objects.filter(user=user).only("signed_in_at").first()
     signed_in_at = credential.signed_in_at if credential else user.last_login
     return signed_in_at is not None and timezone.now() - signed_in_at <= limit
+
+
+# What operators do to tenants (the admin's actions) -------------------------------------------
+
+
+def tenants_allow(tenants: QuerySet[Tenant]) -> list[Tenant]:
+    """Let the tenants' people in; returns the tenants that were not allowed before."""
+    changed = list(tenants.exclude(state=Tenant.State.ALLOWED))
+    Tenant.objects.filter(pk__in=[t.pk for t in changed]).update(state=Tenant.State.ALLOWED)
+    return changed
+
+
+@dataclass(frozen=True)
+class Blocked:
+    tenants: list[Tenant]  # the tenants that were not blocked before
+    sessions_ended: int
+
+
+def tenants_block(tenants: QuerySet[Tenant]) -> Blocked:
+    """Keep the tenants' people out, and sign out at once those who had access only there."""
+    with transaction.atomic():
+        changed = list(tenants.exclude(state=Tenant.State.BLOCKED))
+        Tenant.objects.filter(pk__in=[t.pk for t in changed]).update(state=Tenant.State.BLOCKED)
+        ended = sessions_end_for_tenants(Tenant.objects.filter(pk__in=[t.pk for t in changed]))
+    return Blocked(tenants=changed, sessions_ended=ended)
+
+
+def users_without_other_access(tenants: QuerySet[Tenant]) -> QuerySet[User]:
+    """People with a membership in these tenants and no usable membership anywhere."""
+    return (
+        User.objects.filter(memberships__tenant__in=tenants)
+        .exclude(pk__in=Membership.objects.usable().values("user"))
+        .distinct()
+    )
+
+
+def sessions_end_for_tenants(tenants: QuerySet[Tenant]) -> int:
+    """Delete the sessions of `users_without_other_access`; returns how many were deleted.
+
+    Sessions are stored signed, not by user, so each unexpired one is decoded to find its user.
+    """
+    users = {str(pk) for pk in users_without_other_access(tenants).values_list("pk", flat=True)}
+    if not users:
+        return 0
+    keys = [
+        session.session_key
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if session.get_decoded().get(SESSION_KEY) in users
+    ]
+    Session.objects.filter(session_key__in=keys).delete()
+    return len(keys)

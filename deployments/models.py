@@ -297,6 +297,7 @@ class MarketplaceEvent(models.Model):
     objects = MarketplaceEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "Marketplace notification"
         ordering: ClassVar = ["-received_at"]
         constraints: ClassVar = [
             models.UniqueConstraint(
@@ -381,6 +382,8 @@ class Elevation(models.Model):
     objects = ElevationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "elevation on the timeline"
+        verbose_name_plural = "elevations on the timeline"
         ordering: ClassVar = ["-start"]
 
     def __str__(self) -> str:
@@ -415,6 +418,7 @@ class PermissionChangeEvent(models.Model):
     objects = PermissionChangeEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "permission change"
         ordering: ClassVar = ["-at", "-pk"]
         indexes: ClassVar = [
             # The periodic retry of unsent mails reads only these.

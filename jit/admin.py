@@ -1,18 +1,35 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from jit import admin_services
 from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation
+from portal.admin_audit import log_action
+
+
+def _skipped(outcome: admin_services.Outcome) -> str:
+    return "".join(f" Skipped #{obj.pk} ({obj}): {reason}." for obj, reason in outcome.skipped)
 
 
 @admin.register(JitRequest)
 class JitRequestAdmin(admin.ModelAdmin[JitRequest]):
-    list_display = ("name", "application", "requester_name", "role_name", "state", "created_at")
-    list_filter = ("state",)
+    list_display = (
+        "name",
+        "application",
+        "requester_name",
+        "role_name",
+        "state",
+        "start",
+        "duration",
+        "created_at",
+    )
+    list_filter = ("state", "application__customer_tenant")
     list_select_related = ("application",)
-    search_fields = ("name", "arm_id", "requester_name", "application__name")
+    search_fields = ("name", "arm_id", "requester_name", "principal_id", "application__name")
     readonly_fields = tuple(f.name for f in JitRequest._meta.fields)
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -20,13 +37,39 @@ class JitRequestAdmin(admin.ModelAdmin[JitRequest]):
 
 @admin.register(Operation)
 class OperationAdmin(admin.ModelAdmin[Operation]):
-    list_display = ("kind", "application", "jit_request", "by", "status", "attempts", "created_at")
-    list_filter = ("kind", "status")
-    list_select_related = ("application", "jit_request", "by")
+    list_display = (
+        "kind",
+        "application",
+        "jit_request",
+        "by",
+        "status",
+        "attempts",
+        "error_code",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("kind", "status", "error_code")
+    list_select_related = ("application", "jit_request", "jit_request__application", "by")
+    search_fields = ("application__name", "jit_request__name", "by__display_name", "error_code")
     readonly_fields = tuple(f.name for f in Operation._meta.fields)
+    date_hierarchy = "created_at"
+    actions = ("retry",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(
+        description="Submit the selected failed operations to Azure again",
+        permissions=("change",),
+    )
+    def retry(self, request: HttpRequest, queryset: QuerySet[Operation]) -> None:
+        outcome = admin_services.operations_retry(queryset)
+        log_action(request, outcome.done, "Retry failed operation")
+        self.message_user(
+            request,
+            f"Queued {len(outcome.done)} operation(s) again." + _skipped(outcome),
+            messages.WARNING if outcome.skipped else messages.SUCCESS,
+        )
 
 
 @admin.register(AuditEvent)
@@ -35,9 +78,11 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
 
     list_display = ("at", "action", "actor_name", "tenant", "application", "jit_request")
     list_filter = ("action", "tenant")
-    list_select_related = ("tenant", "application", "jit_request")
+    list_select_related = ("tenant", "application", "jit_request", "jit_request__application")
     search_fields = ("actor_name", "reason", "application__name", "jit_request__name")
     readonly_fields = tuple(f.name for f in AuditEvent._meta.fields)
+    date_hierarchy = "at"
+    actions = ("send_mails_again",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -48,12 +93,32 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_send_mail_permission(self, request: HttpRequest) -> bool:
+        # Nobody changes an event; the permission only says who may have its mails sent again.
+        return request.user.has_perm("jit.change_auditevent")
+
+    @admin.action(
+        description="Send the e-mails of the selected events again",
+        permissions=("send_mail",),
+    )
+    def send_mails_again(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> None:
+        outcome = admin_services.audit_events_notify_again(queryset)
+        log_action(request, outcome.done, "Send audit event mails again")
+        self.message_user(
+            request,
+            f"Queued the e-mails of {len(outcome.done)} event(s)." + _skipped(outcome),
+            messages.WARNING if outcome.skipped else messages.SUCCESS,
+        )
+
 
 @admin.register(ElevationActivity)
 class ElevationActivityAdmin(admin.ModelAdmin[ElevationActivity]):
-    list_display = ("at", "operation", "status", "caller", "jit_request")
-    list_select_related = ("jit_request",)
+    list_display = ("at", "operation", "status", "caller", "resource_id", "jit_request")
+    list_filter = ("status",)
+    list_select_related = ("jit_request", "jit_request__application")
+    search_fields = ("operation", "caller", "resource_id", "jit_request__name")
     readonly_fields = tuple(f.name for f in ElevationActivity._meta.fields)
+    date_hierarchy = "at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -195,6 +195,7 @@ class JitRequest(models.Model):
     objects = JitRequestQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "JIT request"
         ordering: ClassVar = ["-created_at"]
         indexes: ClassVar = [models.Index(fields=["state", "created_at"])]
 
@@ -273,6 +274,7 @@ class Operation(models.Model):
     objects = OperationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "JIT outbox operation"
         ordering: ClassVar = ["-created_at"]
         constraints: ClassVar = [
             # One live decision, cancel or revoke per request: a double click, or two approvers
@@ -356,6 +358,7 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "JIT audit event"
         ordering: ClassVar = ["-at", "-pk"]
 
     def __str__(self) -> str:
@@ -383,6 +386,8 @@ class ElevationActivity(models.Model):
     resource_id = models.CharField(max_length=800, blank=True)
 
     class Meta:
+        verbose_name = "elevation activity"
+        verbose_name_plural = "elevation activities"
         ordering: ClassVar = ["at"]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["jit_request", "event_id"], name="unique_activity")
