@@ -225,6 +225,8 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     calls_made = models.PositiveIntegerField(default=0)
+    # ARM's 429 answers during the run, retried ones included.
+    throttled_responses = models.PositiveIntegerField("429s from ARM", default=0)
     rows_created = models.PositiveIntegerField(default=0)
     rows_updated = models.PositiveIntegerField(default=0)
     rows_removed = models.PositiveIntegerField(default=0)

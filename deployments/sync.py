@@ -29,6 +29,7 @@ from azure_gateway import (
     NotFound,
     Throttled,
     Transient,
+    count_responses,
     tenant_gateway,
 )
 from azure_gateway.records import (
@@ -80,6 +81,8 @@ class Tally:
     updated: int = 0
     removed: int = 0
     calls: int = 0
+    # HTTP answers that were 429 (retried ones too), from azure_gateway's count_responses().
+    throttled: int = 0
     # What the run saw per subscription, kept on the SyncRun for the next run to compare with.
     digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -154,14 +157,22 @@ def _run(
     run = SyncRun.objects.select_related("tenant").get(pk=run_id)
     tally = Tally()
     try:
-        with tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway:
-            context = SyncContext(run.tenant, CountingGateway(gateway, tally), tally)
-            work(context, run)
+        with (
+            count_responses() as responses,
+            tenant_gateway(str(run.tenant.entra_tenant_id)) as gateway,
+        ):
+            try:
+                context = SyncContext(run.tenant, CountingGateway(gateway, tally), tally)
+                work(context, run)
+            finally:
+                tally.throttled = responses.throttled
     except (Throttled, Transient) as exc:
         retries = task.request.retries if task else MAX_RETRIES
         if task is not None and retries < MAX_RETRIES:
             SyncRun.objects.filter(pk=run_id, state=SyncRun.State.RUNNING).update(
-                state=SyncRun.State.QUEUED, calls_made=models.F("calls_made") + tally.calls
+                state=SyncRun.State.QUEUED,
+                calls_made=models.F("calls_made") + tally.calls,
+                throttled_responses=models.F("throttled_responses") + tally.throttled,
             )
             delay = exc.retry_after if isinstance(exc, Throttled) else min(300, 5 * 2**retries)
             raise task.retry(exc=exc, countdown=delay) from None
@@ -177,6 +188,7 @@ def _finish(run: SyncRun, tally: Tally, *, error: str) -> None:
         state=SyncRun.State.FAILED if error else SyncRun.State.SUCCEEDED,
         finished_at=timezone.now(),
         calls_made=models.F("calls_made") + tally.calls,
+        throttled_responses=models.F("throttled_responses") + tally.throttled,
         rows_created=tally.created,
         rows_updated=tally.updated,
         rows_removed=tally.removed,

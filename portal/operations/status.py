@@ -126,6 +126,7 @@ class SyncHour:
     failed: int
     median_seconds: float | None  # of successful runs
     max_seconds: float | None
+    throttled: int = 0  # ARM's 429 answers during the runs that finished in the hour
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class SyncTrend:
     succeeded: int
     failed: int
     sampled_every: int  # 1: the median is over every successful run
+    throttled: int = 0
 
 
 def _seconds(duration: dt.timedelta | None) -> float | None:
@@ -155,6 +157,7 @@ def sync_trend(now: dt.datetime) -> SyncTrend:
             failed=Count("pk", filter=Q(state=SyncRun.State.FAILED)),
             succeeded=Count("pk", filter=succeeded),
             longest=Max(duration, filter=succeeded),
+            throttled=Sum("throttled_responses"),
         )
         .order_by("hour")
     )
@@ -167,7 +170,7 @@ def sync_trend(now: dt.datetime) -> SyncTrend:
     durations: dict[dt.datetime, list[float]] = defaultdict(list)
     for hour, took in sample.order_by().values_list("hour", "took"):
         durations[hour].append(took.total_seconds())
-    empty: dict[str, Any] = {"finished": 0, "failed": 0, "longest": None}
+    empty: dict[str, Any] = {"finished": 0, "failed": 0, "longest": None, "throttled": 0}
     trend = [
         SyncHour(
             hour=hour,
@@ -175,6 +178,7 @@ def sync_trend(now: dt.datetime) -> SyncTrend:
             failed=per_hour.get(hour, empty)["failed"],
             median_seconds=statistics.median(durations[hour]) if durations.get(hour) else None,
             max_seconds=_seconds(per_hour.get(hour, empty)["longest"]),
+            throttled=per_hour.get(hour, empty)["throttled"] or 0,
         )
         for hour in hours
     ]
@@ -183,6 +187,7 @@ def sync_trend(now: dt.datetime) -> SyncTrend:
         succeeded=total,
         failed=sum(h.failed for h in trend),
         sampled_every=every,
+        throttled=sum(h.throttled for h in trend),
     )
 
 

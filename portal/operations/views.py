@@ -33,6 +33,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             [h.failed for h in board.sync.hours],
             noun="failed",
         ),
+        "throttled_chart": charts.bar_chart(
+            "429 answers from ARM per hour during syncs, last 7 days",
+            sync_hours,
+            [h.throttled for h in board.sync.hours],
+            noun="429s",
+        ),
         "events_chart": charts.bar_chart(
             "Marketplace notifications kept per hour, last 48 hours",
             intake_hours,

@@ -262,6 +262,19 @@ def test_throttling_is_retried_after_retry_after_and_then_succeeds(
     run.refresh_from_db()
     assert run.state == SyncRun.State.SUCCEEDED, run.error
     assert ManagedApplication.objects.count() == len(_emulated_apps(azure, FABRIKAM_SUBSCRIPTION))
+    assert run.throttled_responses == 1  # counted across the retry, for the dashboard
+
+
+def test_a_sync_counts_the_429s_it_met_even_when_retried_inline(
+    azure: EmulatorServer, fabrikam: Tenant
+) -> None:
+    clean = _sync_without_retries(fabrikam)
+    assert clean.throttled_responses == 0
+    # A short Retry-After is waited out by the SDK: the run succeeds, and still says so.
+    azure.inject_fault(kind="throttle", count=2, retry_after=0, path="/subscriptions")
+    run = _sync_without_retries(fabrikam)
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert run.throttled_responses == 2
 
 
 def _sync_without_retries(tenant: Tenant) -> SyncRun:

@@ -44,6 +44,7 @@ def _run(
     finished: dt.datetime,
     took: dt.timedelta = dt.timedelta(seconds=30),
     error: str = "",
+    throttled: int = 0,
 ) -> SyncRun:
     return SyncRun.objects.create(
         tenant=tenant,
@@ -52,6 +53,7 @@ def _run(
         started_at=finished - took,
         finished_at=finished,
         error=error,
+        throttled_responses=throttled,
     )
 
 
@@ -95,8 +97,14 @@ def fleet(hour: dt.datetime) -> dict[str, Tenant]:
     make_tenant(uuid.uuid4(), "Contoso", Side.PUBLISHER)
     succeeded, failed = SyncRun.State.SUCCEEDED, SyncRun.State.FAILED
     _run(tenants["Failing Co"], succeeded, finished=now - dt.timedelta(days=2))
-    _run(tenants["Failing Co"], failed, finished=hour, error="AuthorizationFailed: no role here")
-    _run(tenants["Stale Co"], succeeded, finished=hour, took=dt.timedelta(seconds=10))
+    _run(
+        tenants["Failing Co"],
+        failed,
+        finished=hour,
+        error="AuthorizationFailed: no role here",
+        throttled=5,
+    )
+    _run(tenants["Stale Co"], succeeded, finished=hour, took=dt.timedelta(seconds=10), throttled=2)
     _run(tenants["Stale Co"], failed, finished=hour - dt.timedelta(days=1))
     _run(tenants["Stale Co"], succeeded, finished=hour - dt.timedelta(days=1, minutes=-1))
     _run(tenants["Fresh Co"], succeeded, finished=hour, took=dt.timedelta(seconds=60))
@@ -152,6 +160,7 @@ def test_staff_see_every_section_with_the_numbers_of_the_rows(
         "Queue",
         "JIT operations",
         "Webhook intake",
+        "Throttling by Azure Resource Manager",
     ):
         assert f">{heading}</h2>" in response.content.decode()
 
@@ -171,6 +180,8 @@ def test_staff_see_every_section_with_the_numbers_of_the_rows(
     assert (in_hour.finished, in_hour.failed) == (4, 1)
     assert (in_hour.median_seconds, in_hour.max_seconds) == (20.0, 60.0)
     assert board.sync.failed == 2 and board.sync.sampled_every == 1
+    assert in_hour.throttled == 7 and board.sync.throttled == 7
+    assert "(7 in all)" in response.content.decode()
     assert "<td>4</td><td>1</td><td>20.0 s</td><td>60.0 s</td>" in response.content.decode()
 
     assert _figure(response, "queue-depth") == "7"
@@ -215,13 +226,14 @@ def test_the_charts_are_well_formed_svg_with_a_title(
     operator_client: Client, fleet: dict[str, Tenant]
 ) -> None:
     svgs = _svgs(operator_client.get(URL))
-    assert len(svgs) == 4
+    assert len(svgs) == 5
     titles = [svg.find(f"{SVG}title") for svg in svgs]
     assert all(title is not None and title.text for title in titles)
     assert all(svg.get("role") == "img" and svg.get("aria-labelledby") for svg in svgs)
-    durations, failures, events, rejections = svgs
+    durations, failures, throttled, events, rejections = svgs
     assert len(durations.findall(f"{SVG}circle")) >= 2  # a median and a longest
     assert len(failures.findall(f"{SVG}rect")) == 2  # two hours with failures
+    assert len(throttled.findall(f"{SVG}rect")) == 1  # one hour with 429s
     assert len(events.findall(f"{SVG}rect")) == 1
     assert len(rejections.findall(f"{SVG}rect")) == 1
     for svg in svgs:
