@@ -139,8 +139,8 @@ def assess(state: Mapping[str, Any], *, max_hours: int) -> Risk:
         if not policy.get("approvers"):
             modifiers += 5
             reasons.append(
-                "No approvers are named: anyone with the right Azure role may approve, and "
-                "nobody is told of a request."
+                "No approvers are named: nobody in your tenant is named to approve or to hear "
+                "of a request."
             )
         seconds = duration_seconds(policy.get("maximumDuration"))
         if seconds and seconds > max_hours * 3600:
