@@ -34,12 +34,12 @@ if os.path.isdir("/dev/shm"):
 # image. Signals do the same (HUP reloads the workers, TTIN/TTOU add or remove one).
 control_socket_disable = True
 
-# Both logs to the process's output (journald, `docker compose logs`). The request line is the
-# path without its query string: the marketplace notification carries its secret there
-# (`?sig=`), and the sign-in callback its code. No referrer, for the same reason.
-accesslog = "-"
+# Errors to the process's output (journald, `docker compose logs`). No gunicorn access log: the
+# portal writes one access line per request itself (portal/request_context.py: request id,
+# person, client, duration; the path without its query string, where the marketplace
+# notification carries its secret and the sign-in callback its code).
+accesslog = None
 errorlog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 
 # Whom gunicorn believes about X-Forwarded-Proto and friends: the same answer as Django's
 # (portal/settings.py trusts X-Forwarded-Proto with PRODUCTION and BEHIND_TLS_PROXY, both on

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from portal import log_context, metrics
+from portal.rate_limits import client_ip
 
 access_log = logging.getLogger("portal.access")
 
@@ -73,6 +74,7 @@ class RequestContextMiddleware:
                     "status": response.status_code,
                     "view": view,
                     "duration_ms": duration_ms,
+                    "client": client_ip(request),
                 },
             )
         response[REQUEST_ID_HEADER] = request_id

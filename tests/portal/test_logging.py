@@ -95,6 +95,7 @@ def test_a_request_logs_one_json_access_line_with_its_id_and_duration(
     assert line["request_id"] == "lb-1234.abc_DEF"
     assert line["method"] == "GET" and line["path"] == "/healthz" and line["status"] == 200
     assert line["view"] == "healthz"
+    assert line["client"] == "127.0.0.1"  # the test client's REMOTE_ADDR
     assert isinstance(line["duration_ms"], float)
     assert "probe" not in json.dumps(line)  # never the query string
     assert line["level"] == "INFO"
