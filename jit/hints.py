@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from deployments.models import RoleDefinition
 from deployments.permissions import plain_language as pl
+from deployments.permissions.names import fallback_name
 from deployments.permissions.risk import CONTRIBUTOR, role_breadth
 from jit.models import JitRequest, State
 from portal.env import BusinessHours
@@ -99,6 +100,8 @@ def _duration_against_usual(jit: JitRequest) -> Hint | None:
             f"Longer than usual: {words}",
             f"This publisher's requests usually last {usual_words} ({basis}).",
         )
+    if jit.duration * LONGER_THAN_USUAL < usual:
+        return Hint("info", f"Shorter than usual: {words}", f"Usually {usual_words} ({basis}).")
     return Hint("info", f"A usual length: {words}", f"Usually {usual_words} ({basis}).")
 
 
@@ -165,7 +168,7 @@ def _overlaps(jit: JitRequest, *, now: dt.datetime) -> list[Hint]:
             Hint(
                 "warning",
                 "Overlaps another elevation" if granted else "Overlaps another pending request",
-                f"{other.requester_name or 'Someone'} "
+                f"{other.requester_name or fallback_name(other.principal_id)} "
                 f"{'holds' if granted else 'asks for'} {other.role_name} until "
                 f"{timezone.localtime(other.end):%-d %b %H:%M %Z}.",
             )

@@ -75,6 +75,8 @@ def test_a_request_longer_than_the_publishers_usual_is_flagged(
         _request(monitoring, pat, f"usual{n}", duration=dt.timedelta(hours=2), state=State.EXPIRED)
     usual = _request(monitoring, pat, "hint2", duration=dt.timedelta(hours=2))
     assert "A usual length: 2 hours" in _titles(request_hints(usual))
+    short = _request(monitoring, pat, "hint2b", duration=dt.timedelta(minutes=30))
+    assert "Shorter than usual: 30 minutes" in _titles(request_hints(short))
     long = _request(monitoring, pat, "hint3", duration=dt.timedelta(hours=8))
     hint = next(h for h in request_hints(long) if h.title.startswith("Longer"))
     assert hint.title == "Longer than usual: 8 hours"
