@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -12,6 +11,7 @@ from django.template.defaultfilters import truncatechars
 from accounts import services
 from accounts.models import EntraCredential, Membership, Side, Tenant, User
 from portal.admin_audit import log_action
+from portal.read_only_admin import ReadOnlyAdmin
 
 
 class MembershipInline(admin.TabularInline[Membership, User]):
@@ -154,7 +154,7 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
 
 
 @admin.register(EntraCredential)
-class EntraCredentialAdmin(admin.ModelAdmin[EntraCredential]):
+class EntraCredentialAdmin(ReadOnlyAdmin[EntraCredential]):
     """Who has a stored Entra sign-in and until when its ARM token lasts. The token columns are
     never listed, shown or searched: the admin knows only these fields."""
 
@@ -168,12 +168,3 @@ class EntraCredentialAdmin(admin.ModelAdmin[EntraCredential]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[EntraCredential]:
         return super().get_queryset(request).defer("refresh_token_encrypted", "arm_token_encrypted")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

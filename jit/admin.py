@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -7,6 +5,7 @@ from django.http import HttpRequest
 from jit import admin_services
 from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation
 from portal.admin_audit import log_action
+from portal.read_only_admin import ReadOnlyAdmin
 
 
 def _skipped(outcome: admin_services.Outcome) -> str:
@@ -73,7 +72,7 @@ class OperationAdmin(admin.ModelAdmin[Operation]):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
+class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
     """The audit trail is append-only: viewable here, never added, edited or deleted."""
 
     list_display = ("at", "action", "actor_name", "tenant", "application", "jit_request")
@@ -83,15 +82,6 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     readonly_fields = tuple(f.name for f in AuditEvent._meta.fields)
     date_hierarchy = "at"
     actions = ("send_mails_again",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_send_mail_permission(self, request: HttpRequest) -> bool:
         # Nobody changes an event; the permission only says who may have its mails sent again.

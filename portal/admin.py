@@ -8,9 +8,11 @@ from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.http import HttpRequest, HttpResponse
 
+from portal.read_only_admin import ReadOnlyAdmin
+
 
 @admin.register(LogEntry)
-class OperatorActionAdmin(admin.ModelAdmin[LogEntry]):
+class OperatorActionAdmin(ReadOnlyAdmin[LogEntry]):
     """What operators did in the admin (edits and actions): nobody adds, edits or deletes it."""
 
     list_display = ("action_time", "user", "content_type", "object_repr", "action_flag", "message")
@@ -31,12 +33,3 @@ class OperatorActionAdmin(admin.ModelAdmin[LogEntry]):
         return super().changelist_view(
             request, {"title": "Operator actions", **(extra_context or {})}
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
