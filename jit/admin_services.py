@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from jit.models import FINAL_STATES, AuditEvent, JitRequest, Operation, State
+from jit.models import (
+    FINAL_STATES,
+    ONCE_PER_REQUEST_KINDS,
+    AuditEvent,
+    JitRequest,
+    Operation,
+    State,
+)
 from jit.notifications import MAILS
 from portal.queueing import publish_on_commit
-
-# The kinds the `one_live_operation_per_request_and_kind` constraint allows once per request.
-ONCE_PER_REQUEST = ("create", "decide", "cancel", "revoke")
 
 
 @dataclass
@@ -30,7 +34,7 @@ def _why_not_retry(operation: Operation) -> str:
         return f"its status is “{operation.get_status_display()}”, not failed"
     live = Operation.objects.filter(kind=operation.kind).exclude(status=Operation.Status.FAILED)
     jit = operation.jit_request
-    if operation.kind in ONCE_PER_REQUEST and jit is not None:
+    if operation.kind in ONCE_PER_REQUEST_KINDS and jit is not None:
         if live.filter(jit_request=jit).exists():
             return "another operation of this kind on the same request is live or done"
         if operation.kind == Operation.Kind.CREATE and jit.state not in (

@@ -231,6 +231,10 @@ class JitRequest(models.Model):
         return self.state in FINAL_STATES
 
 
+# Operation kinds a request may have only one live (or done) of: the constraint below.
+ONCE_PER_REQUEST_KINDS = ("create", "decide", "cancel", "revoke")
+
+
 class OperationQuerySet(models.QuerySet["Operation"]):
     def unfinished(self) -> OperationQuerySet:
         return self.filter(status__in=[Operation.Status.QUEUED, Operation.Status.RUNNING])
@@ -281,8 +285,7 @@ class Operation(models.Model):
             # at once, find the first one's row here and apply nothing.
             models.UniqueConstraint(
                 fields=["jit_request", "kind"],
-                condition=Q(kind__in=["create", "decide", "cancel", "revoke"])
-                & ~Q(status="failed"),
+                condition=Q(kind__in=list(ONCE_PER_REQUEST_KINDS)) & ~Q(status="failed"),
                 name="one_live_operation_per_request_and_kind",
             )
         ]
