@@ -21,12 +21,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+if TYPE_CHECKING:
+    from emulator.server import EmulatorServer
 
-def _setup_django(env: dict[str, str]) -> None:
+
+def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
@@ -36,7 +40,7 @@ def _setup_django(env: dict[str, str]) -> None:
 
 def _worker(args: tuple[dict[str, str], list[int]]) -> tuple[int, int]:
     env, run_ids = args
-    _setup_django(env)
+    setup_django(env)
     from django.db import connection
 
     from deployments import sync
@@ -47,7 +51,7 @@ def _worker(args: tuple[dict[str, str], list[int]]) -> tuple[int, int]:
     return len(run_ids), os.getpid()
 
 
-def _sync_everything(env: dict[str, str], workers: int) -> float:
+def sync_everything(env: dict[str, str], workers: int) -> float:
     from django.db import connections
 
     from deployments.models import SyncRun
@@ -110,6 +114,62 @@ def _make_full_comparison_due() -> None:
     connection.close()
 
 
+def start_emulator(
+    scratch: Path, *, tenants: int, apps_per_tenant: int, requests_per_app: int, throttling: bool
+) -> EmulatorServer:
+    """The emulator with the `scale` scenario, in this process."""
+    from emulator.server import EmulatorServer
+
+    print(f"Building the scale scenario: {tenants} tenants x {apps_per_tenant} apps...")
+    started = time.perf_counter()
+    emulator = EmulatorServer(
+        scenario="scale",
+        var_dir=scratch,
+        port=0,
+        http_port=0,
+        throttling=throttling,
+        scenario_params={
+            "tenants": tenants,
+            "apps_per_tenant": apps_per_tenant,
+            "requests_per_app": requests_per_app,
+        },
+    )
+    emulator.start()
+    print(f"  emulator ready in {time.perf_counter() - started:.1f} s at {emulator.https_url}")
+    return emulator
+
+
+def emulator_env(emulator: EmulatorServer) -> dict[str, str]:
+    return {
+        "EMULATOR_URL": emulator.https_url,
+        "EMULATOR_SIGNIN_URL": emulator.http_url,
+        "AZURE_CA_BUNDLE": emulator.ca_bundle,
+    }
+
+
+def create_customer_tenants(emulator: EmulatorServer) -> list[str]:
+    """The scenario's customer tenants, allowed in the portal; their Entra tenant ids."""
+    from accounts.models import Side, Tenant
+
+    with emulator.state.lock:
+        customers = [t for t in emulator.state.tenants.values() if t.kind == "customer"]
+    Tenant.objects.bulk_create(
+        Tenant(
+            entra_tenant_id=t.id,
+            display_name=t.name,
+            side=Side.CUSTOMER,
+            state=Tenant.State.ALLOWED,
+        )
+        for t in customers
+    )
+    return [str(t.id) for t in customers]
+
+
+def publisher_tenant_id(emulator: EmulatorServer) -> str:
+    with emulator.state.lock:
+        return next(str(t.id) for t in emulator.state.tenants.values() if t.kind == "publisher")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=2000)
@@ -124,58 +184,31 @@ def main() -> None:
         "DEBUG": "true",
         "LOG_LEVEL": "ERROR",
     }
-    from emulator.server import EmulatorServer
-
-    print(f"Building the scale scenario: {args.tenants} tenants x {args.apps_per_tenant} apps...")
-    started = time.perf_counter()
-    emulator = EmulatorServer(
-        scenario="scale",
-        var_dir=scratch,
-        port=0,
-        http_port=0,
+    emulator = start_emulator(
+        scratch,
+        tenants=args.tenants,
+        apps_per_tenant=args.apps_per_tenant,
+        requests_per_app=1,
         throttling=not args.no_throttling,
-        scenario_params={
-            "tenants": args.tenants,
-            "apps_per_tenant": args.apps_per_tenant,
-            "requests_per_app": 1,
-        },
     )
-    emulator.start()
-    print(f"  emulator ready in {time.perf_counter() - started:.1f} s at {emulator.https_url}")
-    env |= {
-        "EMULATOR_URL": emulator.https_url,
-        "EMULATOR_SIGNIN_URL": emulator.http_url,
-        "AZURE_CA_BUNDLE": emulator.ca_bundle,
-    }
-    _setup_django(env)
+    env |= emulator_env(emulator)
+    setup_django(env)
     from django.core.management import call_command
 
-    from accounts.models import Side, Tenant
-
     call_command("migrate", verbosity=0)
-    with emulator.state.lock:
-        customers = [t for t in emulator.state.tenants.values() if t.kind == "customer"]
-    Tenant.objects.bulk_create(
-        Tenant(
-            entra_tenant_id=t.id,
-            display_name=t.name,
-            side=Side.CUSTOMER,
-            state=Tenant.State.ALLOWED,
-        )
-        for t in customers
-    )
+    create_customer_tenants(emulator)
     from django.db import connection
 
     print(f"Database: {connection.vendor}; workers: {args.workers}")
     connection.close()
 
     print("First full sync:")
-    _sync_everything(env, args.workers)
+    sync_everything(env, args.workers)
     print("Resync with nothing changed (each subscription confirmed by its listings' digest):")
-    _sync_everything(env, args.workers)
+    sync_everything(env, args.workers)
     print("Resync with nothing changed, full comparison (due hourly, or after another sync):")
     _make_full_comparison_due()
-    _sync_everything(env, args.workers)
+    sync_everything(env, args.workers)
     throttled = sum(1 for r in emulator.state.requests_log if r.get("status") == 429)
     print(f"429 answers from the emulator: {throttled}")
     emulator.stop()

@@ -25,6 +25,7 @@ from deployments.elevations import elevation_upsert
 from deployments.models import ManagedApplication
 from deployments.permissions.names import fallback_name, principal_names
 from jit import audit
+from jit.adoption import adopt_requests
 from jit.models import AuditEvent, Decision, JitRequest, State, state_from_arm
 from portal.queueing import publish_on_commit
 
@@ -304,6 +305,7 @@ def _apply_listing(
     now = timezone.now()
     changed = 0
     seen: set[str] = set()
+    found: list[tuple[ManagedApplication, JitRequestRecord]] = []
     for record in records:
         key = record.id.lower()
         seen.add(key)
@@ -311,13 +313,12 @@ def _apply_listing(
         if jit is None:
             app = apps.get(record.application_id.lower())
             if app is not None:
-                _adopt(app, record)
-                elevation_upsert(app, record)
-                changed += 1
+                found.append((app, record))
             continue
         if _needs_apply(jit, record, now):
             changed += jit_request_apply_record(jit=jit, record=record)
             elevation_upsert(jit.application, record)
+    changed += adopt_requests(found, now=now)
     for key, jit in rows.items():
         if key not in seen and jit.state in (State.PENDING, State.APPROVED, State.UNKNOWN):
             changed += jit_request_refresh(jit, gateway)
@@ -393,46 +394,6 @@ def jit_requests_reconcile(*, tenant: Tenant, gateway: AzureGateway | None = Non
         if owned:
             gateway.close()
     return changed
-
-
-def _adopt(app: ManagedApplication, record: JitRequestRecord) -> JitRequest:
-    """A request made outside the portal (the Azure portal, the CLI): mirror it as it is."""
-    authorization = record.authorizations[0] if record.authorizations else None
-    oid = record.created_by.oid if record.created_by else ""
-    requester = User.objects.filter(entra_object_id=oid).first() if oid else None
-    now = timezone.now()
-    state = state_from_arm(record.state)
-    with transaction.atomic():
-        jit, created = JitRequest.objects.get_or_create(
-            arm_id=record.id,
-            defaults={
-                "application": app,
-                "name": record.name,
-                "requested_by": requester,
-                "requester_oid": oid,
-                "requester_name": str(requester) if requester else "",
-                "principal_id": authorization.principal_id if authorization else "",
-                "role_definition_id": authorization.role_definition_id if authorization else "",
-                "start": record.start,
-                "duration": record.duration,
-                "state": state,
-                "arm_state": record.state[:40],
-                "created_at": min(now, record.start),
-                "justification": "Requested outside the portal.",
-            },
-        )
-        if created:
-            audit.record(
-                AuditEvent.Action.REQUESTED,
-                application=app,
-                jit_request=jit,
-                actor_name=jit.requester_name or _principal_label(oid),
-                reason=jit.justification,
-                after={"state": state, "role": jit.role_name},
-                at=jit.created_at,
-            )
-            _grant_bookkeeping(jit, record, now)
-    return jit
 
 
 def _principal_label(object_id: str) -> str:

@@ -13,6 +13,7 @@ from azure_gateway.records import Authorization, ClientDetails, JitRequestRecord
 from deployments.models import ManagedApplication
 from emulator.server import EmulatorServer
 from jit import mirror, services
+from jit.adoption import adopt_requests
 from jit.models import AuditEvent, Decision, JitRequest, State
 from tests.conftest import store_sign_in
 from tests.jit.conftest import CONTRIBUTOR, PAT
@@ -107,7 +108,7 @@ def test_a_state_the_portal_does_not_know_is_kept_and_shown_safely(
 def test_adopted_requests_keep_their_whole_name(monitoring: ManagedApplication) -> None:
     name = "request-made-in-the-azure-portal-with-a-long-name"
 
-    mirror._adopt(monitoring, record_for(monitoring.arm_id, name=name))
+    adopt_requests([(monitoring, record_for(monitoring.arm_id, name=name))])
 
     assert JitRequest.objects.get().name == name
 
