@@ -220,6 +220,7 @@ def main() -> None:
             assert response.status_code == 200, (url, response.status_code)
             return len(response.content)
 
+        page()  # templates compiled and connections open, as on a running server
         page_timings, _ = _timed(page, args.page_repeat)
         since = _log_position(emulator)
         live_timings: list[float] = []

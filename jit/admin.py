@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from jit import admin_services
-from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation
+from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation, ScopeListing
 from portal.admin_audit import log_action
 from portal.read_only_admin import ReadOnlyAdmin
 
@@ -112,3 +112,10 @@ class ElevationActivityAdmin(admin.ModelAdmin[ElevationActivity]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ScopeListing)
+class ScopeListingAdmin(ReadOnlyAdmin[ScopeListing]):
+    """When each JIT scope was last listed in full (the age the requests page shows)."""
+
+    list_display = ("scope", "listed_at", "requests_listed")

@@ -26,7 +26,14 @@ from deployments.models import ManagedApplication
 from deployments.permissions.names import fallback_name, principal_names
 from jit import audit
 from jit.adoption import adopt_requests
-from jit.models import AuditEvent, Decision, JitRequest, State, state_from_arm
+from jit.models import (
+    AuditEvent,
+    Decision,
+    JitRequest,
+    ScopeListing,
+    State,
+    state_from_arm,
+)
 from portal.queueing import publish_on_commit
 
 _TRANSITION_AUDIT = {
@@ -355,7 +362,12 @@ def jit_requests_reconcile_scope(
             .select_related("application", "application__customer_tenant")
         }
         apps = _apps_named(r.application_id for r in records if r.id.lower() not in rows)
-        return _apply_listing(records, rows, apps, gateway)
+        changed = _apply_listing(records, rows, apps, gateway)
+        ScopeListing.objects.update_or_create(
+            scope=scope.lower(),
+            defaults={"listed_at": timezone.now(), "requests_listed": len(records)},
+        )
+        return changed
     finally:
         if owned:
             gateway.close()

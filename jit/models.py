@@ -398,3 +398,18 @@ class ElevationActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.operation}"
+
+
+class ScopeListing(models.Model):
+    """When the portal last listed every request in a JIT scope: how old the request pages'
+    states may be (a change in Azure shows after the next listing at the latest)."""
+
+    scope = models.CharField(max_length=600, unique=True)
+    listed_at = models.DateTimeField()
+    requests_listed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "JIT scope listing"
+
+    def __str__(self) -> str:
+        return f"{self.scope} listed {self.listed_at:%Y-%m-%d %H:%M}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
@@ -12,7 +14,7 @@ from accounts.models import Role, Tenant, User
 from azure_gateway.records import JitApprover
 from deployments.models import ManagedApplication
 from jit import handoff
-from jit.models import AuditEvent, JitRequest, Operation, State
+from jit.models import AuditEvent, JitRequest, Operation, ScopeListing, State
 
 
 def requestable_apps(user: User) -> QuerySet[ManagedApplication]:
@@ -62,6 +64,30 @@ def request_rows(
     if requester:
         rows = rows.filter(requester_name__icontains=requester)
     return rows
+
+
+# The scope is listed every minute (jit/schedule.py); a listing older than this has been missed.
+LISTING_STALE_AFTER = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    listed_at: dt.datetime | None
+    is_stale: bool
+
+
+def requests_freshness(scope: str) -> Freshness | None:
+    """How old the mirrored states of the requests in the publisher's JIT scope are; None when
+    requests live with each customer (their age is each tenant's last sync)."""
+    if not scope:
+        return None
+    listing = ScopeListing.objects.filter(scope=scope.rstrip("/").lower()).first()
+    if listing is None:
+        return Freshness(listed_at=None, is_stale=True)
+    return Freshness(
+        listed_at=listing.listed_at,
+        is_stale=listing.listed_at < timezone.now() - LISTING_STALE_AFTER,
+    )
 
 
 def request_page(jit: JitRequest, user: User) -> dict[str, Any]:

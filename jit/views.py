@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import scoping
 from accounts.decorators import portal_access_required, recent_sign_in_required
-from jit import hints, selectors, services
+from jit import hints, mirror, selectors, services
 from jit.errors import NotAllowed
 from jit.forms import (
     AuditFilterForm,
@@ -85,6 +85,7 @@ def requests(request: AuthedRequest) -> HttpResponse:
         "requestable": selectors.requestable_menu(request.user, MENU_LIMIT),
         "menu_limit": MENU_LIMIT,
         "policy_apps": selectors.policy_apps(request.user).filter(jit_enabled=True),
+        "freshness": selectors.requests_freshness(mirror.publisher_scope()),
     }
     return render(request, "jit/request_list.html", context)
 
