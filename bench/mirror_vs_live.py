@@ -182,7 +182,7 @@ def main() -> None:
 
     print("Filling the mirror (what the workers do once per sync interval):")
     since = _log_position(emulator)
-    sync_seconds = sync_scale.sync_everything(env, args.workers)
+    sync_seconds, _ = sync_scale.sync_everything(env, args.workers)
     started = time.perf_counter()
     adopted = jit_requests_reconcile_scope()
     scope_seconds = time.perf_counter() - started

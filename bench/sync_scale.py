@@ -26,6 +26,10 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from emulator.throttling import LIMITS  # noqa: E402
+
+READ_LIMIT = LIMITS["reads"]
+
 if TYPE_CHECKING:
     from emulator.server import EmulatorServer
 
@@ -51,7 +55,8 @@ def _worker(args: tuple[dict[str, str], list[int]]) -> tuple[int, int]:
     return len(run_ids), os.getpid()
 
 
-def sync_everything(env: dict[str, str], workers: int) -> float:
+def sync_everything(env: dict[str, str], workers: int) -> tuple[float, float]:
+    """Sync every tenant in `workers` processes; returns the seconds and ARM calls per tenant."""
     from django.db import connections
 
     from deployments.models import SyncRun
@@ -92,7 +97,7 @@ def sync_everything(env: dict[str, str], workers: int) -> float:
     print(f"  CPU: emulator {emulator_cpu:.1f} s, sync workers {workers_cpu:.1f} s")
     for run in failed[:3]:
         print(f"    failed: {run.tenant}: {run.error}")
-    return elapsed
+    return elapsed, totals["calls"] / max(len(run_ids), 1)
 
 
 def _make_full_comparison_due() -> None:
@@ -208,10 +213,62 @@ def main() -> None:
     sync_everything(env, args.workers)
     print("Resync with nothing changed, full comparison (due hourly, or after another sync):")
     _make_full_comparison_due()
-    sync_everything(env, args.workers)
+    _, calls_per_tenant = sync_everything(env, args.workers)
+    print("One application changed in Azure, its notification received, its mirror updated:")
+    one_change(emulator)
     throttled = sum(1 for r in emulator.state.requests_log if r.get("status") == 429)
     print(f"429 answers from the emulator: {throttled}")
+    burst, refill = READ_LIMIT
+    print(
+        f"ARM reads per tenant and sync: {calls_per_tenant:.1f}, against ARM's read budget of "
+        f"{burst:.0f} per subscription and principal, refilled at {refill:.0f}/s: "
+        f"a sync uses {calls_per_tenant / burst:.1%} of a full bucket"
+    )
     emulator.stop()
+
+
+def one_change(emulator: EmulatorServer) -> None:
+    """Shorten one application's JIT maximum in the emulator, then take its notification the
+    way the webhook does and run the application sync it queues, in this process."""
+    from django.db import connection
+
+    from deployments.models import ManagedApplication, SyncRun
+    from deployments.notifications import parse_notification, record_notification
+    from deployments.sync import run_application_sync
+
+    app = ManagedApplication.objects.filter(jit_enabled=True).order_by("pk").last()
+    assert app is not None
+    with emulator.state.lock:
+        record = emulator.state.applications[app.arm_id.lower()]
+        policy = dict(record.jit_access_policy or {})
+        policy["maximumJitAccessDuration"] = "PT1H"
+        record.jit_access_policy = policy
+        record.updated_at = datetime.datetime.now(datetime.UTC)
+        calls_before = emulator.state.requests_logged
+    started = time.perf_counter()
+    notification = parse_notification(
+        {
+            "eventType": "PATCH",
+            "applicationId": app.arm_id,
+            "eventTime": datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z"),
+            "provisioningState": "Succeeded",
+        }
+    )
+    record_notification(notification)
+    run = SyncRun.objects.filter(application_arm_id=app.arm_id).order_by("-pk").first()
+    assert run is not None
+    run_application_sync(run_id=run.pk)
+    elapsed = time.perf_counter() - started
+    app.refresh_from_db()
+    run.refresh_from_db()
+    with emulator.state.lock:
+        calls = emulator.state.requests_logged - calls_before
+    updated = app.jit_maximum_duration == datetime.timedelta(hours=1)
+    print(
+        f"  {elapsed * 1000:.0f} ms from notification to mirror ({'updated' if updated else 'NOT updated'}); "
+        f"{calls} ARM calls; rows created {run.rows_created}, updated {run.rows_updated}"
+    )
+    connection.close()
 
 
 if __name__ == "__main__":
