@@ -3,7 +3,9 @@ as JSON by a view with nothing else in it. What a page costs beyond this is the 
 ORM, the scope checks, the extra figures and the template.
 
 Each query takes the viewer's tenant (`%(tenant)s`: the publisher, or the customer) and the page
-size, and runs on SQLite and PostgreSQL alike. Scope is written out as the portal applies it
+size, and runs on SQLite and PostgreSQL alike. Lists whose page shows a total count it in the same
+query; the JIT requests and the audit trail, counted by their pages only up to a cap, fetch the
+page and one row more (is there a next page?). Scope is written out as the portal applies it
 (a publisher sees the applications of its offers; a customer its own tenant's).
 """
 
@@ -62,8 +64,7 @@ LIMIT %(size)s
 # A publisher's JIT requests across customers, newest first (the Requests page).
 PUBLISHER_REQUESTS = """
 SELECT j.id, j.name, j.state, j.created_at, j.start, j.duration, j.requester_name,
-       j.role_definition_id, a.name AS application, t.display_name AS customer,
-       COUNT(*) OVER () AS total
+       j.role_definition_id, a.name AS application, t.display_name AS customer
 FROM jit_jitrequest j
 JOIN deployments_managedapplication a ON a.id = j.application_id
 JOIN deployments_offer o ON o.id = a.offer_id
@@ -105,7 +106,7 @@ LIMIT %(size)s
 # A customer's JIT requests, newest first.
 CUSTOMER_REQUESTS = """
 SELECT j.id, j.name, j.state, j.created_at, j.start, j.duration, j.requester_name,
-       j.role_definition_id, a.name AS application, COUNT(*) OVER () AS total
+       j.role_definition_id, a.name AS application
 FROM jit_jitrequest j
 JOIN deployments_managedapplication a ON a.id = j.application_id
 WHERE a.customer_tenant_id = %(tenant)s
@@ -117,11 +118,11 @@ LIMIT %(size)s
 FLOORS: dict[str, tuple[str, int]] = {
     "/apps/customers/": (CUSTOMERS, 25),
     "/apps/customers/fleet/": (FLEET, 100),
-    "/jit/": (PUBLISHER_REQUESTS.format(state=""), 25),
-    "/jit/?state=Pending": (PUBLISHER_REQUESTS.format(state="AND j.state = 'Pending'"), 25),
-    "/jit/audit/": (PUBLISHER_AUDIT, 50),
+    "/jit/": (PUBLISHER_REQUESTS.format(state=""), 26),
+    "/jit/?state=Pending": (PUBLISHER_REQUESTS.format(state="AND j.state = 'Pending'"), 26),
+    "/jit/audit/": (PUBLISHER_AUDIT, 51),
     "/apps/applications/": (CUSTOMER_APPS, 25),
-    "customer /jit/": (CUSTOMER_REQUESTS, 25),
+    "customer /jit/": (CUSTOMER_REQUESTS, 26),
 }
 
 

@@ -15,6 +15,7 @@ same middleware, and the ratio of the two p95s. Asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -199,6 +200,7 @@ def main() -> None:
     parser.add_argument("--apps-per-tenant", type=int, default=5)
     parser.add_argument("--runs-per-tenant", type=int, default=1, help="sync history per tenant")
     parser.add_argument("--requests-per-app", type=int, default=10)
+    parser.add_argument("--json", help="also write the figures to this file (bench/growth.py)")
     parser.add_argument("--repeat", type=int, default=40)
     args = parser.parse_args()
 
@@ -242,6 +244,7 @@ def main() -> None:
         f"{'floor p50':>9} {'floor p95':>9} {'p95/floor':>9}"
     )
     floor_keys = list(floors.FLOORS)
+    figures: dict[str, dict[str, float]] = {}
     for who, user in (("publisher", pat), ("customer", alice)):
         client = Client()
         client.force_login(user)
@@ -250,6 +253,7 @@ def main() -> None:
             timings, queries = measure(client, url, args.repeat)
             p50, p95 = statistics.median(timings), _p95(timings)
             line = f"{who + ' ' + url:40} {p50:7.1f} {p95:7.1f} {queries:7d}"
+            figures[f"{who} {url}"] = {"p50": p50, "p95": p95, "queries": queries}
             if floor is not None:
                 floor_url = f"/_floor/{floor_keys.index(floor)}/{tenant_pk}/"
                 floor_timings, _ = measure(client, floor_url, args.repeat)
@@ -258,7 +262,10 @@ def main() -> None:
                     f" {statistics.median(floor_timings):9.1f} {floor_p95:9.1f}"
                     f" {p95 / floor_p95:8.1f}x"
                 )
+                figures[f"{who} {url}"]["floor_p95"] = floor_p95
             print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
 
 
 def _p95(timings: list[float]) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import multiprocessing
 import os
 import resource
@@ -181,6 +182,7 @@ def main() -> None:
     parser.add_argument("--apps-per-tenant", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-throttling", action="store_true")
+    parser.add_argument("--json", help="also write the figures to this file (bench/growth.py)")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -208,14 +210,22 @@ def main() -> None:
     connection.close()
 
     print("First full sync:")
-    sync_everything(env, args.workers)
+    first, _ = sync_everything(env, args.workers)
     print("Resync with nothing changed (each subscription confirmed by its listings' digest):")
-    sync_everything(env, args.workers)
+    no_change, _ = sync_everything(env, args.workers)
     print("Resync with nothing changed, full comparison (due hourly, or after another sync):")
     _make_full_comparison_due()
-    _, calls_per_tenant = sync_everything(env, args.workers)
+    full, calls_per_tenant = sync_everything(env, args.workers)
     print("One application changed in Azure, its notification received, its mirror updated:")
-    one_change(emulator)
+    change_ms = one_change(emulator)
+    if args.json:
+        figures = {
+            "first sync s": first,
+            "no-change resync s": no_change,
+            "full comparison s": full,
+            "one change ms": change_ms,
+        }
+        Path(args.json).write_text(json.dumps(figures))
     throttled = sum(1 for r in emulator.state.requests_log if r.get("status") == 429)
     print(f"429 answers from the emulator: {throttled}")
     burst, refill = READ_LIMIT
@@ -227,7 +237,7 @@ def main() -> None:
     emulator.stop()
 
 
-def one_change(emulator: EmulatorServer) -> None:
+def one_change(emulator: EmulatorServer) -> float:
     """Shorten one application's JIT maximum in the emulator, then take its notification the
     way the webhook does and run the application sync it queues, in this process."""
     from django.db import connection
@@ -269,6 +279,7 @@ def one_change(emulator: EmulatorServer) -> None:
         f"{calls} ARM calls; rows created {run.rows_created}, updated {run.rows_updated}"
     )
     connection.close()
+    return elapsed * 1000
 
 
 if __name__ == "__main__":
