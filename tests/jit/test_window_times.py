@@ -2,6 +2,7 @@
 forward on Sunday 28 March at 02:00, back on Sunday 31 October at 03:00)."""
 
 import datetime as dt
+import itertools
 import zoneinfo
 
 import pytest
@@ -31,8 +32,8 @@ def sunday_slots(start: str, end: str, around: dt.date, zone: str = "Europe/Berl
     )
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_an_ordinary_window_is_read_in_its_time_zone() -> None:
@@ -119,4 +120,4 @@ def test_a_year_of_daily_windows_is_never_empty_or_inverted_but_for_skipped_hour
     )
     assert 360 <= len(found) <= 365
     assert all(s.ends_at > s.starts_at for s in found)
-    assert all(a.ends_at <= b.starts_at for a, b in zip(found, found[1:], strict=False))
+    assert all(a.ends_at <= b.starts_at for a, b in itertools.pairwise(found))
