@@ -248,7 +248,7 @@ def jit_policy_update(
     """Record a policy change and queue the PATCH of the app's jitAccessPolicy as the admin.
 
     An approval window that has the policy switched ends now: the explicit change wins."""
-    from jit.windows import window_yield_to_policy_change
+    from jit.window_services import window_yield_to_policy_change
 
     with transaction.atomic():
         window_yield_to_policy_change(application=application, by=by)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import portal_access_required, recent_sign_in_required
 from deployments.models import ManagedApplication
-from jit import selectors, windows
+from jit import selectors, window_services, windows
 from jit.window_display import banners, local_span, next_window
 from jit.window_forms import ApprovalWindowForm
 from jit.window_models import ApprovalWindow, ApprovalWindowOccurrence
@@ -74,7 +74,7 @@ def _saved(
     form: ApprovalWindowForm,
     window: ApprovalWindow | None,
 ) -> HttpResponse:
-    saved = windows.approval_window_save(
+    saved = window_services.approval_window_save(
         application=app, by=request.user, window=window, **form.cleaned_data
     )
     upcoming = windows.next_slot(saved, timezone.now()) if saved.enabled else None
@@ -90,7 +90,7 @@ def _saved(
 def _deleted(
     request: AuthedRequest, app: ManagedApplication, window: ApprovalWindow
 ) -> HttpResponse:
-    windows.approval_window_delete(window=window, by=request.user)
+    window_services.approval_window_delete(window=window, by=request.user)
     messages.success(request, "Window deleted. If it was open, manual approval is being restored.")
     return redirect("jit:windows", app_pk=app.pk)
 

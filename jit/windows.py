@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -35,8 +34,6 @@ from jit.services import current_policy, policy_json
 from jit.window_models import ApprovalWindow, ApprovalWindowOccurrence, OccurrenceState
 from jit.window_times import Slot, slots
 from portal.queueing import publish_on_commit
-
-log = logging.getLogger(__name__)
 
 S = OccurrenceState
 Action = AuditEvent.Action
@@ -92,105 +89,7 @@ def sign_in_problem(user: User | None, application: ManagedApplication) -> str:
     return ""
 
 
-# Saving, disabling, deleting ----------------------------------------------------------------
-
-
-def approval_window_save(
-    *,
-    application: ManagedApplication,
-    by: User,
-    weekdays: list[int],
-    start_time: dt.time,
-    end_time: dt.time,
-    time_zone: str,
-    enabled: bool = True,
-    window: ApprovalWindow | None = None,
-    now: dt.datetime | None = None,
-) -> ApprovalWindow:
-    """Create or change a window; the person saving it is the one it acts as from now on.
-
-    Changes apply from the next occurrence: one under way keeps its planned end, unless the
-    window is disabled, which restores the approval mode now."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        if window is None:
-            window = ApprovalWindow(application=application, created_by=by, created_at=now)
-        window.weekdays = sorted(set(weekdays))
-        window.start_time, window.end_time = start_time, end_time
-        window.time_zone, window.enabled = time_zone, enabled
-        window.acts_as, window.updated_at, window.effective_from = by, now, now
-        window.planned_until = None
-        window.save()
-        _drop_future(window)
-        if not enabled:
-            _end_now(window, now, by=by, why=f"{by} disabled the window")
-    return window
-
-
-def approval_window_delete(
-    *, window: ApprovalWindow, by: User, now: dt.datetime | None = None
-) -> None:
-    """Delete a window (kept for the history of its occurrences); one under way is closed now."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        ApprovalWindow.objects.filter(pk=window.pk).update(
-            deleted_at=now, enabled=False, updated_at=now
-        )
-        _drop_future(window)
-        _end_now(window, now, by=by, why=f"{by} deleted the window")
-
-
-def _drop_future(window: ApprovalWindow) -> None:
-    ApprovalWindowOccurrence.objects.filter(
-        window=window, state__in=[S.SCHEDULED, S.NOTIFIED]
-    ).delete()
-
-
-def _end_now(window: ApprovalWindow, now: dt.datetime, *, by: User, why: str) -> None:
-    active = ApprovalWindowOccurrence.objects.filter(
-        window=window, state__in=[S.OPENING, S.OPEN], ends_at__gt=now
-    )
-    for occurrence in active:
-        ApprovalWindowOccurrence.objects.filter(pk=occurrence.pk).update(
-            ends_at=now, note=f"Ended early: {why}."
-        )
-        occurrence.refresh_from_db()
-        _close_one(occurrence, now)
-
-
-def window_yield_to_policy_change(*, application: ManagedApplication, by: User) -> int:
-    """An admin changed the policy here while a window had it switched: their change wins, the
-    window ends now and will not restore anything. Call inside the change's transaction."""
-    now = timezone.now()
-    ended = 0
-    found = ApprovalWindowOccurrence.objects.filter(application=application).filter(
-        Q(state__in=[S.OPENING, S.OPEN, S.CLOSING]) | Q(state=S.FAILED, failed_step="restore")
-    )
-    for occurrence in found.select_related("window", "opened_as"):
-        changed = ApprovalWindowOccurrence.objects.filter(
-            pk=occurrence.pk, state=occurrence.state
-        ).update(
-            state=S.CLOSED,
-            closed_at=now,
-            retry_restore_at=None,
-            note=f"Ended early: {by} changed the policy; their change stands.",
-        )
-        if not changed:
-            continue
-        ended += 1
-        for operation_id in (occurrence.open_operation_id, occurrence.close_operation_id):
-            _withdraw(operation_id, f"Superseded by {by}'s policy change.")
-        _audit(
-            occurrence,
-            Action.WINDOW_ENDED_BY_POLICY_CHANGE,
-            f"{by} changed the JIT policy while the window was {occurrence.get_state_display()}"
-            ". Their change stands; the window will not restore the approval mode.",
-            actor=by,
-        )
-    return ended
-
-
-def _withdraw(operation_id: int | None, message: str) -> bool:
+def withdraw_operation(operation_id: int | None, message: str) -> bool:
     """Stop an operation that no worker has claimed yet; True when it will never run."""
     if operation_id is None:
         return False
@@ -275,7 +174,7 @@ def _announce(now: dt.datetime) -> int:
             if ApprovalWindowOccurrence.objects.filter(pk=occurrence.pk, state=S.SCHEDULED).update(
                 state=S.NOTIFIED, notified_at=now
             ):
-                _audit(
+                audit_occurrence(
                     occurrence,
                     Action.WINDOW_NOTICE,
                     "Approvers told that requests made during the window are approved "
@@ -336,7 +235,7 @@ def _open_one(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> bool:
         ApprovalWindowOccurrence.objects.filter(pk=occurrence.pk).update(
             state=S.OPEN, previous_approval_mode=app.jit_approval_mode, switched=False
         )
-        _audit(
+        audit_occurrence(
             occurrence,
             Action.WINDOW_ALREADY_AUTOMATIC,
             f"The policy was already {app.get_jit_approval_mode_display()} (not manual): "
@@ -367,7 +266,7 @@ def _confirm_opening(now: dt.datetime, result: TickResult) -> None:
                 if ApprovalWindowOccurrence.objects.filter(
                     pk=occurrence.pk, state=S.OPENING
                 ).update(state=S.OPEN):
-                    _audit(
+                    audit_occurrence(
                         occurrence,
                         Action.WINDOW_OPENED,
                         "Approval switched to automatic: requests made until the window ends "
@@ -386,7 +285,7 @@ def _fail_open(occurrence: ApprovalWindowOccurrence, message: str) -> bool:
         state=S.FAILED, failed_step="open", note=message
     ):
         return False
-    _audit(occurrence, Action.WINDOW_OPEN_FAILED, message)
+    audit_occurrence(occurrence, Action.WINDOW_OPEN_FAILED, message)
     return True
 
 
@@ -395,18 +294,20 @@ def _close_due(now: dt.datetime, result: TickResult) -> None:
         state__in=[S.OPENING, S.OPEN], ends_at__lte=now
     ).select_related("window", "application", "open_operation", "opened_as")
     for occurrence in ended:
-        if _close_one(occurrence, now):
+        if close_occurrence(occurrence, now):
             result.closed += 1
 
 
-def _close_one(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> bool:
+def close_occurrence(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> bool:
     if occurrence.state == S.OPENING:
         operation = occurrence.open_operation
         if operation is None or operation.status == Operation.Status.RUNNING:
             return False  # a worker holds the switch (or the sweep will): wait for its outcome
         if operation.status == Operation.Status.QUEUED:
             with transaction.atomic():
-                if _withdraw(operation.pk, "The approval window ended before it was sent."):
+                if withdraw_operation(
+                    operation.pk, "The approval window ended before it was sent."
+                ):
                     _fail_open(
                         occurrence,
                         "The window ended before Azure could be asked to switch; nothing "
@@ -419,7 +320,9 @@ def _close_one(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> bool:
             if ApprovalWindowOccurrence.objects.filter(pk=occurrence.pk, state=S.OPENING).update(
                 state=S.OPEN
             ):
-                _audit(occurrence, Action.WINDOW_OPENED, "Approval switched to automatic.")
+                audit_occurrence(
+                    occurrence, Action.WINDOW_OPENED, "Approval switched to automatic."
+                )
         occurrence.refresh_from_db()
     with transaction.atomic():
         if not ApprovalWindowOccurrence.objects.filter(pk=occurrence.pk, state=S.OPEN).update(
@@ -530,7 +433,7 @@ def _restore_failed(occurrence: ApprovalWindowOccurrence, now: dt.datetime, prob
         if ApprovalWindowOccurrence.objects.filter(pk=occurrence.pk, state=S.CLOSING).update(
             state=S.FAILED, failed_step="restore", note=message, retry_restore_at=None
         ):
-            _audit(
+            audit_occurrence(
                 occurrence,
                 Action.WINDOW_RESTORE_FAILED,
                 f"{message} The portal gave up after {attempts} attempts.",
@@ -541,7 +444,7 @@ def _restore_failed(occurrence: ApprovalWindowOccurrence, now: dt.datetime, prob
         pk=occurrence.pk, state=S.CLOSING, retry_restore_at=None
     ).update(retry_restore_at=now + wait, note=message, failed_step="restore")
     if recorded and attempts <= 1:  # loud once; again when the portal gives up
-        _audit(
+        audit_occurrence(
             occurrence,
             Action.WINDOW_RESTORE_FAILED,
             f"{message} The portal tries again, up to {MAX_RESTORE_ATTEMPTS} times.",
@@ -559,7 +462,7 @@ def _finish(
         state=S.CLOSED, closed_at=now, retry_restore_at=None, failed_step="", note=reason
     ):
         return False
-    _audit(occurrence, action, reason)
+    audit_occurrence(occurrence, action, reason)
     return True
 
 
@@ -572,7 +475,7 @@ def _queue(operation: Operation) -> None:
     publish_on_commit(tasks.submit_operation, operation.pk)
 
 
-def _audit(
+def audit_occurrence(
     occurrence: ApprovalWindowOccurrence, action: str, reason: str, actor: User | None = None
 ) -> AuditEvent:
     window = occurrence.window

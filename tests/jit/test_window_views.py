@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from accounts.models import User
 from deployments.models import ManagedApplication
-from jit import windows
+from jit import window_services
 from jit.window_forms import ApprovalWindowForm
 from jit.window_models import ApprovalWindow, ApprovalWindowOccurrence, OccurrenceState
 from tests.jit.test_views import as_
@@ -46,7 +46,7 @@ def a_window(app: ManagedApplication, by: User, **changes: object) -> ApprovalWi
         "time_zone": "Europe/Berlin",
     }
     fields.update(changes)
-    return windows.approval_window_save(application=app, by=by, **fields)  # type: ignore[arg-type]
+    return window_services.approval_window_save(application=app, by=by, **fields)  # type: ignore[arg-type]
 
 
 def test_admin_adds_a_window_and_sees_when_it_opens_next(

@@ -15,7 +15,7 @@ from azure_gateway.records import JitPolicy
 from deployments import sync
 from deployments.models import ManagedApplication, SyncRun
 from emulator.server import EmulatorServer
-from jit import outbox, services, tasks, windows
+from jit import outbox, services, tasks, window_services, windows
 from jit.models import AuditEvent, JitRequest, Operation, State
 from jit.window_display import banners
 from jit.window_models import ApprovalWindow, ApprovalWindowOccurrence, OccurrenceState
@@ -41,7 +41,7 @@ def window_for(app: ManagedApplication, by: User, **changes: object) -> Approval
         "time_zone": "Europe/Berlin",
     }
     fields.update(changes)
-    return windows.approval_window_save(application=app, by=by, now=SAVED, **fields)  # type: ignore[arg-type]
+    return window_services.approval_window_save(application=app, by=by, now=SAVED, **fields)  # type: ignore[arg-type]
 
 
 def work() -> int:
@@ -413,7 +413,7 @@ def test_disabling_an_open_window_restores_now(
 ) -> None:
     occurrence = open_window(monitoring, admin)
     window = occurrence.window
-    windows.approval_window_save(
+    window_services.approval_window_save(
         application=monitoring,
         by=admin,
         window=window,
@@ -438,7 +438,7 @@ def test_deleting_an_open_window_restores_now(
     admin: User, monitoring: ManagedApplication, azure: EmulatorServer
 ) -> None:
     occurrence = open_window(monitoring, admin)
-    windows.approval_window_delete(
+    window_services.approval_window_delete(
         window=occurrence.window, by=admin, now=STARTS + dt.timedelta(hours=1)
     )
     work()
@@ -452,7 +452,7 @@ def test_deleting_an_open_window_restores_now(
 def test_a_slot_under_way_when_the_window_is_saved_is_not_opened(
     admin: User, monitoring: ManagedApplication
 ) -> None:
-    windows.approval_window_save(
+    window_services.approval_window_save(
         application=monitoring,
         by=admin,
         weekdays=[6],
