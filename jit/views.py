@@ -32,7 +32,7 @@ from jit.forms import (
     RequestListForm,
     RevokeForm,
 )
-from jit.models import JitRequest
+from jit.models import JitRequest, State
 from portal import rate_limits
 from portal.types import AuthedRequest
 
@@ -102,7 +102,8 @@ def request_detail(request: AuthedRequest, pk: UUID) -> HttpResponse:
         "past": selectors.past_elevations(jit),
         "hints": hints.request_hints(jit),
         "window_banners": window_display.banners(
-            selectors.policy_apps(request.user).filter(pk=jit.application_id)
+            selectors.policy_apps(request.user).filter(pk=jit.application_id),
+            pending_since=jit.created_at if jit.state == State.PENDING else None,
         ),
     }
     return render(request, "jit/request_detail.html", context)

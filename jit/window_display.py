@@ -3,6 +3,7 @@ the banners of windows that are open, switching, or failed."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -75,9 +76,13 @@ class Banner:
 
 
 def banners(
-    applications: QuerySet[ManagedApplication], now: dt.datetime | None = None
+    applications: QuerySet[ManagedApplication],
+    now: dt.datetime | None = None,
+    *,
+    pending_since: dt.datetime | None = None,
 ) -> list[Banner]:
-    """One banner per occurrence that is switching, open, or failed, on these apps."""
+    """One banner per occurrence that is switching, open, or failed, on these apps; on the page
+    of a request pending since `pending_since`, saying whether the window approves it."""
     now = now or timezone.now()
     found = (
         ApprovalWindowOccurrence.objects.needing_attention(now)
@@ -85,7 +90,18 @@ def banners(
         .select_related("window", "application", "application__customer_tenant")
         .order_by("starts_at")
     )
-    return [banner_for(occurrence, now) for occurrence in found]
+    shown = []
+    for occurrence in found:
+        banner = banner_for(occurrence, now)
+        opened = occurrence.opened_at
+        if pending_since and occurrence.switched and opened and pending_since < opened:
+            banner = dataclasses.replace(
+                banner,
+                text=banner.text + " This request was made before the window opened: Azure "
+                "does not approve it automatically, it needs a decision.",
+            )
+        shown.append(banner)
+    return shown
 
 
 def banner_for(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> Banner:
@@ -133,8 +149,8 @@ def banner_for(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> Banner
         )
     return Banner(
         "warning",
-        f"Approval window open on {app.name} until {end} {tz}",
-        f"{span}: requests made now are approved automatically by Azure. Requests that were "
+        f"Approval window open on {app.name}: requests are approved automatically",
+        f"Window {span}. Requests made now are approved by Azure without a decision; requests "
         f"already pending when it opened still need a decision. Manual approval returns at "
         f"{end} ({tz}).",
         app,

@@ -51,7 +51,12 @@ class ApprovalWindowForm(forms.Form):
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={"invalid_choice": "Pick a time zone from the list."},
     )
-    enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
+    enabled = forms.BooleanField(
+        label="Enabled",
+        required=False,
+        initial=True,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
 
     def __init__(
         self,

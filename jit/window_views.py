@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -120,5 +121,6 @@ def _context(
         ],
         "history": [(o, local_span(o.starts_at, o.ends_at, o.window.time_zone)) for o in history],
         "next_window": next_window(app, now),
+        "notice_hours": settings.APPROVAL_WINDOW_NOTICE_HOURS,
         "window_banners": banners(ManagedApplication.objects.filter(pk=app.pk), now),
     }
