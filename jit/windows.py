@@ -386,14 +386,14 @@ def _confirm_closing(now: dt.datetime, result: TickResult) -> None:
             ):
                 # Manual again (restored in Azure, or the restore's answer was mirrored).
                 done = operation is not None and operation.status == Operation.Status.DONE
+                mode = occurrence.application.get_jit_approval_mode_display()
+                reason = (
+                    "Manual approval restored."
+                    if done
+                    else f"Window ended; approval was set back in Azure (now {mode})."
+                )
                 if _finish(
-                    occurrence,
-                    now,
-                    Action.WINDOW_CLOSED,
-                    "Window ended; approval is "
-                    f"{occurrence.application.get_jit_approval_mode_display()} again"
-                    + ("." if done else " (set in Azure)."),
-                    from_states=(S.CLOSING, S.FAILED),
+                    occurrence, now, Action.WINDOW_CLOSED, reason, from_states=(S.CLOSING, S.FAILED)
                 ):
                     result.closed += 1
                 continue
