@@ -62,9 +62,18 @@ def next_window(
     found = []
     for window in ApprovalWindow.objects.live().filter(application=application):
         slot = next_slot(window, now)
+        if slot is not None and slot.starts_at <= now and _already_over(window, slot):
+            # Ended early (a policy change) or failed: what comes next is next week's.
+            slot = next_slot(window, slot.ends_at)
         if slot is not None:
             found.append(NextWindow(window, slot, slot.starts_at <= now))
     return min(found, key=lambda n: n.slot.starts_at, default=None)
+
+
+def _already_over(window: ApprovalWindow, slot: Slot) -> bool:
+    return ApprovalWindowOccurrence.objects.filter(
+        window=window, starts_at=slot.starts_at, state__in=[S.CLOSED, S.FAILED]
+    ).exists()
 
 
 @dataclass(frozen=True)
@@ -158,10 +167,12 @@ def banner_for(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> Banner
 
 
 def switched_occurrence(application: ManagedApplication) -> ApprovalWindowOccurrence | None:
-    """The occurrence that has this app's approval switched to automatic right now, if any."""
+    """The occurrence that has (or may have) switched this app's approval to automatic and not
+    restored it yet: open, or with its restore pending or failed."""
     return (
-        ApprovalWindowOccurrence.objects.filter(
-            application=application, switched=True, state__in=[S.OPENING, S.OPEN]
+        ApprovalWindowOccurrence.objects.filter(application=application, switched=True)
+        .filter(
+            Q(state__in=[S.OPENING, S.OPEN, S.CLOSING]) | Q(state=S.FAILED, failed_step="restore")
         )
         .order_by("-starts_at")
         .first()

@@ -424,14 +424,14 @@ def _confirm_closing(now: dt.datetime, result: TickResult) -> None:
 
 def _restore_failed(occurrence: ApprovalWindowOccurrence, now: dt.datetime, problem: str) -> None:
     attempts = occurrence.restore_attempts
-    message = (
-        f"{occurrence.application.name} is still on automatic approval: {problem} "
-        "Set approval back to manual in the Azure portal (the application's JIT access "
-        "configuration), or here on its JIT policy page."
+    note = (
+        f"{problem} Set approval back to manual in the Azure portal (the application's JIT "
+        "access configuration), or here on its JIT policy page."
     )
+    message = f"{occurrence.application.name} is still on automatic approval: {note}"
     if attempts >= MAX_RESTORE_ATTEMPTS:
         if ApprovalWindowOccurrence.objects.filter(pk=occurrence.pk, state=S.CLOSING).update(
-            state=S.FAILED, failed_step="restore", note=message, retry_restore_at=None
+            state=S.FAILED, failed_step="restore", note=note, retry_restore_at=None
         ):
             audit_occurrence(
                 occurrence,
@@ -442,7 +442,7 @@ def _restore_failed(occurrence: ApprovalWindowOccurrence, now: dt.datetime, prob
     wait = min(RESTORE_FIRST_RETRY * 2 ** (attempts - 1), RESTORE_LONGEST_WAIT)
     recorded = ApprovalWindowOccurrence.objects.filter(
         pk=occurrence.pk, state=S.CLOSING, retry_restore_at=None
-    ).update(retry_restore_at=now + wait, note=message, failed_step="restore")
+    ).update(retry_restore_at=now + wait, note=note, failed_step="restore")
     if recorded and attempts <= 1:  # loud once; again when the portal gives up
         audit_occurrence(
             occurrence,

@@ -84,3 +84,52 @@ def test_customer_admin_sets_up_an_approval_window(demo: dict[str, Tenant], page
     expect(page.get_by_text("Approval window open on fabrikam-monitoring")).to_be_visible()
     expect(page.get_by_text("made before the window opened")).to_be_visible()
     screenshot(page, "admin-request-window-open")
+
+
+def test_a_restore_that_failed_is_loud_on_the_policy_page(
+    demo: dict[str, Tenant], page: Page
+) -> None:
+    from accounts.models import EntraCredential, User
+    from jit import window_services
+
+    app = ManagedApplication.objects.get(name="fabrikam-monitoring")
+    sign_in(page, "Alice Archer")  # her sign-in is what the window will act with
+    alice = User.objects.get(display_name="Alice Archer")
+    # A window that ended an hour ago (today, from four hours ago, for three hours).
+    start = timezone.now().astimezone(BERLIN).replace(minute=0, second=0, microsecond=0)
+    start -= dt.timedelta(hours=4)
+    window = window_services.approval_window_save(
+        application=app,
+        by=alice,
+        weekdays=[start.weekday()],
+        start_time=start.time(),
+        end_time=(start + dt.timedelta(hours=3)).time(),
+        time_zone="Europe/Berlin",
+        now=timezone.now() - dt.timedelta(days=7),
+    )
+    opened = start.astimezone(dt.UTC) + dt.timedelta(minutes=1)
+    windows.approval_windows_tick(now=opened)
+    assert run_queued_operations() == 1
+    windows.approval_windows_tick(now=opened)
+    assert (
+        ApprovalWindowOccurrence.objects.filter(window=window, state=OccurrenceState.OPEN).count()
+        == 1
+    )
+
+    EntraCredential.objects.filter(user=alice).delete()  # she signed out everywhere
+    windows.approval_windows_tick()  # now, an hour after its end: the restore cannot run
+
+    page.context.clear_cookies()
+    sign_in(page, "Carol Chen")
+    page.goto(f"/jit/apps/{app.pk}/policy/")
+    alert = page.get_by_role("alert").filter(has_text="still on automatic approval")
+    expect(alert).to_contain_text("could not be restored")
+    expect(alert).to_contain_text("Azure portal")
+    expect(alert).to_contain_text("keeps trying")
+    # The form starts from the mode to restore, so one click on Save fixes it.
+    expect(page.get_by_label("Manual: an approver must approve each request")).to_be_checked()
+    screenshot(page, "admin-policy-restore-failed")
+
+    page.goto(f"/jit/apps/{app.pk}/windows/{window.pk}/")
+    expect(page.get_by_role("button", name="Save window")).to_be_visible()
+    screenshot(page, "admin-approval-window-edit")

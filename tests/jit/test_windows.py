@@ -340,6 +340,7 @@ def test_an_admin_refused_by_azure_fails_the_open_with_a_mail(
     signed_in: Callable[[User], User],
     monitoring: ManagedApplication,
     azure: EmulatorServer,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     # An admin in the portal whose Azure role is only Reader: ARM refuses the PATCH.
     Membership.objects.create(user=bob, tenant=monitoring.customer_tenant, role=Role.CUSTOMER_ADMIN)
@@ -347,7 +348,11 @@ def test_an_admin_refused_by_azure_fails_the_open_with_a_mail(
     window = window_for(monitoring, bob)
     tick(STARTS + MINUTE)
     work()
-    tick(STARTS + 2 * MINUTE)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        tick(STARTS + 2 * MINUTE)
+    assert [m.to for m in mail.outbox] == [[bob.email]]  # the tenant's only admin here
+    assert "did not open" in mail.outbox[0].subject
     occurrence = occurrence_at(window)
     assert (occurrence.state, occurrence.failed_step) == (S.FAILED, "open")
     assert "Approval stays manual" in occurrence.note
@@ -490,3 +495,46 @@ def test_requests_made_in_the_window_are_approved_by_azure_not_by_the_portal(
     assert jit.state == State.APPROVED
     assert not jit.operations.filter(kind="decide").exists()
     assert JitRequest.objects.filter(state=State.APPROVED).count() == 1
+
+
+def test_a_blocked_admin_cannot_open_a_window(admin: User, monitoring: ManagedApplication) -> None:
+    window = window_for(monitoring, admin)
+    User.objects.filter(pk=admin.pk).update(is_active=False)
+    tick(STARTS + MINUTE)
+    occurrence = occurrence_at(window)
+    assert (occurrence.state, occurrence.failed_step) == (S.FAILED, "open")
+    assert "blocked" in occurrence.note
+    assert not Operation.objects.exists()
+
+
+def test_a_sign_in_entra_no_longer_renews_makes_the_restore_loud_until_she_signs_in_again(
+    admin: User,
+    signed_in: Callable[[User], User],
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    occurrence = open_window(monitoring, admin)
+    # Her cached ARM token has expired and Entra refuses the stored refresh token.
+    EntraCredential.objects.filter(user=admin).update(
+        arm_token_expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        tick(ENDS + MINUTE)
+        work()
+        tick(ENDS + 2 * MINUTE)
+    occurrence.refresh_from_db()
+    assert occurrence.close_operation is not None
+    assert occurrence.close_operation.error_code == "SignInRequired"
+    assert occurrence.state == S.CLOSING and occurrence.retry_restore_at is not None
+    assert any("still on automatic" in m.subject for m in mail.outbox)
+    assert azure_mode(azure, monitoring) == "AutoApprove"
+
+    signed_in(admin)  # she signs in to the portal again
+    tick(occurrence.retry_restore_at)
+    work()
+    tick(occurrence.retry_restore_at + MINUTE)
+    occurrence.refresh_from_db()
+    assert occurrence.state == S.CLOSED
+    assert azure_mode(azure, monitoring) == "ManualApprove"
