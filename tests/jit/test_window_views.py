@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from accounts.models import User
 from deployments.models import ManagedApplication
-from jit import window_services
+from jit import window_services, windows
 from jit.window_forms import ApprovalWindowForm
 from jit.window_models import ApprovalWindow, ApprovalWindowOccurrence, OccurrenceState
 from tests.jit.test_views import as_
@@ -229,3 +229,18 @@ def test_the_windows_page_never_fails_on_hostile_input(
     if response.status_code == 200:
         assert ApprovalWindow.objects.count() == before
     ApprovalWindow.objects.all().delete()  # keep the next example free of overlaps
+
+
+def test_window_events_show_in_the_audit_trail(
+    client: Client, alice: User, monitoring: ManagedApplication
+) -> None:
+    window = a_window(monitoring, alice, weekdays=list(range(7)))
+    windows.approval_windows_tick(now=timezone.now())
+    first = ApprovalWindowOccurrence.objects.filter(window=window).order_by("starts_at").first()
+    assert first is not None
+    windows.approval_windows_tick(now=first.starts_at - dt.timedelta(hours=1))
+    page = as_(client, alice).get(reverse("jit:audit")).content.decode()
+    assert "Approval window announced" in page
+    assert "Approval window (set up by Alice Archer)" in page
+    csv = b"".join(as_(client, alice).get(reverse("jit:audit_csv")).streaming_content).decode()
+    assert "Approval window announced" in csv
