@@ -2,8 +2,11 @@
 another tenant gets 404; hostile input is refused with a message, never a 500."""
 
 import datetime as dt
+from collections.abc import Iterator
+from typing import cast
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -242,5 +245,6 @@ def test_window_events_show_in_the_audit_trail(
     page = as_(client, alice).get(reverse("jit:audit")).content.decode()
     assert "Approval window announced" in page
     assert "Approval window (set up by Alice Archer)" in page
-    csv = b"".join(as_(client, alice).get(reverse("jit:audit_csv")).streaming_content).decode()
+    response = cast(StreamingHttpResponse, as_(client, alice).get(reverse("jit:audit_csv")))
+    csv = b"".join(cast(Iterator[bytes], response.streaming_content)).decode()
     assert "Approval window announced" in csv
