@@ -89,12 +89,18 @@ def sign_in_problem(user: User | None, application: ManagedApplication) -> str:
     return ""
 
 
-def withdraw_operation(operation_id: int | None, message: str) -> bool:
-    """Stop an operation that no worker has claimed yet; True when it will never run."""
+def withdraw_operation(
+    operation_id: int | None, message: str, *, only_untried: bool = False
+) -> bool:
+    """Stop an operation that no worker holds now (and, with `only_untried`, none ever tried);
+    True when it will never run again."""
     if operation_id is None:
         return False
+    waiting = Operation.objects.filter(pk=operation_id, status=Operation.Status.QUEUED)
+    if only_untried:
+        waiting = waiting.filter(attempts=0)
     return bool(
-        Operation.objects.filter(pk=operation_id, status=Operation.Status.QUEUED).update(
+        waiting.update(
             status=Operation.Status.FAILED,
             finished_at=timezone.now(),
             error_code="Withdrawn",
@@ -304,9 +310,13 @@ def close_occurrence(occurrence: ApprovalWindowOccurrence, now: dt.datetime) -> 
         if operation is None or operation.status == Operation.Status.RUNNING:
             return False  # a worker holds the switch (or the sweep will): wait for its outcome
         if operation.status == Operation.Status.QUEUED:
+            # Only a switch never tried is known not to have reached Azure; one tried already
+            # (a lost answer, a retry pending) may have, so it is left to finish and restored.
             with transaction.atomic():
                 if withdraw_operation(
-                    operation.pk, "The approval window ended before it was sent."
+                    operation.pk,
+                    "The approval window ended before it was sent.",
+                    only_untried=True,
                 ):
                     _fail_open(
                         occurrence,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from accounts.models import EntraCredential, Membership, Role, User
-from azure_gateway import gateway_for_token
+from azure_gateway import Transient, gateway_for_token
 from azure_gateway.records import JitPolicy
 from deployments import sync
 from deployments.models import ManagedApplication, SyncRun
@@ -537,4 +537,31 @@ def test_a_sign_in_entra_no_longer_renews_makes_the_restore_loud_until_she_signs
     tick(occurrence.retry_restore_at + MINUTE)
     occurrence.refresh_from_db()
     assert occurrence.state == S.CLOSED
+    assert azure_mode(azure, monitoring) == "ManualApprove"
+
+
+def test_a_switch_whose_answer_was_lost_is_not_taken_for_unsent(
+    admin: User,
+    monitoring: ManagedApplication,
+    azure: EmulatorServer,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    window = window_for(monitoring, admin)
+    with django_capture_on_commit_callbacks(execute=False):
+        tick(STARTS + MINUTE)
+    operation = occurrence_at(window).open_operation
+    assert operation is not None
+    # Azure carries the PATCH out but the answer never arrives: the outbox retries later.
+    azure.inject_fault(kind="lost_answer", count=1, method="PATCH")
+    with pytest.raises(Transient):
+        outbox.operation_submit(operation_id=operation.pk)
+    assert azure_mode(azure, monitoring) == "AutoApprove"
+    tick(ENDS + MINUTE)  # not withdrawn: it may have (and did) reach Azure
+    assert occurrence_at(window).state == S.OPENING
+
+    tasks.submit_operation(operation.pk)  # the retry
+    tick(ENDS + 2 * MINUTE)
+    work()
+    tick(ENDS + 3 * MINUTE)
+    assert occurrence_at(window).state == S.CLOSED
     assert azure_mode(azure, monitoring) == "ManualApprove"
