@@ -248,3 +248,18 @@ def test_window_events_show_in_the_audit_trail(
     response = cast(StreamingHttpResponse, as_(client, alice).get(reverse("jit:audit_csv")))
     csv = b"".join(cast(Iterator[bytes], response.streaming_content)).decode()
     assert "Approval window announced" in csv
+
+
+def test_a_window_on_an_automatic_app_says_it_changes_nothing(
+    client: Client, alice: User, backup: ManagedApplication
+) -> None:
+    window_services.approval_window_save(
+        application=backup,
+        by=alice,
+        weekdays=[6],
+        start_time=dt.time(2),
+        end_time=dt.time(6),
+        time_zone="UTC",
+    )
+    page = as_(client, alice).get(windows_url(backup)).content.decode()
+    assert "would change nothing and restore nothing" in page
