@@ -13,7 +13,7 @@ from deployments.models import ManagedApplication
 from jit import windows
 from jit.models import JitRequest
 from jit.window_models import ApprovalWindow, ApprovalWindowOccurrence, OccurrenceState
-from tests.e2e.conftest import run_queued_operations, screenshot, sign_in
+from tests.e2e.conftest import assert_accessible, run_queued_operations, screenshot, sign_in
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -46,6 +46,7 @@ def test_customer_admin_sets_up_an_approval_window(demo: dict[str, Tenant], page
     )
     expect(page.locator("#next_window")).to_contain_text("Europe/Berlin")
     screenshot(page, "admin-approval-windows")
+    assert_accessible(page, "approval windows")
 
     page.goto(f"/jit/apps/{app.pk}/policy/")
     expect(page.locator("#next_window")).to_contain_text("Next window:")
@@ -75,6 +76,7 @@ def test_customer_admin_sets_up_an_approval_window(demo: dict[str, Tenant], page
     # The form offers the mode the window will restore, not the window's automatic approval.
     expect(page.get_by_label("Manual: an approver must approve each request")).to_be_checked()
     screenshot(page, "admin-policy-window-open")
+    assert_accessible(page, "policy page with an open window")
 
     page.goto("/jit/")
     expect(page.get_by_text("Approval window open on fabrikam-monitoring")).to_be_visible()
@@ -133,3 +135,4 @@ def test_a_restore_that_failed_is_loud_on_the_policy_page(
     page.goto(f"/jit/apps/{app.pk}/windows/{window.pk}/")
     expect(page.get_by_role("button", name="Save window")).to_be_visible()
     screenshot(page, "admin-approval-window-edit")
+    assert_accessible(page, "approval window edit page")
