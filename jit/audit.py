@@ -22,6 +22,7 @@ NOTIFIED_ACTIONS = {
     AuditEvent.Action.TIMED_OUT,
     AuditEvent.Action.SELF_ADDED_APPROVER,
     AuditEvent.Action.WINDOW_NOTICE,
+    AuditEvent.Action.WINDOW_CANCELED,
     AuditEvent.Action.WINDOW_OPEN_FAILED,
     AuditEvent.Action.WINDOW_RESTORE_FAILED,
 }

@@ -341,6 +341,7 @@ class AuditEvent(models.Model):
             "Decided by an approver who added themselves",
         )
         WINDOW_NOTICE = "window.notice", "Approval window announced"
+        WINDOW_CANCELED = "window.canceled", "Announced approval window called off"
         WINDOW_OPENED = "window.opened", "Approval window opened"
         WINDOW_ALREADY_AUTOMATIC = "window.already_automatic", "Approval window: already automatic"
         WINDOW_OPEN_FAILED = "window.open_failed", "Approval window could not open"

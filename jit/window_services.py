@@ -48,7 +48,7 @@ def approval_window_save(
         window.acts_as, window.updated_at, window.effective_from = by, now, now
         window.planned_until = None
         window.save()
-        _drop_future(window)
+        _drop_future(window, why=f"{by} changed the window" if enabled else f"{by} disabled it")
         if not enabled:
             _end_now(window, now, by=by, why=f"{by} disabled the window")
     return window
@@ -63,14 +63,23 @@ def approval_window_delete(
         ApprovalWindow.objects.filter(pk=window.pk).update(
             deleted_at=now, enabled=False, updated_at=now
         )
-        _drop_future(window)
+        _drop_future(window, why=f"{by} deleted the window")
         _end_now(window, now, by=by, why=f"{by} deleted the window")
 
 
-def _drop_future(window: ApprovalWindow) -> None:
-    ApprovalWindowOccurrence.objects.filter(
+def _drop_future(window: ApprovalWindow, *, why: str) -> None:
+    """Remove the occurrences not begun; approvers already told of one hear it is off."""
+    future = ApprovalWindowOccurrence.objects.filter(
         window=window, state__in=[S.SCHEDULED, S.NOTIFIED]
-    ).delete()
+    ).select_related("window", "window__acts_as", "application")
+    for occurrence in future.filter(state=S.NOTIFIED):
+        audit_occurrence(
+            occurrence,
+            Action.WINDOW_CANCELED,
+            f"Called off: {why}. Requests made then need an approver's decision as usual "
+            "(unless the changed window covers them).",
+        )
+    future.delete()
 
 
 def _end_now(window: ApprovalWindow, now: dt.datetime, *, by: User, why: str) -> None:

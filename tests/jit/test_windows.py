@@ -565,3 +565,27 @@ def test_a_switch_whose_answer_was_lost_is_not_taken_for_unsent(
     tick(ENDS + 3 * MINUTE)
     assert occurrence_at(window).state == S.CLOSED
     assert azure_mode(azure, monitoring) == "ManualApprove"
+
+
+def test_approvers_told_of_a_window_hear_when_it_is_called_off(
+    admin: User,
+    monitoring: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    window = window_for(monitoring, admin)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        tick(STARTS - dt.timedelta(hours=2))
+        window_services.approval_window_delete(
+            window=window, by=admin, now=STARTS - dt.timedelta(hours=1)
+        )
+    subjects = [m.subject for m in mail.outbox]
+    assert len(subjects) == 2
+    assert "called off: Sun 10 Jan 02:00\N{EN DASH}06:00 Europe/Berlin" in subjects[1]
+    assert "Alice Archer deleted the window" in mail.outbox[1].body
+    tick(STARTS + MINUTE)
+    assert not Operation.objects.exists()
+    assert window_actions(monitoring) == [
+        AuditEvent.Action.WINDOW_NOTICE,
+        AuditEvent.Action.WINDOW_CANCELED,
+    ]
