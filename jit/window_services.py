@@ -39,10 +39,21 @@ def approval_window_save(
     Changes apply from the next occurrence: one under way keeps its planned end, unless the
     window is disabled, which restores the approval mode now."""
     now = now or timezone.now()
+    times = (sorted(set(weekdays)), start_time, end_time, time_zone, enabled)
     with transaction.atomic():
+        if (
+            window is not None
+            and times
+            == (sorted(window.weekdays), window.start_time, window.end_time, window.time_zone, True)
+            and window.enabled
+        ):
+            # Saved unchanged (to take it over): the planned occurrences stand.
+            ApprovalWindow.objects.filter(pk=window.pk).update(acts_as=by)
+            window.refresh_from_db()
+            return window
         if window is None:
             window = ApprovalWindow(application=application, created_by=by, created_at=now)
-        window.weekdays = sorted(set(weekdays))
+        window.weekdays = times[0]
         window.start_time, window.end_time = start_time, end_time
         window.time_zone, window.enabled = time_zone, enabled
         window.acts_as, window.updated_at, window.effective_from = by, now, now

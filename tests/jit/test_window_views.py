@@ -263,3 +263,17 @@ def test_a_window_on_an_automatic_app_says_it_changes_nothing(
     )
     page = as_(client, alice).get(windows_url(backup)).content.decode()
     assert "would change nothing and restore nothing" in page
+
+
+def test_saving_a_window_unchanged_hands_it_over_without_replanning(
+    client: Client, alice: User, carol: User, monitoring: ManagedApplication
+) -> None:
+    window = a_window(monitoring, alice)
+    windows.approval_windows_tick(now=timezone.now())
+    planned = list(ApprovalWindowOccurrence.objects.values_list("pk", flat=True))
+    assert planned
+    url = reverse("jit:window", args=[monitoring.pk, window.pk])
+    assert as_(client, carol).post(url, {**SUNDAY_NIGHT, "action": "save"}).status_code == 302
+    window.refresh_from_db()
+    assert window.acts_as == carol
+    assert list(ApprovalWindowOccurrence.objects.values_list("pk", flat=True)) == planned
