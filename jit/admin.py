@@ -3,7 +3,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from jit import admin_services
-from jit.models import AuditEvent, ElevationActivity, JitRequest, Operation, ScopeListing
+from jit.models import (
+    ApprovalWindow,
+    ApprovalWindowOccurrence,
+    AuditEvent,
+    ElevationActivity,
+    JitRequest,
+    Operation,
+    ScopeListing,
+)
 from portal.admin_audit import log_action
 from portal.read_only_admin import ReadOnlyAdmin
 
@@ -119,3 +127,45 @@ class ScopeListingAdmin(ReadOnlyAdmin[ScopeListing]):
     """When each JIT scope was last listed in full (the age the requests page shows)."""
 
     list_display = ("scope", "listed_at", "requests_listed")
+
+
+@admin.register(ApprovalWindow)
+class ApprovalWindowAdmin(ReadOnlyAdmin[ApprovalWindow]):
+    """Customer admins set windows up on the policy page (they act with their own sign-in);
+    operators read them here."""
+
+    list_display = (
+        "application",
+        "days_label",
+        "start_time",
+        "end_time",
+        "time_zone",
+        "enabled",
+        "acts_as",
+        "created_by",
+        "deleted_at",
+    )
+    list_filter = ("enabled", "time_zone", "application__customer_tenant")
+    list_select_related = ("application", "acts_as", "created_by")
+    search_fields = ("application__name", "acts_as__display_name", "created_by__display_name")
+    readonly_fields = tuple(f.name for f in ApprovalWindow._meta.fields)
+
+
+@admin.register(ApprovalWindowOccurrence)
+class ApprovalWindowOccurrenceAdmin(ReadOnlyAdmin[ApprovalWindowOccurrence]):
+    list_display = (
+        "application",
+        "starts_at",
+        "ends_at",
+        "state",
+        "failed_step",
+        "previous_approval_mode",
+        "opened_as",
+        "restore_attempts",
+        "retry_restore_at",
+    )
+    list_filter = ("state", "failed_step", "application__customer_tenant")
+    list_select_related = ("application", "opened_as", "window")
+    search_fields = ("application__name", "note")
+    readonly_fields = tuple(f.name for f in ApprovalWindowOccurrence._meta.fields)
+    date_hierarchy = "starts_at"

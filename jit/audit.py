@@ -21,6 +21,10 @@ NOTIFIED_ACTIONS = {
     AuditEvent.Action.TIMEOUT_WARNING,
     AuditEvent.Action.TIMED_OUT,
     AuditEvent.Action.SELF_ADDED_APPROVER,
+    AuditEvent.Action.WINDOW_NOTICE,
+    AuditEvent.Action.WINDOW_CANCELED,
+    AuditEvent.Action.WINDOW_OPEN_FAILED,
+    AuditEvent.Action.WINDOW_RESTORE_FAILED,
 }
 # A decision by someone who put themselves on the app's approvers this recently is flagged.
 SELF_ADDED_APPROVER_WINDOW = dt.timedelta(days=7)

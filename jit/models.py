@@ -340,6 +340,18 @@ class AuditEvent(models.Model):
             "decision.self_added_approver",
             "Decided by an approver who added themselves",
         )
+        WINDOW_NOTICE = "window.notice", "Approval window announced"
+        WINDOW_CANCELED = "window.canceled", "Announced approval window called off"
+        WINDOW_OPENED = "window.opened", "Approval window opened"
+        WINDOW_ALREADY_AUTOMATIC = "window.already_automatic", "Approval window: already automatic"
+        WINDOW_OPEN_FAILED = "window.open_failed", "Approval window could not open"
+        WINDOW_CLOSED = "window.closed", "Approval window closed"
+        WINDOW_ENDED_BY_POLICY_CHANGE = (
+            "window.ended_by_change",
+            "Approval window ended by a change",
+        )
+        WINDOW_NOT_RESTORED = "window.not_restored", "Approval window: mode left as changed"
+        WINDOW_RESTORE_FAILED = "window.restore_failed", "Approval window could not restore"
 
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices)
@@ -413,3 +425,12 @@ class ScopeListing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} listed {self.listed_at:%Y-%m-%d %H:%M}"
+
+
+# The approval windows' models live in their own module; importing them here registers them.
+from jit.window_models import (  # noqa: E402
+    ApprovalWindow as ApprovalWindow,
+)
+from jit.window_models import (  # noqa: E402
+    ApprovalWindowOccurrence as ApprovalWindowOccurrence,
+)

@@ -54,6 +54,10 @@ def requester_of(jit: JitRequest) -> list[User]:
 
 def notify(event: AuditEvent) -> int:
     """Send the mails this event calls for; returns how many were sent."""
+    from jit import window_mail
+
+    if event.action in window_mail.MAILS:
+        return window_mail.notify(event)
     mail = MAILS.get(event.action)
     jit = event.jit_request
     if mail is None or jit is None:

@@ -50,6 +50,14 @@ def policy_apps(user: User) -> QuerySet[ManagedApplication]:
     ).select_related("customer_tenant", "offer")
 
 
+def policy_editable_apps(user: User) -> QuerySet[ManagedApplication]:
+    """Apps whose JIT policy and approval windows the person may change: admins of the customer
+    tenant."""
+    return ManagedApplication.objects.filter(
+        customer_tenant__in=scoping.administered_tenants_of(user)
+    ).select_related("customer_tenant", "offer")
+
+
 def request_rows(
     user: User, *, customer: str = "", state: str = "", requester: str = ""
 ) -> QuerySet[JitRequest]:

@@ -245,8 +245,13 @@ def jit_request_revoke(*, jit_request: JitRequest, by: User, reason: str) -> Ope
 def jit_policy_update(
     *, application: ManagedApplication, by: User, policy: JitPolicy, reason: str = ""
 ) -> Operation:
-    """Record a policy change and queue the PATCH of the app's jitAccessPolicy as the admin."""
+    """Record a policy change and queue the PATCH of the app's jitAccessPolicy as the admin.
+
+    An approval window that has the policy switched ends now: the explicit change wins."""
+    from jit.window_services import window_yield_to_policy_change
+
     with transaction.atomic():
+        window_yield_to_policy_change(application=application, by=by)
         operation = Operation.objects.create(
             kind=Operation.Kind.POLICY,
             application=application,

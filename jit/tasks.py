@@ -19,7 +19,7 @@ from accounts.models import Tenant
 from accounts.tokens import TokenServiceUnavailable
 from azure_gateway import Throttled, Transient
 from deployments.models import ManagedApplication
-from jit import activity, mirror, notifications, outbox, services
+from jit import activity, mirror, notifications, outbox, services, windows
 from jit.models import AuditEvent, JitRequest, State
 
 MAX_RETRIES = 8
@@ -129,6 +129,12 @@ def watch_request(self: Task[Any, Any], jit_request_id: str, started: float | No
 def send_timeout_warnings() -> int:
     """Warn approvers of requests about to time out (each request once)."""
     return services.jit_timeout_warnings_send()
+
+
+@shared_task(name="jit.run_approval_windows")
+def run_approval_windows() -> None:
+    """Plan, announce, open and close approval windows (every minute; safe to overlap)."""
+    windows.approval_windows_tick()
 
 
 @shared_task(name="jit.send_notifications", bind=True, acks_late=True, max_retries=3)

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from jit import views
+from jit import views, window_views
 
 app_name = "jit"
 
@@ -13,6 +13,8 @@ urlpatterns: list[URLPattern] = [
     path("requests/<uuid:pk>/revoke/", views.revoke, name="revoke"),
     path("apps/<int:app_pk>/request/", views.request_new, name="request_new"),
     path("apps/<int:app_pk>/policy/", views.policy, name="policy"),
+    path("apps/<int:app_pk>/windows/", window_views.windows_page, name="windows"),
+    path("apps/<int:app_pk>/windows/<int:pk>/", window_views.window_page, name="window"),
     path("audit/", views.audit, name="audit"),
     path("audit.csv", views.audit_csv, name="audit_csv"),
 ]

@@ -16,11 +16,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import scoping
 from accounts.decorators import portal_access_required, recent_sign_in_required
-from jit import hints, mirror, selectors, services
+from deployments.models import ManagedApplication
+from jit import hints, mirror, selectors, services, window_display
 from jit.errors import NotAllowed
 from jit.forms import (
     AuditFilterForm,
@@ -30,7 +32,7 @@ from jit.forms import (
     RequestListForm,
     RevokeForm,
 )
-from jit.models import JitRequest
+from jit.models import JitRequest, State
 from portal import rate_limits
 from portal.types import AuthedRequest
 
@@ -86,6 +88,7 @@ def requests(request: AuthedRequest) -> HttpResponse:
         "menu_limit": MENU_LIMIT,
         "policy_apps": selectors.policy_apps(request.user).filter(jit_enabled=True),
         "freshness": selectors.requests_freshness(mirror.publisher_scope()),
+        "window_banners": window_display.banners(selectors.policy_apps(request.user)),
     }
     return render(request, "jit/request_list.html", context)
 
@@ -99,6 +102,10 @@ def request_detail(request: AuthedRequest, pk: UUID) -> HttpResponse:
         "form": DecisionForm(),
         "past": selectors.past_elevations(jit),
         "hints": hints.request_hints(jit),
+        "window_banners": window_display.banners(
+            selectors.policy_apps(request.user).filter(pk=jit.application_id),
+            pending_since=jit.created_at if jit.state == State.PENDING else None,
+        ),
     }
     return render(request, "jit/request_detail.html", context)
 
@@ -202,10 +209,12 @@ def policy(request: AuthedRequest, app_pk: int) -> HttpResponse:
         and scoping.administered_tenants_of(request.user).filter(pk=app.customer_tenant_id).exists()
     )
     candidates = selectors.approver_candidates(app)
+    switched = window_display.switched_occurrence(app)
+    mode = switched.previous_approval_mode if switched else app.jit_approval_mode
     initial = {
-        "approval_mode": app.jit_approval_mode
-        if app.jit_approval_mode != "NotSpecified"
-        else "AutoApprove",
+        # While a window has switched the mode, the form offers the mode it would restore:
+        # saving it unchanged must not make the window's automatic approval permanent.
+        "approval_mode": mode if mode != "NotSpecified" else "AutoApprove",
         "approvers": [str(a.get("id", "")).lower() for a in app.jit_approvers or []],
         "maximum_hours": int(app.jit_maximum_duration.total_seconds() // 3600)
         if app.jit_maximum_duration
@@ -242,11 +251,22 @@ def _policy_context(app: Any, form: PolicyForm, can_edit: bool) -> dict[str, Any
     from jit.models import Operation
 
     operations = Operation.objects.filter(application=app, kind=Operation.Kind.POLICY)
+    latest = operations.order_by("-created_at").first()
+    now = timezone.now()
+    upcoming = window_display.next_window(app, now)
     return {
         "app": app,
         "form": form,
         "can_edit": can_edit,
-        "operation": operations.order_by("-created_at").first(),
+        # A window's own switch that failed is told by its banner, with what to do.
+        "operation": None
+        if latest and latest.status == "failed" and window_display.is_window_operation(latest)
+        else latest,
+        "next_window": upcoming,
+        "open_window": upcoming
+        if upcoming and upcoming.under_way and window_display.switched_occurrence(app)
+        else None,
+        "window_banners": window_display.banners(ManagedApplication.objects.filter(pk=app.pk), now),
     }
 
 

@@ -37,6 +37,7 @@ def env_int(
     environ: Mapping[str, str] = os.environ,
     *,
     minimum: int | None = None,
+    maximum: int | None = None,
 ) -> int:
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
@@ -47,6 +48,8 @@ def env_int(
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {value}")
     return value
 
 

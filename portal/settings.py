@@ -264,6 +264,8 @@ CUSTOMER_BUSINESS_HOURS = parse_business_hours(
     "CUSTOMER_BUSINESS_HOURS", env_str("CUSTOMER_BUSINESS_HOURS", "Mon-Fri 08:00-18:00")
 )
 CUSTOMER_TIME_ZONE = parse_time_zone("CUSTOMER_TIME_ZONE", env_str("CUSTOMER_TIME_ZONE", "UTC"))
+# Hours before an approval window opens that its approvers are mailed (once per occurrence).
+APPROVAL_WINDOW_NOTICE_HOURS = env_int("APPROVAL_WINDOW_NOTICE_HOURS", 24, minimum=0, maximum=168)
 # Names for principals Azure shows only as object ids (e.g. the publisher's automation app):
 # "objectid=Name,objectid=Name".
 PERMISSIONS_PRINCIPAL_NAMES = parse_name_map(

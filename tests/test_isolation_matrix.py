@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import EntraCredential, Membership, Role, Side, Tenant, User
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent, SyncRun
 from jit.models import AuditEvent, JitRequest, Operation, State
+from jit.window_models import ApprovalWindow, ApprovalWindowOccurrence
 
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
@@ -61,6 +62,7 @@ class World:
     apps: dict[str, ManagedApplication]
     requests: dict[str, JitRequest]
     runs: dict[str, SyncRun]
+    windows: dict[str, ApprovalWindow] = dataclasses.field(default_factory=dict)
 
 
 def _tenant(key: str, side: str, state: str = Tenant.State.ALLOWED) -> Tenant:
@@ -209,7 +211,18 @@ def build_world() -> World:
         for key, tenant in t.items()
         if tenant.side == Side.CUSTOMER
     }
-    return World(t, people, offers, apps, requests, runs)
+    world = World(t, people, offers, apps, requests, runs)
+    for key, app in apps.items():
+        world.windows[key] = ApprovalWindow.objects.create(
+            application=app,
+            weekdays=[6],
+            start_time=dt.time(2),
+            end_time=dt.time(6),
+            time_zone="UTC",
+            created_by=pat,
+            acts_as=pat,
+        )
+    return world
 
 
 # --- The rules, written out independently of the portal's code. -------------------------------
@@ -457,6 +470,23 @@ ROUTES: dict[str, Route] = {
         body={"approval_mode": "AutoApprove", "maximum_hours": "4", "reason": "simpler"},
         marker=_app_marker,
     ),
+    "jit:windows": Route(
+        _apps_as("app_pk"),
+        lambda o, app: app.customer_tenant_id in o.customer,
+        post=Oracle.edits_policy,
+        body={"weekdays": "5", "start_time": "02:00", "end_time": "03:00", "time_zone": "UTC"},
+        marker=_app_marker,
+    ),
+    "jit:window": Route(
+        lambda w: (
+            (f"window {k}", win, {"app_pk": win.application_id, "pk": win.pk})
+            for k, win in w.windows.items()
+        ),
+        lambda o, win: win.application.customer_tenant_id in o.customer,
+        post=lambda o, win: Oracle.edits_policy(o, win.application),
+        body={"action": "delete"},
+        marker=lambda w, win: win.application.name,
+    ),
     "jit:audit": Route(_none, _everyone, post=_nobody),
     "jit:audit_csv": Route(_none, _everyone, post=_nobody),
 }
@@ -482,7 +512,7 @@ def database_state() -> str:
     """Every row a change could write, in one string: equal before and after means untouched."""
     models = (
         Tenant, Membership, ManagedApplication, Offer, JitRequest, AuditEvent, SyncRun,
-        PermissionChangeEvent, Operation,
+        PermissionChangeEvent, Operation, ApprovalWindow, ApprovalWindowOccurrence,
     )  # fmt: skip
     return repr([list(model.objects.order_by("pk").values_list()) for model in models])
 

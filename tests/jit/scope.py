@@ -1,6 +1,7 @@
 """Scope tests of the jit URLs (see tests/test_url_scope.py)."""
 
 V = "tests.jit.test_views::"
+W = "tests.jit.test_window_views::"
 
 SCOPE_TESTS = {
     "jit:requests": [
@@ -50,5 +51,17 @@ SCOPE_TESTS = {
     "jit:audit_csv": [
         V + "test_audit_csv_export",
         V + "test_other_tenant_csv_has_only_the_header",
+    ],
+    "jit:windows": [
+        W + "test_admin_adds_a_window_and_sees_when_it_opens_next",
+        W + "test_reader_sees_the_schedule_but_cannot_change_it",
+        W + "test_other_tenant_gets_404_for_the_windows",
+        W + "test_publisher_gets_404_for_the_windows",
+    ],
+    "jit:window": [
+        W + "test_admin_changes_a_window_and_it_acts_as_her",
+        W + "test_admin_deletes_a_window",
+        W + "test_reader_sees_the_schedule_but_cannot_change_it",
+        W + "test_other_tenant_gets_404_for_the_windows",
     ],
 }

@@ -50,6 +50,8 @@ def test_env_int_rejects_non_numbers_and_values_below_minimum() -> None:
         env_int("N", 5, {"N": "12s"})
     with pytest.raises(ImproperlyConfigured, match="at least 300"):
         env_int("N", 5, {"N": "10"}, minimum=300)
+    with pytest.raises(ImproperlyConfigured, match="N must be at most 168"):
+        env_int("N", 5, {"N": "169"}, maximum=168)
 
 
 def test_env_list_and_choice() -> None:
@@ -118,6 +120,9 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path: Path) -> None:
         ),
         ({"DEBUG": "true", "SESSION_LIFETIME_SECONDS": "10"}, "at least 300"),
         ({"DEBUG": "true", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({"DEBUG": "true", "APPROVAL_WINDOW_NOTICE_HOURS": "a day"}, "must be an integer"),
+        ({"DEBUG": "true", "APPROVAL_WINDOW_NOTICE_HOURS": "-1"}, "must be at least 0"),
+        ({"DEBUG": "true", "APPROVAL_WINDOW_NOTICE_HOURS": "1000"}, "must be at most 168"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jit", "0005_verbose_names"),
+        ("jit", "0006_approval_windows"),
     ]
 
     operations = [
