@@ -46,6 +46,23 @@ def publisher_tenants_of(user: User | AnonymousUser) -> QuerySet[Tenant]:
     return tenants_of(user, side=Side.PUBLISHER)
 
 
+def visible_tenant_ids(user: User | AnonymousUser) -> tuple[list[int], list[int]]:
+    """The pks of the person's allowed (customer, publisher) tenants, read in one query.
+
+    For filters on the largest tables (JIT requests, the audit trail): given literal ids the
+    database picks the right index for one customer's rows and for a publisher's thousands
+    alike, where a subquery on each side of an OR leaves it guessing.
+    """
+    customers: list[int] = []
+    publishers: list[int] = []
+    for pk, side in tenants_of(user).values_list("pk", "side"):
+        if side == Side.CUSTOMER:
+            customers.append(pk)
+        elif side == Side.PUBLISHER:
+            publishers.append(pk)
+    return customers, publishers
+
+
 def administered_tenants_of(user: User | AnonymousUser) -> QuerySet[Tenant]:
     """Customer tenants where the person is an admin (may change policy and decide requests)."""
     return tenants_of(user, side=Side.CUSTOMER, roles=[Role.CUSTOMER_ADMIN])

@@ -82,8 +82,9 @@ class Decision(models.TextChoices):
 
 
 def _customer_or_publisher(user: User | AnonymousUser, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}customer_tenant__in": scoping.customer_tenants_of(user)}) | Q(
-        **{f"{prefix}offer__publisher_tenant__in": scoping.publisher_tenants_of(user)}
+    customers, publishers = scoping.visible_tenant_ids(user)
+    return Q(**{f"{prefix}customer_tenant__in": customers}) | Q(
+        **{f"{prefix}offer__publisher_tenant__in": publishers}
     )
 
 
@@ -197,7 +198,11 @@ class JitRequest(models.Model):
     class Meta:
         verbose_name = "JIT request"
         ordering: ClassVar = ["-created_at"]
-        indexes: ClassVar = [models.Index(fields=["state", "created_at"])]
+        indexes: ClassVar = [
+            models.Index(fields=["state", "created_at"]),
+            # The lists read the newest first across thousands of customers.
+            models.Index(fields=["created_at"], name="jit_request_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} on {self.application}"
@@ -301,9 +306,9 @@ class Operation(models.Model):
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def visible_to(self, user: User | AnonymousUser) -> AuditEventQuerySet:
         """Events of the person's customer tenants, and of the apps of their publisher's offers."""
+        customers, publishers = scoping.visible_tenant_ids(user)
         return self.filter(
-            Q(tenant__in=scoping.customer_tenants_of(user))
-            | Q(application__offer__publisher_tenant__in=scoping.publisher_tenants_of(user))
+            Q(tenant__in=customers) | Q(application__offer__publisher_tenant__in=publishers)
         )
 
     def update(self, **kwargs: Any) -> int:
@@ -375,6 +380,8 @@ class AuditEvent(models.Model):
     class Meta:
         verbose_name = "JIT audit event"
         ordering: ClassVar = ["-at", "-pk"]
+        # The trail's order, read backwards a page at a time.
+        indexes: ClassVar = [models.Index(fields=["at", "id"], name="jit_audit_at_id_idx")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}"

@@ -56,3 +56,17 @@ def test_tenant_search_matches_part_of_a_name_or_a_quoted_whole_name(fabrikam: T
     assert found('"FABRIKAM"') == {fabrikam}
     assert found('"Fabrikam Ltd"') == {longer}
     assert found(str(longer.entra_tenant_id)) == {longer}
+
+
+def test_visible_tenant_ids_are_the_two_sides_read_at_once(
+    alice: User, contoso: Tenant, fabrikam: Tenant, northwind: Tenant
+) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import Membership, Role
+
+    Membership.objects.create(user=alice, tenant=contoso, role=Role.PUBLISHER_SUPPORT)
+    assert scoping.visible_tenant_ids(alice) == ([fabrikam.pk], [contoso.pk])
+    Tenant.objects.filter(pk=contoso.pk).update(state=Tenant.State.BLOCKED)
+    assert scoping.visible_tenant_ids(alice) == ([fabrikam.pk], [])
+    assert scoping.visible_tenant_ids(AnonymousUser()) == ([], [])
