@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import portal_access_required, recent_sign_in_required
@@ -70,9 +71,7 @@ def _refused(
 @require_GET
 def done(request: AuthedRequest) -> HttpResponse:
     """What the last batch decided; polls itself while the PIM channel submits to Azure."""
-    last: dict[str, Any] | None = request.session.get(SESSION_KEY)
-    if not last:
-        return redirect("jit:requests")
+    last: dict[str, Any] = request.session.get(SESSION_KEY) or {"ids": []}
     decided = list(
         JitRequest.objects.visible_to(request.user)
         .filter(pk__in=last["ids"])
@@ -84,8 +83,10 @@ def done(request: AuthedRequest) -> HttpResponse:
     submitting = [jit for jit in decided if any(op.is_submitting for op in jit.operations.all())]
     context = {
         "last": last,
+        "at": parse_datetime(str(last.get("at", ""))),
         "decided": decided,
         "steps": batch.handoff_steps(waiting),
+        "waiting": waiting,
         "submitting": submitting,
         "polling": bool(waiting or submitting),
     }
