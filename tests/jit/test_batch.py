@@ -131,6 +131,7 @@ def test_a_batch_records_each_decision_on_its_own_and_azure_confirms_each(
 def test_the_handoff_steps_name_each_application_once(
     alice: User, pat: User, monitoring: ManagedApplication, azure: EmulatorServer
 ) -> None:
+    assert monitoring.offer is not None
     second_app = _app(
         monitoring.customer_tenant, monitoring.offer, FABRIKAM_SUB, "rg-logs", "fabrikam-logs",
         "ManualApprove", [], 8, "westeurope",
