@@ -19,7 +19,7 @@ from accounts.decorators import portal_access_required, recent_sign_in_required
 from jit import batch, views
 from jit.batch import BatchRefused
 from jit.forms import BatchDecisionForm
-from jit.models import JitRequest
+from jit.models import JitRequest, State
 from portal import rate_limits
 from portal.types import AuthedRequest
 
@@ -79,7 +79,7 @@ def done(request: AuthedRequest) -> HttpResponse:
         .prefetch_related("operations")
         .order_by("created_at")
     )
-    waiting = [jit for jit in decided if jit.state == "Pending" and jit.handoff_decision]
+    waiting = [jit for jit in decided if jit.state == State.PENDING and jit.handoff_decision]
     submitting = [jit for jit in decided if any(op.is_submitting for op in jit.operations.all())]
     context = {
         "last": last,
@@ -89,6 +89,7 @@ def done(request: AuthedRequest) -> HttpResponse:
         "waiting": waiting,
         "submitting": submitting,
         "polling": bool(waiting or submitting),
+        "all_answered": all(jit.state != State.PENDING for jit in decided),
     }
     template = "jit/partials/batch_status.html" if request.htmx else "jit/batch_done.html"
     return render(request, template, context)

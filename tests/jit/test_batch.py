@@ -359,7 +359,7 @@ def test_approver_decides_two_requests_in_one_step_and_sees_what_to_click_in_azu
         assert jit.audit_events.filter(action=DECIDED, actor=alice).count() == 1
 
     page = client.get(reverse("jit:batch_done")).content.decode()
-    assert "2 decisions recorded: approve" in page
+    assert "2 approvals recorded" in page
     assert "Now make these decisions in Azure" in page
     assert page.count("https://portal.azure.test/jit?app=") == 1  # one link per application
     assert "Approve <strong>jitv1</strong>" in page and "Approve <strong>jitv2</strong>" in page
