@@ -89,3 +89,17 @@ def test_customer_admin_approves_two_requests_in_one_step(
     assert {j.state for j in JitRequest.objects.filter(pk__in=[first.pk, second.pk])} == {
         State.APPROVED
     }
+
+
+def test_the_batch_inbox_reads_on_a_phone(
+    demo: dict[str, Tenant], azure: EmulatorServer, phone_page: Page
+) -> None:
+    _second_pending_request(azure, demo)
+    sign_in(phone_page, "Alice Archer")
+    phone_page.goto("/jit/")
+    inbox = phone_page.get_by_role("region", name="Waiting for your decision")
+    expect(inbox.get_by_role("checkbox")).to_have_count(2)
+    expect(inbox.get_by_role("button", name="Approve selected")).to_be_visible()
+    assert_accessible(phone_page, "the batch inbox on a phone, dark")
+    path = screenshot(phone_page, "admin-batch-inbox-phone")
+    inbox.screenshot(path=str(path.with_name("admin-batch-inbox-phone-detail.png")))
