@@ -472,3 +472,34 @@ def test_the_list_names_the_limit_when_more_wait_than_one_batch_holds(
     assert sum(len(g.rows) for g in groups) == 2
     page = as_(client, alice).get(reverse("jit:requests")).content.decode()
     assert page.count('name="requests"') == 3
+
+
+def test_on_the_pim_channel_the_summary_follows_each_submission(
+    client: Client, alice: User, fabrikam: Tenant, two_pending: list[JitRequest]
+) -> None:
+    fabrikam.approval_channel = Tenant.ApprovalChannel.PIM
+    fabrikam.save()
+    response = as_(client, alice).post(
+        reverse("jit:decide_batch"),
+        {"requests": ids(*two_pending), "decision": "deny", "justification": "Not now"},
+    )
+    assert response.status_code == 302
+    assert Operation.objects.filter(kind=Operation.Kind.DECIDE).count() == 2
+
+    page = client.get(reverse("jit:batch_done")).content.decode()
+    assert "2 denials recorded" in page
+    assert page.count("submitting to Azure…") == 2
+    assert "Now make" not in page  # Azure is told by the portal: nothing to click there
+    fragment = client.get(reverse("jit:batch_done"), headers={"HX-Request": "true"})
+    assert fragment.content.decode().startswith('<div id="batch_status"')
+
+
+def test_a_post_with_thousands_of_ids_is_refused_before_anything_is_read(
+    client: Client, alice: User, two_pending: list[JitRequest]
+) -> None:
+    response = as_(client, alice).post(
+        reverse("jit:decide_batch"),
+        {"requests": [str(two_pending[0].pk)] * 5000, "decision": "approve", "justification": "x"},
+    )
+    assert response.status_code == 400  # Django's own limit on the number of fields
+    assert nothing_written()
