@@ -3,6 +3,7 @@ involved): whatever arrives at the same moment, each outcome happens once and is
 
 Each test prints what ran at once and what came out (`pytest -s`)."""
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
@@ -12,6 +13,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Role, User
+from azure_gateway.records import JitApprover
 from deployments.models import ManagedApplication
 from emulator.server import EmulatorServer
 from jit import batch, mirror, services, tasks
@@ -220,8 +222,21 @@ def test_two_approvers_batch_deciding_overlapping_sets_decide_each_request_once(
     alice: User,
     monitoring: ManagedApplication,
 ) -> None:
-    a, b, c = _pending_requests(3, signed_in, pat, alice, monitoring)
     carol = _carol(monitoring, signed_in)
+    # Azure accepts both of them too (otherwise a loser may come after the winner's decision
+    # failed there, and rightly succeed): the policy names both before the requests are made.
+    signed_in(alice)
+    policy = services.current_policy(monitoring)
+    both = tuple(
+        JitApprover(id=str(p.entra_object_id), type="user", display_name=str(p))
+        for p in (alice, carol)
+    )
+    change = services.jit_policy_update(
+        application=monitoring, by=alice, policy=dataclasses.replace(policy, approvers=both)
+    )
+    test_services.submit(change)
+    assert change.status == Operation.Status.DONE, change.error_message
+    a, b, c = _pending_requests(3, signed_in, pat, alice, monitoring)
 
     def decide(person: User, jits: list[JitRequest]) -> Callable[[], BatchOutcome]:
         return lambda: batch.jit_requests_decide(
@@ -257,6 +272,8 @@ def test_two_approvers_batch_deciding_overlapping_sets_decide_each_request_once(
         )
         assert outcomes_recorded == expected, jit.name  # Azure was told once, or not at all
     assert JitRequest.objects.get(pk=untouched).state == State.PENDING
+    for jit in JitRequest.objects.filter(pk__in=decided):
+        assert jit.state == State.APPROVED, jit.name
 
 
 def test_hand_off_batches_at_once_each_record_every_request_of_theirs(
