@@ -178,17 +178,22 @@ class InboxGroup:
     rows: list[InboxRow]
 
 
-def inbox_groups(user: User, *, limit: int = MAX_BATCH) -> tuple[list[InboxGroup], int]:
-    """The requests this person may decide, by publisher, each with its warnings in short; at
-    most `limit` of them (oldest first: nearest their timeout), and how many there are in all."""
-    pending = _decidable(user).order_by("created_at")
-    total = pending.count()
+def inbox_groups(
+    user: User, *, limit: int = MAX_BATCH, warnings: bool = False
+) -> tuple[list[InboxGroup], int]:
+    """The requests this person may decide, by publisher, at most `limit` of them (oldest first:
+    nearest their timeout), and how many there are in all. With `warnings`, each row carries the
+    titles of its risk hints' warnings (about six queries a request, so the requests list leaves
+    them to `jit:inbox_warnings` and keeps its own queries few, whatever the inbox holds)."""
+    pending = list(_decidable(user).order_by("created_at"))
     groups: dict[Publisher, list[InboxRow]] = {}
     for jit in pending[:limit]:
-        warnings = [h.title for h in hints.request_hints(jit) if h.level == "warning"]
-        groups.setdefault(publisher_of(jit.application), []).append(InboxRow(jit, warnings))
+        found = (
+            [h.title for h in hints.request_hints(jit) if h.level == "warning"] if warnings else []
+        )
+        groups.setdefault(publisher_of(jit.application), []).append(InboxRow(jit, found))
     ordered = sorted(groups.items(), key=lambda item: item[0].name.lower())
-    return [InboxGroup(publisher, rows) for publisher, rows in ordered], total
+    return [InboxGroup(publisher, rows) for publisher, rows in ordered], len(pending)
 
 
 @dataclass(frozen=True)

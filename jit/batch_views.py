@@ -1,4 +1,5 @@
-"""Batch decisions from the requests list: the POST that decides, and the summary after it.
+"""Batch decisions from the requests list: the inbox's warnings, the POST that decides, and the
+summary after it.
 
 A refused batch re-renders the list (400) naming each problem, with the selection and reason
 kept; nothing was written. A recorded batch redirects to its summary, which lists what was
@@ -93,3 +94,12 @@ def done(request: AuthedRequest) -> HttpResponse:
     }
     template = "jit/partials/batch_status.html" if request.htmx else "jit/batch_done.html"
     return render(request, template, context)
+
+
+@portal_access_required
+@require_GET
+def warnings(request: AuthedRequest) -> HttpResponse:
+    """The risk hints' warnings of each request in the inbox, swapped into its row (htmx)."""
+    groups, _ = batch.inbox_groups(request.user, warnings=True)
+    rows = [row for group in groups for row in group.rows]
+    return render(request, "jit/partials/inbox_warnings.html", {"rows": rows})

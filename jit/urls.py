@@ -6,6 +6,7 @@ app_name = "jit"
 
 urlpatterns: list[URLPattern] = [
     path("", views.requests, name="requests"),
+    path("inbox/warnings/", batch_views.warnings, name="inbox_warnings"),
     path("decide/", batch_views.decide, name="decide_batch"),
     path("decided/", batch_views.done, name="batch_done"),
     path("requests/<uuid:pk>/", views.request_detail, name="request_detail"),

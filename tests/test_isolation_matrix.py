@@ -443,6 +443,7 @@ ROUTES: dict[str, Route] = {
         },
     ),
     "jit:batch_done": Route(_none, _everyone, post=_nobody),
+    "jit:inbox_warnings": Route(_none, _everyone, post=_nobody),
     "jit:cancel": Route(_requests, Oracle.jit, get=False, post=_open(Oracle.withdraws)),
     "jit:revoke": Route(
         _requests,

@@ -40,6 +40,7 @@ def test_customer_admin_approves_two_requests_in_one_step(
     expect(problems).to_contain_text("Give a reason")
     expect(boxes.nth(0)).to_be_checked()  # the selection is kept
     expect(boxes.nth(1)).to_be_checked()
+    expect(contoso.get_by_text("Look closer").first).to_be_visible()  # reloaded with the page
     screenshot(page, "admin-batch-refused")
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.DECIDED).exists()
 

@@ -29,6 +29,11 @@ SCOPE_TESTS = {
         B + "test_reader_cannot_decide_a_batch",
         B + "test_other_tenant_cannot_decide_a_batch_and_learns_no_names",
     ],
+    "jit:inbox_warnings": [
+        B + "test_the_inbox_warnings_arrive_in_each_row",
+        B + "test_reader_and_publisher_see_no_batch_form",
+        B + "test_the_summary_without_a_batch_points_back_to_the_list",
+    ],
     "jit:batch_done": [
         B + "test_approver_decides_two_requests_in_one_step_and_sees_what_to_click_in_azure",
         B + "test_the_summary_without_a_batch_points_back_to_the_list",

@@ -331,10 +331,19 @@ def test_the_inbox_offers_checkboxes_by_publisher_with_each_requests_warnings(
         "asks for <strong>Contributor</strong> on fabrikam-monitoring for <strong>4 h</strong>"
         in page
     )
-    assert "Contributor: role not read yet" in page  # a warning, in short
-    assert "First request by this person" in page
+    assert f'hx-get="{reverse("jit:inbox_warnings")}" hx-trigger="load"' in page
     assert "Approve selected" in page and "Deny selected" in page
     assert "<script>" not in page
+
+
+def test_the_inbox_warnings_arrive_in_each_row(
+    client: Client, alice: User, two_pending: list[JitRequest]
+) -> None:
+    fragment = as_(client, alice).get(reverse("jit:inbox_warnings")).content.decode()
+    for jit in two_pending:
+        assert f'<div id="warnings-{jit.pk}" hx-swap-oob="true"' in fragment
+    assert "Contributor: role not read yet" in fragment  # each warning, in short
+    assert "First request by this person" in fragment
 
 
 def test_reader_and_publisher_see_no_batch_form(
@@ -343,6 +352,8 @@ def test_reader_and_publisher_see_no_batch_form(
     for person in (bob, pat):
         page = as_(client, person).get(reverse("jit:requests")).content.decode()
         assert reverse("jit:decide_batch") not in page
+        fragment = client.get(reverse("jit:inbox_warnings")).content.decode()
+        assert "warnings-" not in fragment
 
 
 def test_approver_decides_two_requests_in_one_step_and_sees_what_to_click_in_azure(
@@ -467,7 +478,7 @@ def test_the_list_names_the_limit_when_more_wait_than_one_batch_holds(
 ) -> None:
     for n in range(3):
         make_request(monitoring, pat, name=f"jitmany{n}")
-    groups, total = batch.inbox_groups(alice, limit=2)
+    groups, total = batch.inbox_groups(alice, limit=2, warnings=True)
     assert total == 3
     assert sum(len(g.rows) for g in groups) == 2
     page = as_(client, alice).get(reverse("jit:requests")).content.decode()
