@@ -114,6 +114,30 @@ class DecisionForm(forms.Form):
         return bool(self.cleaned_data["decision"] == "approve")
 
 
+class BatchDecisionForm(forms.Form):
+    """The decision and reason of a batch (`jit.batch`); the requests are checked there."""
+
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("deny", "Deny")],
+        error_messages={
+            "required": "Choose Approve selected or Deny selected.",
+            "invalid_choice": "Choose Approve selected or Deny selected.",
+        },
+    )
+    justification = forms.CharField(
+        label="Reason for these decisions",
+        max_length=1000,
+        error_messages={
+            "required": "Give a reason: the publisher and the audit trail see it with each "
+            "decision.",
+        },
+    )
+
+    @property
+    def approve(self) -> bool:
+        return bool(self.cleaned_data["decision"] == "approve")
+
+
 class RevokeForm(forms.Form):
     reason = forms.CharField(max_length=1000, required=False)
 

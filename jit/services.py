@@ -154,9 +154,17 @@ def _live_operation(jit: JitRequest, kind: str) -> Operation | None:
 
 
 def _record_once(
-    *, jit: JitRequest, kind: str, by: User, payload: dict[str, Any], action: str, reason: str
+    *,
+    jit: JitRequest,
+    kind: str,
+    by: User,
+    payload: dict[str, Any],
+    action: str,
+    reason: str,
+    exclusive: bool = False,
 ) -> Operation:
-    """Create the one live operation of this kind for the request, or return the existing one."""
+    """Create the one live operation of this kind for the request, or return the existing one
+    (`exclusive`: refuse instead, for a caller that must not count another's as its own)."""
     try:
         with transaction.atomic():
             operation = Operation.objects.create(
@@ -177,17 +185,28 @@ def _record_once(
         existing = _live_operation(jit, kind)
         if existing is None:
             raise
+        if exclusive:
+            raise NotAllowed(
+                f"{existing.by}'s {existing.get_kind_display().lower()} of this request is "
+                "already on its way to Azure."
+            ) from None
         return existing
 
 
 def jit_request_decide(
-    *, jit_request: JitRequest, by: User, approve: bool, justification: str
+    *,
+    jit_request: JitRequest,
+    by: User,
+    approve: bool,
+    justification: str,
+    exclusive: bool = False,
 ) -> Operation | None:
     """Record an approver's decision through the tenant's approval channel.
 
     Hand-off (the default): the decision is recorded here and made by the person in the Azure
     portal; nothing is sent to ARM and the request's state still comes from ARM alone. PIM: the
-    decision is queued for the PIM approval stage behind the request, once.
+    decision is queued for the PIM approval stage behind the request, once; a second decision
+    returns the first one's operation, or, when `exclusive` (a batch, `jit.batch`), is refused.
     """
     if not JitRequest.objects.decidable_by(by).filter(pk=jit_request.pk).exists():
         raise NotAllowed("You cannot decide this request.")
@@ -209,6 +228,7 @@ def jit_request_decide(
                 payload={"approve": approve, "justification": justification},
                 action=AuditEvent.Action.DECIDED,
                 reason=justification,
+                exclusive=exclusive,
             )
         audit.flag_if_self_added_approver(jit_request, by)
     return operation

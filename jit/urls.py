@@ -1,11 +1,14 @@
 from django.urls import URLPattern, path
 
-from jit import views, window_views
+from jit import batch_views, views, window_views
 
 app_name = "jit"
 
 urlpatterns: list[URLPattern] = [
     path("", views.requests, name="requests"),
+    path("inbox/warnings/", batch_views.warnings, name="inbox_warnings"),
+    path("decide/", batch_views.decide, name="decide_batch"),
+    path("decided/", batch_views.done, name="batch_done"),
     path("requests/<uuid:pk>/", views.request_detail, name="request_detail"),
     path("requests/<uuid:pk>/status/", views.request_status, name="request_status"),
     path("requests/<uuid:pk>/decide/", views.decide, name="decide"),

@@ -21,11 +21,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import scoping
 from accounts.decorators import portal_access_required, recent_sign_in_required
+from accounts.models import Tenant
 from deployments.models import ManagedApplication
-from jit import hints, mirror, selectors, services, window_display
+from jit import batch, hints, mirror, selectors, services, window_display
 from jit.errors import NotAllowed
 from jit.forms import (
     AuditFilterForm,
+    BatchDecisionForm,
     DecisionForm,
     ElevationForm,
     PolicyForm,
@@ -69,6 +71,12 @@ def _status(
 @portal_access_required
 @require_GET
 def requests(request: AuthedRequest) -> HttpResponse:
+    return render(request, "jit/request_list.html", list_context(request))
+
+
+def list_context(request: AuthedRequest, **extra: Any) -> dict[str, Any]:
+    """The requests list, with the inbox of requests to decide (also re-rendered by a refused
+    batch decision, `jit.batch_views`)."""
     form = RequestListForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     rows = selectors.request_rows(
@@ -77,11 +85,18 @@ def requests(request: AuthedRequest) -> HttpResponse:
         state=filters.get("state", ""),
         requester=filters.get("requester", ""),
     )
-    context = {
+    groups, total = batch.inbox_groups(request.user)
+    return {
         "form": form,
         "page": Paginator(rows, 25).get_page(request.GET.get("page")),
-        "inbox": JitRequest.objects.decidable_by(request.user).select_related(
-            "application", "application__customer_tenant"
+        "inbox_groups": groups,
+        "inbox_total": total,
+        "inbox_shown": sum(len(group.rows) for group in groups),
+        "batch_form": BatchDecisionForm(),
+        "handoff_inbox": any(
+            row.jit.application.customer_tenant.approval_channel != Tenant.ApprovalChannel.PIM
+            for group in groups
+            for row in group.rows
         ),
         # A menu of apps only while it stays short; a large fleet is reached through Customers.
         "requestable": selectors.requestable_menu(request.user, MENU_LIMIT),
@@ -89,8 +104,8 @@ def requests(request: AuthedRequest) -> HttpResponse:
         "policy_apps": selectors.policy_apps(request.user).filter(jit_enabled=True),
         "freshness": selectors.requests_freshness(mirror.publisher_scope()),
         "window_banners": window_display.banners(selectors.policy_apps(request.user)),
+        **extra,
     }
-    return render(request, "jit/request_list.html", context)
 
 
 @portal_access_required

@@ -331,6 +331,7 @@ class Route:
     get: bool = True  # answers GET
     post: Callable[[Oracle, Any], bool] | None = None  # who may change by POST; None: no POST
     body: dict[str, Any] = dataclasses.field(default_factory=dict)
+    body_for: Callable[[Any], dict[str, Any]] | None = None  # a body naming the object
     marker: Callable[[World, Any], str] | None = None  # what an allowed page must show
     fragment: str = ""  # the HX-Target of its htmx fragment, when it has one
     status: int = 200  # what an allowed GET answers
@@ -443,6 +444,19 @@ ROUTES: dict[str, Route] = {
         post=_pending_only(Oracle.decides),
         body={"decision": "approve", "justification": "looks fine"},
     ),
+    "jit:decide_batch": Route(
+        lambda w: ((f"request {k}", j, {}) for k, j in w.requests.items()),
+        Oracle.jit,
+        get=False,
+        post=_pending_only(Oracle.decides),
+        body_for=lambda jit: {
+            "requests": [str(jit.pk)],
+            "decision": "approve",
+            "justification": "looks fine",
+        },
+    ),
+    "jit:batch_done": Route(_none, _everyone, post=_nobody),
+    "jit:inbox_warnings": Route(_none, _everyone, post=_nobody),
     "jit:cancel": Route(_requests, Oracle.jit, get=False, post=_open(Oracle.withdraws)),
     "jit:revoke": Route(
         _requests,
@@ -572,7 +586,8 @@ def ask(client: Any, world: World, route_name: str, route: Route, tally: Tally) 
                 continue  # an allowed change is the views' own tests' business
             for header in headers[:2]:
                 where = f"{route_name} POST {label} {header or ''} as {who}"
-                response = client.post(url, route.body, **header)
+                body = route.body_for(obj) if route.body_for else route.body
+                response = client.post(url, body, **header)
                 tally.cells += 1
                 after = database_state()
                 if response.status_code >= 500:

@@ -2,6 +2,7 @@
 
 V = "tests.jit.test_views::"
 W = "tests.jit.test_window_views::"
+B = "tests.jit.test_batch::"
 
 SCOPE_TESTS = {
     "jit:requests": [
@@ -23,6 +24,21 @@ SCOPE_TESTS = {
         V + "test_approver_records_a_decision_and_azure_is_watched_for_it",
         V + "test_reader_cannot_decide",
         V + "test_other_tenant_cannot_decide",
+    ],
+    "jit:decide_batch": [
+        B + "test_approver_decides_two_requests_in_one_step_and_sees_what_to_click_in_azure",
+        B + "test_reader_cannot_decide_a_batch",
+        B + "test_other_tenant_cannot_decide_a_batch_and_learns_no_names",
+    ],
+    "jit:inbox_warnings": [
+        B + "test_the_inbox_warnings_arrive_in_each_row",
+        B + "test_reader_and_publisher_see_no_batch_form",
+        B + "test_the_summary_without_a_batch_points_back_to_the_list",
+    ],
+    "jit:batch_done": [
+        B + "test_approver_decides_two_requests_in_one_step_and_sees_what_to_click_in_azure",
+        B + "test_the_summary_without_a_batch_points_back_to_the_list",
+        B + "test_the_summary_shows_only_what_the_person_may_see",
     ],
     "jit:cancel": [
         V + "test_publisher_cancels",

@@ -8,13 +8,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, event, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.models import User
 from deployments.models import ManagedApplication
-from jit.models import JitRequest, Operation, State
+from jit.batch import MAX_BATCH
+from jit.models import AuditEvent, JitRequest, Operation, State
 from tests.jit.conftest import CONTRIBUTOR
 from tests.jit.test_views import as_, make_request
 from tests.responses import ClientResponse
@@ -175,3 +176,65 @@ def test_any_decision_input_is_recorded_or_refused_with_a_reason(
     jit.refresh_from_db()
     if response.status_code == 400:
         assert jit.handoff_decision == ""
+
+
+# Batch decisions: ids of any shape, duplicates, far too many, no reason, unknown decisions.
+REAL = ("jitbatch0", "jitbatch1")
+OTHER_TENANT = "jitbatchnw"
+
+
+def _batch_ids(draw_ids: list[str], named: dict[str, str]) -> list[str]:
+    return [named.get(value, value) for value in draw_ids]
+
+
+batch_ids = (
+    st.lists(st.sampled_from(REAL), min_size=1, max_size=2)
+    | st.lists(
+        hostile_text | st.uuids().map(str) | st.sampled_from([*REAL, OTHER_TENANT]), max_size=8
+    )
+    | st.integers(min_value=MAX_BATCH + 1, max_value=400).map(lambda n: [REAL[0]] * n)
+)
+
+
+@PROPERTY
+@given(
+    ids=batch_ids,
+    decision=st.sampled_from(["approve", "deny"]) | hostile_text,
+    justification=st.just("Planned work") | hostile_text,
+)
+@example(ids=list(REAL), decision="approve", justification="Planned work")
+def test_any_batch_decision_input_is_recorded_whole_or_refused_with_nothing_written(
+    client: Client,
+    alice: User,
+    pat: User,
+    monitoring: ManagedApplication,
+    northwind_monitoring: ManagedApplication,
+    ids: list[str],
+    decision: str,
+    justification: str,
+) -> None:
+    named = {}
+    for name, app in ((REAL[0], monitoring), (REAL[1], monitoring), (OTHER_TENANT, northwind_monitoring)):  # fmt: skip
+        jit = JitRequest.objects.filter(name=name).first() or make_request(app, pat, name=name)
+        named[name] = str(jit.pk)
+    JitRequest.objects.filter(name__in=named).update(state=State.PENDING, handoff_decision="")
+    posted = _batch_ids(ids, named)
+    decided_before = AuditEvent.objects.filter(action=AuditEvent.Action.DECIDED).count()
+
+    response = as_(client, alice).post(
+        reverse("jit:decide_batch"),
+        {"requests": posted, "decision": decision, "justification": justification},
+    )
+
+    assert response.status_code in (302, 400)
+    event(f"answered {response.status_code}")
+    decided = AuditEvent.objects.filter(action=AuditEvent.Action.DECIDED).count() - decided_before
+    if response.status_code == 400:
+        assert "Nothing was recorded" in response.text
+        assert decided == 0
+        assert not JitRequest.objects.exclude(handoff_decision="").exists()
+    else:
+        assert decision in ("approve", "deny") and justification.strip()
+        assert set(posted) <= {named[REAL[0]], named[REAL[1]]}
+        assert decided == len(posted) == len(set(posted))
+    assert not Operation.objects.filter(kind=Operation.Kind.DECIDE).exists()

@@ -3,6 +3,7 @@ involved): whatever arrives at the same moment, each outcome happens once and is
 
 Each test prints what ran at once and what came out (`pytest -s`)."""
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
@@ -12,8 +13,11 @@ import pytest
 from django.db import connection
 
 from accounts.models import Role, User
+from azure_gateway.records import JitApprover
+from deployments.models import ManagedApplication
 from emulator.server import EmulatorServer
-from jit import mirror, services, tasks
+from jit import batch, mirror, services, tasks
+from jit.batch import BatchOutcome, BatchRefused
 from jit.errors import NotAllowed
 from jit.models import AuditEvent, JitRequest, Operation, State
 from tests.conftest import make_person
@@ -186,3 +190,115 @@ def test_an_expiry_seen_by_several_refreshes_at_once_ends_the_grant_once(
     assert pending.state == State.EXPIRED
     assert pending.grant_ended_at is not None
     assert count(pending, AuditEvent.Action.GRANT_ENDED) == 1
+
+
+def _pending_requests(
+    count_: int, signed_in: Callable[[User], User], pat: User, alice: User, app: ManagedApplication
+) -> list[JitRequest]:
+    """Requests Pat files through the portal, accepted by the emulator and pending."""
+    signed_in(pat)
+    signed_in(alice)
+    jits = []
+    for _ in range(count_):
+        jit = test_services.request_as(pat, app)
+        test_services.submit(test_services.only_operation(jit, "create"))
+        jit.refresh_from_db()
+        assert jit.state == State.PENDING
+        jits.append(jit)
+    return jits
+
+
+def _carol(app: ManagedApplication, signed_in: Callable[[User], User]) -> User:
+    carol = signed_in(make_person(app.customer_tenant, CAROL, "Carol Chen", Role.CUSTOMER_ADMIN))
+    app.jit_approvers = []  # any admin of the tenant may decide here
+    app.save()
+    return carol
+
+
+def test_two_approvers_batch_deciding_overlapping_sets_decide_each_request_once(
+    pim: None,
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+) -> None:
+    carol = _carol(monitoring, signed_in)
+    # Azure accepts both of them too (otherwise a loser may come after the winner's decision
+    # failed there, and rightly succeed): the policy names both before the requests are made.
+    signed_in(alice)
+    policy = services.current_policy(monitoring)
+    both = tuple(
+        JitApprover(id=str(p.entra_object_id), type="user", display_name=str(p))
+        for p in (alice, carol)
+    )
+    change = services.jit_policy_update(
+        application=monitoring, by=alice, policy=dataclasses.replace(policy, approvers=both)
+    )
+    test_services.submit(change)
+    assert change.status == Operation.Status.DONE, change.error_message
+    a, b, c = _pending_requests(3, signed_in, pat, alice, monitoring)
+
+    def decide(person: User, jits: list[JitRequest]) -> Callable[[], BatchOutcome]:
+        return lambda: batch.jit_requests_decide(
+            ids=[str(j.pk) for j in jits], by=person, approve=True, justification="racing"
+        )
+
+    outcomes = at_once(decide(alice, [a, b]), decide(carol, [b, c]))
+    operations = Operation.objects.filter(kind=Operation.Kind.DECIDE)
+    report("batches", outcomes, operations=operations.count())
+    won = [o for o in outcomes if isinstance(o, BatchOutcome)]
+    lost = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(won) == 1 and len(lost) == 1, outcomes
+    assert isinstance(lost[0], BatchRefused), lost
+    winner, loser = (alice, carol) if isinstance(outcomes[0], BatchOutcome) else (carol, alice)
+    decided = {j.pk for j in won[0].decided}
+    untouched = ({a.pk, b.pk, c.pk} - decided).pop()
+    print(f"won by {winner}; {loser} refused: {lost[0]}")
+
+    # Each request is decided once, by the winner alone; the loser's batch left nothing at all.
+    assert sorted(operations.values_list("jit_request", flat=True)) == sorted(decided)
+    assert set(operations.values_list("by", flat=True)) == {winner.pk}
+    assert not AuditEvent.objects.filter(actor=loser, action=AuditEvent.Action.DECIDED).exists()
+    for jit in JitRequest.objects.filter(pk__in=[a.pk, b.pk, c.pk]):
+        expected = 1 if jit.pk in decided else 0
+        assert count(jit, AuditEvent.Action.DECIDED) == expected
+        outcomes_recorded = sum(
+            count(jit, action)
+            for action in (
+                AuditEvent.Action.APPROVED,
+                AuditEvent.Action.DENIED,
+                AuditEvent.Action.DECISION_FAILED,
+            )
+        )
+        assert outcomes_recorded == expected, jit.name  # Azure was told once, or not at all
+    assert JitRequest.objects.get(pk=untouched).state == State.PENDING
+    for jit in JitRequest.objects.filter(pk__in=decided):
+        assert jit.state == State.APPROVED, jit.name
+
+
+def test_hand_off_batches_at_once_each_record_every_request_of_theirs(
+    signed_in: Callable[[User], User],
+    pat: User,
+    alice: User,
+    monitoring: ManagedApplication,
+) -> None:
+    """The hand-off channel records what each approver said (a later recording replaces the
+    earlier one, as for single decisions): each batch whole, nothing lost, nothing doubled."""
+    a, b, c = _pending_requests(3, signed_in, pat, alice, monitoring)
+    carol = _carol(monitoring, signed_in)
+
+    outcomes = at_once(
+        lambda: batch.jit_requests_decide(
+            ids=[str(a.pk), str(b.pk)], by=alice, approve=True, justification="yes"
+        ),
+        lambda: batch.jit_requests_decide(
+            ids=[str(b.pk), str(c.pk)], by=carol, approve=False, justification="no"
+        ),
+    )
+    report("hand-off batches", outcomes, decided=AuditEvent.objects.filter(action="decision.recorded").count())  # fmt: skip
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert [count(j, AuditEvent.Action.DECIDED) for j in (a, b, c)] == [1, 2, 1]
+    b.refresh_from_db()
+    last = b.audit_events.filter(action=AuditEvent.Action.DECIDED).order_by("pk").last()
+    assert last is not None and b.handoff_by == last.actor  # the page shows the last word
+    assert not Operation.objects.filter(kind=Operation.Kind.DECIDE).exists()
