@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -36,6 +35,7 @@ from jit.forms import (
 )
 from jit.models import JitRequest, State
 from portal import rate_limits
+from portal.pagination import CappedPaginator
 from portal.types import AuthedRequest
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def list_context(request: AuthedRequest, **extra: Any) -> dict[str, Any]:
     groups, total = batch.inbox_groups(request.user)
     return {
         "form": form,
-        "page": Paginator(rows, 25).get_page(request.GET.get("page")),
+        "page": CappedPaginator(rows, 25).get_page(request.GET.get("page")),
         "inbox_groups": groups,
         "inbox_total": total,
         "inbox_shown": sum(len(group.rows) for group in groups),
@@ -289,7 +289,7 @@ def _policy_context(app: Any, form: PolicyForm, can_edit: bool) -> dict[str, Any
 @require_GET
 def audit(request: AuthedRequest) -> HttpResponse:
     form, rows = _audit_rows(request)
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page = CappedPaginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {

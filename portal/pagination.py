@@ -17,10 +17,10 @@ COUNT_CAP = 1000
 
 
 class CappedPaginator(Paginator):  # type: ignore[type-arg]  # django-stubs: Paginator[T] is generic
-    def __init__(self, rows: QuerySet[Any], per_page: int, *, cap: int = COUNT_CAP) -> None:
+    def __init__(self, rows: QuerySet[Any], per_page: int, *, cap: int | None = None) -> None:
         super().__init__(rows, per_page)
         self.rows = rows
-        self.cap = cap
+        self.cap = COUNT_CAP if cap is None else cap
 
     @cached_property
     def count(self) -> int:

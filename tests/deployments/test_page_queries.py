@@ -103,4 +103,7 @@ def test_list_pages_use_the_same_number_of_queries_for_n_and_3n_rows(
     add_rows(2 * N, fabrikam=fabrikam, contoso=contoso, start=N)
     many = queries_for(client, url)
     assert few == many
-    assert many <= 12  # session, user, navigation, then the page's own handful
+    # Session, user, navigation, then the page's own handful; the requests page also reads the
+    # person's tenant ids (its scope filter), when Azure last listed the requests, the approval
+    # windows' banners and, for an approver, the inbox of requests to decide.
+    assert many <= (15 if url_name == "jit:requests" else 12)

@@ -68,3 +68,35 @@ def test_requests_living_with_each_customer_are_dated_by_their_syncs(
     settings.PUBLISHER_JIT_SCOPE = "application"
     client.force_login(pat)
     assert FRESHNESS not in client.get(reverse("jit:requests")).content.decode()
+
+
+def test_a_long_list_is_counted_up_to_a_cap_and_paged_on(
+    client: Client, pat: User, monitoring: ManagedApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jit.models import JitRequest
+    from portal import pagination
+
+    monkeypatch.setattr(pagination, "COUNT_CAP", 30)
+    now = timezone.now()
+    JitRequest.objects.bulk_create(
+        JitRequest(
+            application=monitoring,
+            arm_id=f"{monitoring.arm_id}/jitRequests/many{n}",
+            name=f"many{n:03d}",
+            principal_id="fe96399b-4112-4390-b6f7-5d487005120c",
+            role_definition_id="b24988ac-6180-42a0-ab88-20f7382dd24c",
+            start=now,
+            duration=dt.timedelta(hours=1),
+            state="Pending",
+            created_at=now - dt.timedelta(minutes=n),
+        )
+        for n in range(60)
+    )
+    client.force_login(pat)
+
+    first = client.get(reverse("jit:requests")).content.decode()
+    assert "Page 1 of more than 30 requests" in first
+    assert "many000" in first and "many025" not in first
+    third = client.get(reverse("jit:requests"), {"page": 3}).content.decode()
+    assert "many050" in third and "many059" in third
+    assert "Next" not in third.split('aria-label="Pages"', 1)[1]
