@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from jit import views
+from jit import report_views, views
 
 app_name = "jit"
 
@@ -15,4 +15,7 @@ urlpatterns: list[URLPattern] = [
     path("apps/<int:app_pk>/policy/", views.policy, name="policy"),
     path("audit/", views.audit, name="audit"),
     path("audit.csv", views.audit_csv, name="audit_csv"),
+    path("report/", report_views.report, name="report"),
+    path("report.csv", report_views.report_csv, name="report_csv"),
+    path("report.pdf", report_views.report_pdf_download, name="report_pdf"),
 ]

@@ -8,8 +8,7 @@ confirms.
 
 from __future__ import annotations
 
-import csv
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import scoping
 from accounts.decorators import portal_access_required, recent_sign_in_required
 from jit import hints, selectors, services
+from jit.csv_export import csv_download
 from jit.errors import NotAllowed
 from jit.forms import (
     AuditFilterForm,
@@ -33,10 +33,6 @@ from jit.forms import (
 from jit.models import JitRequest
 from portal import rate_limits
 from portal.types import AuthedRequest
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 
 MENU_LIMIT = 15
 
@@ -269,41 +265,23 @@ def audit(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def audit_csv(request: AuthedRequest) -> StreamingHttpResponse:
     _, rows = _audit_rows(request)
-
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow(
-            ["time (UTC)", "event", "who", "customer", "application", "request", "reason",
-             "before", "after"]
-        )  # fmt: skip
-        for e in rows.iterator():
-            yield writer.writerow(
-                [
-                    e.at.isoformat(),
-                    e.get_action_display(),
-                    e.actor_name,
-                    str(e.tenant),
-                    e.application.name,
-                    e.jit_request.name if e.jit_request else "",
-                    _csv_safe(e.reason),
-                    _csv_safe(str(e.before or "")),
-                    _csv_safe(str(e.after or "")),
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="jit-audit.csv"'
-    return response
-
-
-def _csv_safe(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; a quote keeps them text."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    header = ["time (UTC)", "event", "who", "customer", "application", "request", "reason",
+              "before", "after"]  # fmt: skip
+    lines = (
+        [
+            e.at.isoformat(),
+            e.get_action_display(),
+            e.actor_name,
+            str(e.tenant),
+            e.application.name,
+            e.jit_request.name if e.jit_request else "",
+            e.reason,
+            str(e.before or ""),
+            str(e.after or ""),
+        ]
+        for e in rows.iterator()
+    )
+    return csv_download("jit-audit.csv", header, lines)
 
 
 def _audit_rows(request: AuthedRequest) -> tuple[AuditFilterForm, Any]:

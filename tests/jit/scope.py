@@ -1,6 +1,7 @@
 """Scope tests of the jit URLs (see tests/test_url_scope.py)."""
 
 V = "tests.jit.test_views::"
+R = "tests.jit.test_report::"
 
 SCOPE_TESTS = {
     "jit:requests": [
@@ -50,5 +51,19 @@ SCOPE_TESTS = {
     "jit:audit_csv": [
         V + "test_audit_csv_export",
         V + "test_other_tenant_csv_has_only_the_header",
+    ],
+    "jit:report": [
+        R + "test_customer_admin_sees_her_tenants_report",
+        R + "test_reader_sees_the_report_too",
+        R + "test_publisher_sees_every_customer_and_filters_one",
+        R + "test_tenant_a_sees_nothing_of_tenant_b_in_page_csv_or_pdf",
+    ],
+    "jit:report_csv": [
+        R + "test_csv_has_one_row_per_request_and_neutralises_formulas",
+        R + "test_tenant_a_sees_nothing_of_tenant_b_in_page_csv_or_pdf",
+    ],
+    "jit:report_pdf": [
+        R + "test_pdf_download_holds_the_title_summary_and_rows",
+        R + "test_tenant_a_sees_nothing_of_tenant_b_in_page_csv_or_pdf",
     ],
 }
