@@ -259,14 +259,18 @@ def _grant_bookkeeping(
             at=now if old_state == State.PENDING else min(now, record.start),
         )
     ended = jit.state in (State.EXPIRED, State.CANCELED) and jit.grant_started_at is not None
+    # An expired grant ended at its scheduled end, however late the portal sees it (an old
+    # request adopted today did not run until today); a cancellation is not time-stamped by
+    # ARM, so it ended when seen, at the latest at the scheduled end.
+    ended_at = min(now, record.end)
     if (
         ended
         and jit.grant_ended_at is None
         and JitRequest.objects.filter(pk=jit.pk, grant_ended_at__isnull=True).update(
-            grant_ended_at=now
+            grant_ended_at=ended_at
         )
     ):
-        jit.grant_ended_at = now
+        jit.grant_ended_at = ended_at
         audit.record(
             AuditEvent.Action.GRANT_ENDED,
             application=jit.application,
@@ -418,7 +422,10 @@ def _adopt(app: ManagedApplication, record: JitRequestRecord) -> JitRequest:
                 "state": state,
                 "arm_state": record.state[:40],
                 "created_at": min(now, record.start),
-                "justification": "Requested outside the portal.",
+                # ARM keeps no reason; one given in the request's tags is copied.
+                "justification": _tag(record, "justification")[:2000]
+                or "Requested outside the portal.",
+                "ticket_reference": _tag(record, "ticket")[:100],
             },
         )
         if created:
@@ -433,6 +440,14 @@ def _adopt(app: ManagedApplication, record: JitRequestRecord) -> JitRequest:
             )
             _grant_bookkeeping(jit, record, now)
     return jit
+
+
+def _tag(record: JitRequestRecord, name: str) -> str:
+    """A tag's value, the name matched without regard to case (ARM keeps tag names as sent)."""
+    for key, value in record.tags.items():
+        if key.lower() == name:
+            return str(value).strip()
+    return ""
 
 
 def _principal_label(object_id: str) -> str:
