@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts import scoping
 from deployments.permissions.names import fallback_name, principal_names
-from jit.activity import ACTIVITY_MARGIN
+from jit.activity import is_grant_itself
 from jit.models import ElevationActivity, JitRequest, State
 from jit.report_chart import week_label
 
@@ -273,14 +273,6 @@ def approval_text(jit: JitRequest) -> str:
     return ""
 
 
-def _is_grant_itself(activity: ElevationActivity, jit: JitRequest) -> bool:
-    """The grant's own role assignment, written at its start and removed at its end."""
-    if not activity.operation.lower().startswith("microsoft.authorization/roleassignments/"):
-        return False
-    edges = [t for t in (jit.grant_started_at or jit.start, jit.grant_ended_at or jit.end) if t]
-    return any(abs(activity.at - edge) <= ACTIVITY_MARGIN for edge in edges)
-
-
 def _changes(rows: list[JitRequest]) -> dict[object, tuple[int, int]]:
     """(writes and deletes that succeeded, of which deletes) per request: one query."""
     by_pk = {jit.pk: jit for jit in rows}
@@ -291,7 +283,9 @@ def _changes(rows: list[JitRequest]) -> dict[object, tuple[int, int]]:
     for activity in activities:
         jit = by_pk[activity.jit_request_id]
         operation = activity.operation.lower()
-        if not operation.endswith(("/write", "/delete")) or _is_grant_itself(activity, jit):
+        if not operation.endswith(("/write", "/delete")) or is_grant_itself(
+            activity.operation, activity.at, jit
+        ):
             continue
         counts[jit.pk][0] += 1
         counts[jit.pk][1] += operation.endswith("/delete")

@@ -34,10 +34,10 @@ COLUMNS = (
     ("Role", 22),
     ("Granted (UTC)", 38),
     ("Hours", 13),
-    ("Why · ticket", 62),
+    ("Why · ticket", 57),
     ("Approval", 38),
     ("Changes", 16),
-    ("Outcome", 14),
+    ("Outcome", 19),
 )
 
 

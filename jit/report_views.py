@@ -77,6 +77,7 @@ def report(request: AuthedRequest) -> HttpResponse:
         "apps": list(apps.select_related("customer_tenant").order_by("name")[:50]),
         "is_publisher": scoping.publisher_tenants_of(request.user).exists(),
         "query": _query(filters),
+        "current": figures.Month.parse(None),
     }  # fmt: skip
     return render(request, "jit/report.html", context)
 
