@@ -44,6 +44,7 @@ NOT_GRANTED = {
     State.FAILED: "failed",
     State.GONE: "gone",
 }
+GRANTED_OUTCOMES = ("granted", "active", "ended early")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
@@ -196,7 +197,7 @@ class Report:
     def not_granted(self) -> list[tuple[str, int]]:
         """(outcome, count) of the month's requests that were not granted, e.g. ("denied", 2)."""
         counts = self.outcome_counts
-        return sorted((k, n) for k, n in counts.items() if k not in ("granted", "active"))
+        return sorted((k, n) for k, n in counts.items() if k not in GRANTED_OUTCOMES)
 
     @property
     def not_granted_total(self) -> int:
@@ -347,7 +348,9 @@ def elevation_report(
 
 def _outcome(jit: JitRequest, granted: bool, now: dt.datetime) -> str:
     if granted:
-        return "active" if jit.is_active(now) and jit.grant_ended_at is None else "granted"
+        if jit.is_active(now) and jit.grant_ended_at is None:
+            return "active"
+        return "ended early" if jit.state in (State.CANCELED, State.GONE) else "granted"
     if jit.state in NOT_GRANTED:
         return NOT_GRANTED[State(jit.state)]
     if jit.state == State.APPROVED:

@@ -122,13 +122,8 @@ def report_pdf(
 
 
 def _summary(pdf: _Pdf, report: Report) -> None:
-    counts = report.outcome_counts
-    granted = counts.get("granted", 0) + counts.get("active", 0)
-    others = ", ".join(
-        f"{n} {outcome}"
-        for outcome, n in sorted(counts.items())
-        if outcome not in ("granted", "active")
-    )
+    granted = len(report.granted)
+    others = ", ".join(f"{n} {outcome}" for outcome, n in report.not_granted)
     pdf.line_of("Summary", 11, "B", 6)
     pdf.line_of(
         f"{report.total_hours:.1f} hours of elevated access in {granted} grant(s); "

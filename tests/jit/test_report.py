@@ -101,6 +101,9 @@ def test_hours_are_the_actual_grant_clipped_to_the_month(
     report = figures.elevation_report(alice, MARCH, now=at(31, 12))
     hours = {e.jit.name: e.hours for e in report.elevations}
     assert hours == {"inside": 4.0, "revoked": 1.0, "across": 4.0, "late": 2.0}
+    outcomes = {e.jit.name: e.outcome for e in report.elevations}
+    assert outcomes["revoked"] == "ended early" and outcomes["inside"] == "granted"
+    assert report.not_granted == [] and len(report.granted) == 4
     assert report.total_hours == 11.0
     assert report.weeks[0][0] == at(1) and report.weeks[-1][1] == at(1, month=4)
     assert sum(total for _, _, total in report.week_rows) == 11.0
