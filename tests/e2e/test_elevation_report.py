@@ -77,3 +77,10 @@ def test_publisher_compares_its_customers(demo: dict[str, Tenant], page: Page) -
     customers.get_by_role("link", name="This customer only").first.click()
     expect(page.locator("h1 + p")).not_to_contain_text("customers of")
     screenshot(page, "report-publisher-one-customer")
+
+    # Paula's Owner grant beside Pat's Contributor ones: two roles stacked, each in the legend.
+    page.goto(f"/jit/report/?month={_history_month('jith04')}")
+    expect(page.locator(".report-legend")).to_contain_text("Owner")
+    expect(page.locator(".report-legend")).to_contain_text("Contributor")
+    expect(page.locator("#report-chart-table thead")).to_contain_text("Owner")
+    screenshot(page, "report-publisher-two-roles")
