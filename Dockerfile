@@ -32,6 +32,10 @@ RUN SECRET_KEY=collectstatic-only PRODUCTION=true VAR_DIR=/app/var \
 
 # --- runtime: no uv, no compilers; runs as an unprivileged user -----------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+# DejaVu Sans sets the elevation report's PDF in any Latin, Greek or Cyrillic text (jit/report_pdf.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 portal \
  && useradd --system --uid 10001 --gid portal --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin portal

@@ -281,6 +281,20 @@ def _seed_jit_request(state: State, app: Application, r: dict[str, Any], now: dt
     )
     if request.provisioning_state == "Accepted":
         request.provisioning_state = "Succeeded"
+    request.tags = {str(k): str(v) for k, v in (r.get("tags") or {}).items()}
+    for event in r.get("activity", []):
+        # What the elevated principal did during its grant: `after` is the time from the
+        # request's start; the resource is in the application's managed resource group.
+        resource = str(event.get("resource", "")).format(app=app.name)
+        state.log_activity(
+            resource_id=app.managed_resource_group_id
+            + (f"/providers/{resource}" if resource else ""),
+            operation=event["operation"],
+            caller_oid=principal_oid,
+            caller_tenant_id=app.publisher_tenant_id,
+            status=event.get("status", "Succeeded"),
+            at=request.start + jit.parse_duration(event.get("after") or "PT1M"),
+        )
     outcome = r.get("outcome", "pending")
     decided_at = created + dt.timedelta(minutes=5)
     if request.state == "Pending" and outcome in ("approved", "denied"):

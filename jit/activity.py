@@ -57,3 +57,12 @@ def elevation_activity_fetch(
             gateway.close()
     JitRequest.objects.filter(pk=jit.pk).update(activity_fetched_at=timezone.now())
     return added
+
+
+def is_grant_itself(operation: str, at: dt.datetime, jit: JitRequest) -> bool:
+    """Whether an activity-log event is the grant's own role assignment, written at its start
+    and removed at its end: not a change the elevated principal made."""
+    if not operation.lower().startswith("microsoft.authorization/roleassignments/"):
+        return False
+    edges = (jit.grant_started_at or jit.start, jit.grant_ended_at or jit.end)
+    return any(abs(at - edge) <= ACTIVITY_MARGIN for edge in edges)

@@ -1,8 +1,10 @@
 """Adopting requests made outside the portal (the Azure portal, the CLI, before the portal was
 installed): many rows at once, as the first listing of a large JIT scope finds them.
 
-Each adopted request gets what the one-by-one path gives it: the row as ARM describes it, a
-"requested" event, and its grant's start and end as far as ARM's state shows them. A few hundred
+Each adopted request gets what the one-by-one path gives it: the row as ARM describes it (with
+the reason and ticket from its `justification` and `ticket` tags, when it has them), a
+"requested" event, and its grant's start and end as far as ARM's state shows them (an expired
+grant ended at its scheduled end). A few hundred
 inserts in one transaction instead of a dozen statements and three queued tasks per request.
 
 Mail follows what is still going on: an adopted request whose grant is running tells both sides
@@ -98,10 +100,22 @@ def _row(
         arm_state=record.state[:40],
         created_at=min(now, record.start),
         state_changed_at=now,
-        justification=ADOPTED_JUSTIFICATION,
+        # ARM keeps no reason; one given in the request's tags is copied.
+        justification=_tag(record, "justification")[:2000] or ADOPTED_JUSTIFICATION,
+        ticket_reference=_tag(record, "ticket")[:100],
         grant_started_at=record.start if started else None,
-        grant_ended_at=now if started and state == State.EXPIRED else None,
+        # An expired grant ended at its scheduled end, however late the portal sees it: an old
+        # request adopted today did not run until today.
+        grant_ended_at=min(now, record.end) if started and state == State.EXPIRED else None,
     )
+
+
+def _tag(record: JitRequestRecord, name: str) -> str:
+    """A tag's value, the name matched without regard to case (ARM keeps tag names as sent)."""
+    for key, value in record.tags.items():
+        if key.lower() == name:
+            return str(value).strip()
+    return ""
 
 
 def _write_events(adopted: list[JitRequest], labels: dict[str, str], now: dt.datetime) -> None:
@@ -140,7 +154,7 @@ def _write_events(adopted: list[JitRequest], labels: dict[str, str], now: dt.dat
             continue
         events.append(
             AuditEvent(
-                at=now,
+                at=jit.grant_ended_at,
                 action=AuditEvent.Action.GRANT_ENDED,
                 actor_name="Azure",
                 reason="Expired",

@@ -22,6 +22,7 @@ from deployments.models import RoleDefinition
 from deployments.permissions import plain_language as pl
 from deployments.permissions.names import fallback_name
 from deployments.permissions.risk import CONTRIBUTOR, role_breadth
+from jit.activity import is_grant_itself
 from jit.models import JitRequest, State
 from portal.env import BusinessHours
 
@@ -201,7 +202,11 @@ def _last_elevation(jit: JitRequest) -> Hint | None:
     # The activity log records writes, each as Started then Succeeded (or Failed): count what
     # succeeded.
     changes = Counter(
-        last.activities.filter(status__iexact="Succeeded").values_list("operation", flat=True)
+        operation
+        for operation, at in last.activities.filter(status__iexact="Succeeded").values_list(
+            "operation", "at"
+        )
+        if not is_grant_itself(operation, at, last)
     )
     if not changes:
         return Hint(

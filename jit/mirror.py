@@ -267,14 +267,18 @@ def _grant_bookkeeping(
             at=now if old_state == State.PENDING else min(now, record.start),
         )
     ended = jit.state in (State.EXPIRED, State.CANCELED) and jit.grant_started_at is not None
+    # An expired grant ended at its scheduled end, however late the portal sees it (an old
+    # request adopted today did not run until today); a cancellation is not time-stamped by
+    # ARM, so it ended when seen, at the latest at the scheduled end.
+    ended_at = min(now, record.end)
     if (
         ended
         and jit.grant_ended_at is None
         and JitRequest.objects.filter(pk=jit.pk, grant_ended_at__isnull=True).update(
-            grant_ended_at=now
+            grant_ended_at=ended_at
         )
     ):
-        jit.grant_ended_at = now
+        jit.grant_ended_at = ended_at
         audit.record(
             AuditEvent.Action.GRANT_ENDED,
             application=jit.application,

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from jit import batch_views, views, window_views
+from jit import batch_views, report_views, views, window_views
 
 app_name = "jit"
 
@@ -20,4 +20,7 @@ urlpatterns: list[URLPattern] = [
     path("apps/<int:app_pk>/windows/<int:pk>/", window_views.window_page, name="window"),
     path("audit/", views.audit, name="audit"),
     path("audit.csv", views.audit_csv, name="audit_csv"),
+    path("report/", report_views.report, name="report"),
+    path("report.csv", report_views.report_csv, name="report_csv"),
+    path("report.pdf", report_views.report_pdf_download, name="report_pdf"),
 ]

@@ -8,8 +8,7 @@ confirms.
 
 from __future__ import annotations
 
-import csv
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -23,6 +22,7 @@ from accounts.decorators import portal_access_required, recent_sign_in_required
 from accounts.models import Tenant
 from deployments.models import ManagedApplication
 from jit import batch, hints, mirror, selectors, services, window_display
+from jit.csv_export import csv_download
 from jit.errors import NotAllowed
 from jit.forms import (
     AuditFilterForm,
@@ -37,10 +37,6 @@ from jit.models import JitRequest, State
 from portal import rate_limits
 from portal.pagination import CappedPaginator
 from portal.types import AuthedRequest
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 
 MENU_LIMIT = 15
 
@@ -305,41 +301,23 @@ def audit(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def audit_csv(request: AuthedRequest) -> StreamingHttpResponse:
     _, rows = _audit_rows(request)
-
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow(
-            ["time (UTC)", "event", "who", "customer", "application", "request", "reason",
-             "before", "after"]
-        )  # fmt: skip
-        for e in rows.iterator():
-            yield writer.writerow(
-                [
-                    e.at.isoformat(),
-                    e.get_action_display(),
-                    e.actor_name,
-                    str(e.tenant),
-                    e.application.name,
-                    e.jit_request.name if e.jit_request else "",
-                    _csv_safe(e.reason),
-                    _csv_safe(str(e.before or "")),
-                    _csv_safe(str(e.after or "")),
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="jit-audit.csv"'
-    return response
-
-
-def _csv_safe(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; a quote keeps them text."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    header = ["time (UTC)", "event", "who", "customer", "application", "request", "reason",
+              "before", "after"]  # fmt: skip
+    lines = (
+        [
+            e.at.isoformat(),
+            e.get_action_display(),
+            e.actor_name,
+            str(e.tenant),
+            e.application.name,
+            e.jit_request.name if e.jit_request else "",
+            e.reason,
+            str(e.before or ""),
+            str(e.after or ""),
+        ]
+        for e in rows.iterator()
+    )
+    return csv_download("jit-audit.csv", header, lines)
 
 
 def _audit_rows(request: AuthedRequest) -> tuple[AuditFilterForm, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -30,6 +31,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
 from accounts.models import EntraCredential, Membership, Role, Side, Tenant, User
 from deployments.models import ManagedApplication, Offer, PermissionChangeEvent, SyncRun
@@ -503,6 +505,9 @@ ROUTES: dict[str, Route] = {
     ),
     "jit:audit": Route(_none, _everyone, post=_nobody),
     "jit:audit_csv": Route(_none, _everyone, post=_nobody),
+    "jit:report": Route(_none, _everyone, post=_nobody),
+    "jit:report_csv": Route(_none, _everyone, post=_nobody),
+    "jit:report_pdf": Route(_none, _everyone, post=_nobody),
 }
 
 # The list filters, asked for other tenants' objects as well as the person's own. Each searches
@@ -542,6 +547,9 @@ def _refused(response: Any) -> bool:
 
 
 def _text(response: Any) -> str:
+    if response.get("Content-Type") == "application/pdf":
+        reader = PdfReader(io.BytesIO(response.content))
+        return "\n".join(page.extract_text() for page in reader.pages)
     if response.streaming:
         return b"".join(response.streaming_content).decode()
     content: bytes = response.content

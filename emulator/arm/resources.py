@@ -283,11 +283,13 @@ def activity_log(ctx: ArmContext) -> Response:
         )
     resource_uri = wanted.get("resourceuri") or wanted.get("resourceid")
     ctx.require("Microsoft.Insights/eventtypes/values/read", resource_uri or scope)
+    # Azure keeps activity-log events for 90 days; older ones are not served, whatever the range.
+    kept_from = max(start, ctx.state.now() - dt.timedelta(days=90))
     events = [
         e
         for e in ctx.state.activity
         if e.subscription_id.lower() == sub.lower()
-        and start <= e.timestamp <= end
+        and kept_from <= e.timestamp <= end
         and authz.scope_within(e.resource_id, scope)
         and (not resource_uri or authz.scope_within(e.resource_id, resource_uri))
         and ("caller" not in wanted or e.caller.lower() == wanted["caller"].lower())

@@ -10,6 +10,8 @@ CONTOSO_SUB = "d3abb81d-851b-4948-87e4-035350bd1eee"
 FABRIKAM_SUB = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
 # The publisher's own resource group where the demo keeps its jitRequests.
 JIT_SCOPE = f"/subscriptions/{CONTOSO_SUB}/resourceGroups/jit-requests"
+# The demo's history: finished requests of the last five months (reason and ticket in tags).
+HISTORY = tuple(f"jith{n:02d}" for n in range(1, 18))
 NORTHWIND_SUB = "7de4da82-cfe9-46de-840f-81ac7c289eee"
 WOODGROVE_SUB = "b4ada22b-090d-4aa2-a27f-8119ce092cad"
 

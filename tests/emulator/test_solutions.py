@@ -177,6 +177,7 @@ def test_seeded_jit_requests_cover_every_state(emulator: EmulatorServer) -> None
         j.name: j.jit_request_state
         for j in pat_client(emulator).jit_requests.list_by_resource_group(SCOPE_RG).value
         if j.application_resource_id.lower().startswith(f"/subscriptions/{ids.FABRIKAM_SUB}")
+        and j.name not in ids.HISTORY
     }
     assert states == {
         "jitpend1": "Pending",
@@ -185,6 +186,22 @@ def test_seeded_jit_requests_cover_every_state(emulator: EmulatorServer) -> None
         "jitexp1": "Expired",
         "jittmo1": "Timeout",
         "jitauto1": "Approved",
+    }
+
+
+def test_seeded_history_is_finished_with_reasons_in_tags(emulator: EmulatorServer) -> None:
+    requests = {
+        j.name: j
+        for j in pat_client(emulator).jit_requests.list_by_resource_group(SCOPE_RG).value
+        if j.name in ids.HISTORY
+    }
+    assert set(requests) == set(ids.HISTORY)
+    assert {j.jit_request_state for j in requests.values()} == {
+        "Expired", "Denied", "Timeout", "Canceled",
+    }  # fmt: skip
+    assert requests["jith09"].tags == {
+        "justification": "Migrate the alert rules to the new workspace",
+        "ticket": "CHG-1047",
     }
 
 

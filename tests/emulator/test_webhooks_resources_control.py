@@ -219,6 +219,34 @@ def test_activity_log_of_a_managed_resource_group(emulator: EmulatorServer) -> N
     assert all(e["resourceGroupName"] == "mrg-fabrikam-monitoring" for e in events)
 
 
+def _activity(emulator: EmulatorServer, start: dt.datetime, end: dt.datetime) -> list[Any]:
+    answer = arm_get(
+        emulator,
+        ids.ALICE,
+        f"/subscriptions/{ids.FABRIKAM_SUB}/providers/Microsoft.Insights/eventtypes/management/values",
+        **{
+            "api-version": "2015-04-01",
+            "$filter": f"eventTimestamp ge '{start:%Y-%m-%dT%H:%M:%SZ}' and eventTimestamp le "
+            f"'{end:%Y-%m-%dT%H:%M:%SZ}' and resourceGroupName eq 'mrg-fabrikam-monitoring'",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    events: list[Any] = answer.json()["value"]
+    return events
+
+
+def test_seeded_history_left_changes_in_the_activity_log_for_90_days(
+    emulator: EmulatorServer,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    recent = _activity(emulator, now - dt.timedelta(days=80), now)
+    operations = {e["operationName"]["value"] for e in recent if e["caller"].startswith("pat@")}
+    assert "Microsoft.Compute/virtualMachines/extensions/delete" in operations
+    assert "Microsoft.Network/virtualNetworks/write" in operations
+    # The grant of 140 days ago is older than the log's 90 days: Azure no longer serves it.
+    assert _activity(emulator, now - dt.timedelta(days=150), now - dt.timedelta(days=91)) == []
+
+
 def control(
     emulator: EmulatorServer, method: str, path: str, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 V = "tests.jit.test_views::"
 W = "tests.jit.test_window_views::"
 B = "tests.jit.test_batch::"
+R = "tests.jit.test_report::"
 
 SCOPE_TESTS = {
     "jit:requests": [
@@ -79,5 +80,19 @@ SCOPE_TESTS = {
         W + "test_admin_deletes_a_window",
         W + "test_reader_sees_the_schedule_but_cannot_change_it",
         W + "test_other_tenant_gets_404_for_the_windows",
+    ],
+    "jit:report": [
+        R + "test_customer_admin_sees_her_tenants_report",
+        R + "test_reader_sees_the_report_too",
+        R + "test_publisher_sees_every_customer_and_filters_one",
+        R + "test_tenant_a_sees_nothing_of_tenant_b_in_page_csv_or_pdf",
+    ],
+    "jit:report_csv": [
+        R + "test_csv_has_one_row_per_request_and_neutralises_formulas",
+        R + "test_tenant_a_sees_nothing_of_tenant_b_in_page_csv_or_pdf",
+    ],
+    "jit:report_pdf": [
+        R + "test_pdf_download_holds_the_title_summary_and_rows",
+        R + "test_tenant_a_sees_nothing_of_tenant_b_in_page_csv_or_pdf",
     ],
 }

@@ -150,6 +150,8 @@ def test_what_the_last_elevation_changed(monitoring: ManagedApplication, pat: Us
             ("Microsoft.Compute/virtualMachines/restart/action", "Succeeded"),
             ("Microsoft.Compute/virtualMachines/restart/action", "Succeeded"),
             ("Microsoft.Compute/disks/delete", "Succeeded"),
+            # The grant's own role assignment, written as it started: not a change.
+            ("Microsoft.Authorization/roleAssignments/write", "Succeeded"),
         ]
     ):
         ElevationActivity.objects.create(

@@ -21,6 +21,9 @@ from jit.models import AuditEvent, JitRequest, Operation, State
 from jit.services import EligibleRole
 from tests.jit.conftest import CAROL, CONTRIBUTOR, OWNER, PAT
 
+# The demo scenario's finished requests on fabrikam-monitoring and fabrikam-backup (jith…).
+DEMO_HISTORY_OF_FABRIKAM = 14
+
 pytestmark = pytest.mark.django_db
 
 
@@ -817,7 +820,8 @@ def test_reconcile_adopts_requests_made_outside_the_portal(
     mirror.jit_requests_reconcile_scope()
 
     states = dict(JitRequest.objects.values_list("name", "state"))
-    assert states == {
+    recent = {name: state for name, state in states.items() if not name.startswith("jith")}
+    assert recent == {
         "jitpend1": "Pending",
         "jitact1": "Approved",
         "jitden1": "Denied",
@@ -825,10 +829,17 @@ def test_reconcile_adopts_requests_made_outside_the_portal(
         "jittmo1": "Timeout",
         "jitauto1": "Approved",
     }
+    # The demo's history of Fabrikam's two applications: months of finished requests.
+    history = {name: state for name, state in states.items() if name.startswith("jith")}
+    assert len(history) == DEMO_HISTORY_OF_FABRIKAM
+    assert set(history.values()) == {"Expired", "Denied", "Timeout", "Canceled"}
     active = JitRequest.objects.get(name="jitact1")
     assert active.grant_started_at is not None
     mirror.jit_requests_reconcile_scope()  # twice: nothing new
-    assert AuditEvent.objects.filter(action=AuditEvent.Action.REQUESTED).count() == 6
+    assert (
+        AuditEvent.objects.filter(action=AuditEvent.Action.REQUESTED).count()
+        == 6 + DEMO_HISTORY_OF_FABRIKAM
+    )
     # Nobody has signed in yet: requesters are named as well as the portal can, never a bare id.
     actors = set(
         AuditEvent.objects.filter(action=AuditEvent.Action.REQUESTED).values_list(
@@ -836,6 +847,30 @@ def test_reconcile_adopts_requests_made_outside_the_portal(
         )
     )
     assert all(name.startswith("A principal of the publisher (object id ") for name in actors)
+
+
+def test_adopted_history_keeps_its_reason_ticket_grant_times_and_changes(
+    azure: EmulatorServer,
+    fabrikam: Tenant,
+    monitoring: ManagedApplication,
+    backup: ManagedApplication,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        mirror.jit_requests_reconcile_scope()
+
+    old = JitRequest.objects.get(name="jith09")
+    assert old.justification == "Migrate the alert rules to the new workspace"
+    assert old.ticket_reference == "CHG-1047"
+    # Expired weeks ago: the grant ended at its scheduled end, not when the portal first saw it.
+    assert old.grant_started_at == old.start
+    assert old.grant_ended_at == old.end
+    # Its end queued the copy of the activity log: what was changed while elevated.
+    operations = sorted(old.activities.values_list("operation", flat=True))
+    assert "Microsoft.Compute/virtualMachines/extensions/delete" in operations
+    assert "Microsoft.Network/virtualNetworks/write" in operations
+    # No reason in the tags: said so.
+    assert JitRequest.objects.get(name="jitexp1").justification == "Requested outside the portal."
 
 
 def test_requests_made_outside_the_portal_name_a_requester_who_signed_in(

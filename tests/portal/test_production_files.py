@@ -43,7 +43,7 @@ ROOT = Path(settings.BASE_DIR)
 SYSTEMD = ROOT / "deploy" / "systemd"
 PORTAL_IMAGE = "managed-apps-portal:latest"
 # The operating system's programs, and uv (its one command is checked in the Dockerfile's test).
-OTHER_PROGRAMS = {"groupadd", "useradd", "chown", "kill", "uv"}
+OTHER_PROGRAMS = {"groupadd", "useradd", "chown", "kill", "uv", "apt-get", "rm"}
 # Variables read by something other than the portal's settings, each for a reason.
 OTHER_VARIABLES = {
     "PATH": "where the shell finds the environment's programs",
