@@ -229,7 +229,11 @@ def test_get_and_list_jit_requests(emulator: EmulatorServer, as_pat: SdkAzureGat
     assert pending.state == "Pending"
     assert pending.duration == dt.timedelta(hours=4)
     assert pending in listed
-    assert {r.name: r.state for r in listed if r.application_id.split("/")[2] == FABRIKAM_SUB} == {
+    fabrikam = {r.name: r.state for r in listed if r.application_id.split("/")[2] == FABRIKAM_SUB}
+    # The demo's months of history (jith…) are all finished; the recent requests each have theirs.
+    history = {name: state for name, state in fabrikam.items() if name.startswith("jith")}
+    assert history and set(history.values()) <= {"Expired", "Denied", "Timeout", "Canceled"}
+    assert {name: state for name, state in fabrikam.items() if name not in history} == {
         "jitpend1": "Pending",
         "jitact1": "Approved",
         "jitden1": "Denied",
