@@ -25,6 +25,7 @@ import argparse
 import collections
 import datetime as dt
 import itertools
+import multiprocessing
 import shutil
 import statistics
 import sys
@@ -47,50 +48,81 @@ from scale_out import (  # noqa: E402
     refuse_unless_postgresql_and_redis,
     seed,
     settle,
-    webhook_body,
 )
 
 
-def post_notifications(
-    web: str, apps: list[Any], *, clients: int, seconds: float
-) -> tuple[collections.Counter[tuple[int, str | None]], list[float], dict[str, int], float]:
-    """Post from `clients` threads for `seconds`; returns the answers (status, outcome), each
-    latency in ms, accepted notifications per application id and the seconds it took."""
-    from django.conf import settings
-
-    hook = f"{web}/{settings.MARKETPLACE_WEBHOOK_PATH.strip('/')}/resource"
-    secret = settings.MARKETPLACE_WEBHOOK_SECRET
-    base = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    numbers = itertools.count()
-    answers: collections.Counter[tuple[int, str | None]] = collections.Counter()
-    accepted: collections.Counter[str] = collections.Counter()
+def _client_process(
+    args: tuple[str, str, list[str], int, int, int, float, str],
+) -> tuple[list[tuple[int, str | None, str]], list[float]]:
+    """One load process: `threads` keep-alive clients posting until `stop_at` (monotonic)."""
+    hook, secret, app_ids, first, step, threads, stop_at, base_iso = args
+    base = dt.datetime.fromisoformat(base_iso)
+    numbers = itertools.count(first, step)
+    answers: list[tuple[int, str | None, str]] = []
     latencies: list[float] = []
     lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
 
     def client() -> None:
         session = requests.Session()
         while time.monotonic() < stop_at:
             with lock:
                 n = next(numbers)
-            body = webhook_body(apps[n % len(apps)], n, base)
+            app_id = app_ids[n % len(app_ids)]
+            body = {
+                "eventType": "PATCH",
+                "applicationId": app_id,
+                "eventTime": (base + dt.timedelta(milliseconds=n))
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "provisioningState": "Succeeded",
+            }
             started = time.perf_counter()
             response = session.post(hook, params={"sig": secret}, json=body, timeout=60)
             elapsed = (time.perf_counter() - started) * 1000
             status = response.json().get("status") if response.status_code == 200 else None
             with lock:
                 latencies.append(elapsed)
-                answers[response.status_code, status] += 1
-                if status == "accepted":
-                    accepted[body["applicationId"]] += 1
+                answers.append((response.status_code, status, app_id))
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for thread in workers:
         thread.start()
-    for thread in threads:
+    for thread in workers:
         thread.join()
-    return answers, latencies, dict(accepted), time.perf_counter() - started
+    return answers, latencies
+
+
+def post_notifications(
+    web: str, apps: list[Any], *, processes: int, clients: int, seconds: float
+) -> tuple[collections.Counter[tuple[int, str | None]], list[float], dict[str, int], float]:
+    """Post from `clients` threads spread over `processes` processes of their own (not this
+    one, which serves the emulator) for `seconds`; returns the answers (status, outcome), each
+    latency in ms, accepted notifications per application id and the seconds it took."""
+    from django.conf import settings
+
+    hook = f"{web}/{settings.MARKETPLACE_WEBHOOK_PATH.strip('/')}/resource"
+    secret = str(settings.MARKETPLACE_WEBHOOK_SECRET)
+    base = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    app_ids = [app.arm_id for app in apps]
+    per_process = max(1, clients // processes)
+    started = time.perf_counter()
+    stop_at = time.monotonic() + seconds
+    jobs = [
+        (hook, secret, app_ids, n, processes, per_process, stop_at, base) for n in range(processes)
+    ]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.map(_client_process, jobs)
+    took = time.perf_counter() - started
+    answers: collections.Counter[tuple[int, str | None]] = collections.Counter()
+    accepted: collections.Counter[str] = collections.Counter()
+    latencies: list[float] = []
+    for process_answers, process_latencies in results:
+        latencies += process_latencies
+        for status_code, status, app_id in process_answers:
+            answers[status_code, status] += 1
+            if status == "accepted":
+                accepted[app_id] += 1
+    return answers, latencies, dict(accepted), took
 
 
 def verify(accepted: dict[str, int], last_seed_run: int) -> None:
@@ -153,7 +185,14 @@ def peak_memory(processes: Processes) -> list[tuple[str, int, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=8, help="client threads in all")
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument(
+        "--workers-during",
+        action="store_true",
+        help="run the Celery workers during the burst (by default they start after it and drain "
+        "the queue, so the burst measures the web tier alone on the shared cores)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the syncs")
     args = parser.parse_args()
     database, broker = refuse_unless_postgresql_and_redis()
@@ -171,8 +210,9 @@ def main() -> None:
     try:
         world = seed(emulator)
         web = processes.web("web", free_port())
-        for name in ("worker-1", "worker-2"):
-            processes.worker(name)
+        if args.workers_during:
+            for name in ("worker-1", "worker-2"):
+                processes.worker(name)
 
         def healthy() -> bool:
             try:
@@ -183,11 +223,17 @@ def main() -> None:
         if not wait_until(healthy, 60, 0.5):
             raise SystemExit(f"The web process did not answer; see {logs}")
         print(
-            f"gunicorn with 2 workers at {web}, 2 Celery workers; {len(world['apps'])} "
-            f"applications mirrored; {args.clients} clients for {args.seconds:.0f} s\n"
+            f"gunicorn with 2 workers at {web}; 2 Celery workers "
+            f"{'during' if args.workers_during else 'after'} the burst; {len(world['apps'])} "
+            f"applications mirrored; {args.clients} clients in {args.client_processes} "
+            f"processes for {args.seconds:.0f} s\n"
         )
         answers, latencies, accepted, took = post_notifications(
-            web, world["apps"], clients=args.clients, seconds=args.seconds
+            web,
+            world["apps"],
+            processes=args.client_processes,
+            clients=args.clients,
+            seconds=args.seconds,
         )
         total = sum(accepted.values())
         p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
@@ -196,6 +242,9 @@ def main() -> None:
             f"  accepted {total} in {took:.1f} s: {total / took:.0f}/s; latency median "
             f"{statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms"
         )
+        if not args.workers_during:
+            for name in ("worker-1", "worker-2"):
+                processes.worker(name)
         started = time.perf_counter()
         settled = settle(args.timeout)
         print(f"  the workers synced every application in {time.perf_counter() - started:.1f} s")
