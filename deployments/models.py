@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from django.db import models
 from django.db.models import Exists, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts import scoping
@@ -152,7 +153,12 @@ class ManagedApplication(models.Model):
 
     class Meta:
         ordering: ClassVar = ["name"]
-        indexes: ClassVar = [models.Index(fields=["customer_tenant", "vanished_at"])]
+        indexes: ClassVar = [
+            models.Index(fields=["customer_tenant", "vanished_at"]),
+            # ARM ids compare without case: a notification's application sync looks its id up
+            # with `arm_id__iexact`, which only this index answers without reading every row.
+            models.Index(Upper("arm_id"), name="managedapp_upper_arm_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -173,6 +179,10 @@ class Subscription(models.Model):
 
     class Meta:
         ordering: ClassVar = ["display_name"]
+        indexes: ClassVar = [
+            # Every marketplace notification finds its tenant by `subscription_id__iexact`.
+            models.Index(Upper("subscription_id"), name="subscription_upper_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.subscription_id

@@ -117,12 +117,13 @@ def record_notification(notification: Notification) -> tuple[MarketplaceEvent, b
     """
     from deployments.runs import queue_application_sync
 
-    subscription = (
+    # Case-insensitive (ARM's ids are), through the index on the upper-cased id.
+    subscriptions = (
         Subscription.objects.select_related("tenant")
         .filter(subscription_id__iexact=notification.subscription_id)
-        .first()
+        .order_by()[:1]
     )
-    tenant = subscription.tenant if subscription else None
+    tenant = subscriptions[0].tenant if subscriptions else None
     try:
         with transaction.atomic():
             event = MarketplaceEvent.objects.create(

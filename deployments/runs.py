@@ -41,10 +41,12 @@ def queue_tenant_sync(*, tenant: Tenant) -> SyncRun:
 
 
 def queue_application_sync(*, tenant: Tenant, application_arm_id: str) -> SyncRun:
-    """Queue a sync of one application (after a marketplace notification)."""
+    """Queue a sync of one application (after a marketplace notification). Inside a transaction
+    the run is part of it (no savepoint: nothing here is worth one), and the task is sent when
+    that transaction commits."""
     from deployments.tasks import sync_application
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         run = SyncRun.objects.create(tenant=tenant, application_arm_id=application_arm_id)
         publish_on_commit(sync_application, run.pk)
     return run

@@ -381,12 +381,16 @@ _cache_url = env_str(
 )
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        {"BACKEND": "portal.redis_cache.ReusingRedisCache", "LOCATION": _cache_url}
         if _cache_url.startswith(("redis://", "rediss://"))
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
 CELERY_RESULT_EXPIRES = 3600
+# Tasks record their outcome in the database (sync runs, outbox operations), never in the result
+# backend; only `portal.ping` keeps a result, for the health check that waits on it. Storing a
+# result costs the worker a write per task, and with Redis the sender a subscription per task.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
