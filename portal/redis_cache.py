@@ -1,8 +1,8 @@
 """Django's Redis cache, keeping one `redis.Redis` per connection pool.
 
 Django's client builds a new `redis.Redis` for every cache call. Building one registers about
-170 response callbacks in a case-insensitive dict: roughly a third of a millisecond of CPU each
-time, three times for every webhook delivery (its rate-limit counters) and once per counted
+170 response callbacks in a case-insensitive dict: a few tenths of a millisecond of CPU each
+time, five times for every webhook delivery (its two rate-limit counters) and more per counted
 action. A `redis.Redis` over a pool is safe to share between threads, so one per pool is kept.
 """
 
