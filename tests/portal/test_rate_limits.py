@@ -143,7 +143,7 @@ def test_a_failing_cache_leaves_the_limits_open(
     limits(settings, webhook="1/m")
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.redis_cache.ReusingRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }

@@ -194,7 +194,7 @@ def test_redis_broker_brings_a_shared_cache(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.core.cache.backends.redis.RedisCache",
+        "portal.redis_cache.ReusingRedisCache",
         "redis://127.0.0.1:6379/2",
     ]
 
