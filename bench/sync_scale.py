@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import resource
+import secrets
 import sys
 import tempfile
 import time
@@ -186,9 +187,11 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    # DEBUG off, as deployed: DEBUG logs every query (its SQL formatted) in each worker.
     env = {
         "VAR_DIR": str(scratch),
-        "DEBUG": "true",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "LOG_LEVEL": "ERROR",
     }
     emulator = start_emulator(

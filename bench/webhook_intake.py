@@ -26,6 +26,7 @@ import collections
 import datetime as dt
 import itertools
 import multiprocessing
+import secrets
 import shutil
 import statistics
 import sys
@@ -203,7 +204,17 @@ def main() -> None:
     print_machine(database, broker)
 
     emulator, env = start_portal_with_emulator("intake", polling_interval=0)
-    env.update({"LOG_LEVEL": "WARNING", "RATE_LIMIT_WEBHOOK": "1000000/m"})
+    # The web and worker processes run as deploy/ configures them: DEBUG off (no query log,
+    # no debug cursor) and persistent database connections.
+    env.update(
+        {
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_WEBHOOK": "1000000/m",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_CONN_MAX_AGE": "60",
+        }
+    )
     logs = Path(env["VAR_DIR"]) / "logs"
     logs.mkdir()
     processes = Processes(env, logs)

@@ -30,25 +30,25 @@ Reason = WebhookRejection.Reason
 @require_POST
 def receive(request: HttpRequest) -> HttpResponse:
     # Every delivery counts against the address's limit, refused ones too (as rate_limits.limit
-    # does; called here so that a refusal is counted like the others).
-    delivering = rate_limits.usage(request, "webhook", key="ip", increment=True)
-    if delivering["should_limit"]:
-        too_many = rate_limits.too_many_requests(request, retry_after=delivering["time_left"])
+    # does; counted here so that a refusal is counted like the others), and the wrong secrets
+    # the address has sent are read in the same round trip.
+    used = rate_limits.count(request, key="ip", increment=["webhook"], read=["webhook_bad_secret"])
+    if used["webhook"].should_limit:
+        too_many = rate_limits.too_many_requests(request, retry_after=used["webhook"].time_left)
         return _refused(Reason.RATE_LIMITED, too_many)
     secret = settings.MARKETPLACE_WEBHOOK_SECRET
     if not secret:
         raise Http404("Marketplace notifications are not configured")
-    guessing = rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=False)
-    if guessing["limit"] and guessing["count"] >= guessing["limit"]:
+    if used["webhook_bad_secret"].used_up:
         # Once the wrong secrets are used up, even a right one waits: guessing must not pay off.
-        return _refused(Reason.LOCKED_OUT, _too_many(guessing["time_left"]))
+        return _refused(Reason.LOCKED_OUT, _too_many(used["webhook_bad_secret"].time_left))
     if not constant_time_compare(request.GET.get("sig", ""), secret):
         guessing = rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=True)
         logger.warning(
             "Marketplace webhook refused a missing or wrong secret from %s (%d of %d allowed)",
             rate_limits.client_ip(request),
-            guessing["count"],
-            guessing["limit"],
+            guessing.count,
+            guessing.limit,
         )
         return _refused(
             Reason.BAD_SECRET, JsonResponse({"error": "missing or wrong sig"}, status=401)

@@ -447,8 +447,6 @@ RATE_LIMITS = {
     "webhook_bad_secret": env_rate("RATE_LIMIT_WEBHOOK_BAD_SECRET", "10/m"),
 }
 RATE_LIMIT_TRUST_FORWARDED_FOR = env_bool("RATE_LIMIT_TRUST_FORWARDED_FOR", False)
-RATELIMIT_IP_META_KEY = "portal.rate_limits.client_ip"
-RATELIMIT_FAIL_OPEN = True  # see portal.rate_limits.usage
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as settings_module
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from pytest_django import Settings
 
 from accounts.models import User
 from deployments.models import MarketplaceEvent
+from portal import rate_limits
 from tests.deployments.test_webhook import URL, _payload
 from tests.responses import ClientResponse
 
@@ -150,3 +152,69 @@ def test_a_failing_cache_leaves_the_limits_open(
     assert webhook(client, settings).status_code == 200
     assert webhook(client, settings).status_code == 200
     assert "not counted: the cache failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [("20/m", (20, 60)), ("100/5m", (100, 300)), ("3/s", (3, 1)), ("1000/d", (1000, 86400))],
+)
+def test_rates_are_read_as_a_limit_per_period(rate: str, expected: tuple[int, int]) -> None:
+    assert rate_limits.parse_rate(rate) == expected
+
+
+def test_a_window_reopens_after_its_period_and_each_client_has_its_own_offset(
+    rf: RequestFactory, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits(settings, webhook="2/m")
+    now = [1_800_000_000.0]
+    monkeypatch.setattr("portal.rate_limits.time.time", lambda: now[0])
+    request = rf.post("/", REMOTE_ADDR="203.0.113.7")
+    counted = [rate_limits.usage(request, "webhook", key="ip", increment=True) for _ in range(3)]
+    assert [used.count for used in counted] == [1, 2, 3]
+    assert [used.should_limit for used in counted] == [False, False, True]
+    time_left = counted[-1].time_left
+    assert 1 <= time_left <= 60
+    now[0] += time_left - 1
+    assert rate_limits.usage(request, "webhook", key="ip", increment=True).should_limit
+    now[0] += 1  # the window ended
+    reopened = rate_limits.usage(request, "webhook", key="ip", increment=True)
+    assert (reopened.count, reopened.time_left) == (1, 60)
+    # Windows start at an offset per client, so they do not all reopen in the same second.
+    addresses = [f"198.51.100.{n}" for n in range(1, 30)]
+    ends = {
+        rate_limits.usage(
+            rf.post("/", REMOTE_ADDR=address), "webhook", key="ip", increment=False
+        ).time_left
+        for address in addresses
+    }
+    assert len(ends) > 5
+
+
+def test_reading_a_counter_does_not_count(rf: RequestFactory, settings: Settings) -> None:
+    limits(settings, webhook_bad_secret="2/m")
+    request = rf.post("/", REMOTE_ADDR="203.0.113.7")
+    for _ in range(3):
+        read = rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=False)
+        assert (read.count, read.used_up) == (0, False)
+    rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=True)
+    rate_limits.usage(request, "webhook_bad_secret", key="ip", increment=True)
+    read = rate_limits.count(request, key="ip", read=["webhook_bad_secret"])["webhook_bad_secret"]
+    assert (read.count, read.used_up, read.should_limit) == (2, True, False)
+
+
+@pytest.mark.skipif(
+    "redis" not in str(settings_module.CACHES["default"]["BACKEND"]).lower(),
+    reason="the Redis path runs where the cache is Redis (the PostgreSQL and Redis pass)",
+)
+def test_in_redis_a_counter_expires_with_its_window(rf: RequestFactory, settings: Settings) -> None:
+    limits(settings, webhook="5/m", webhook_bad_secret="10/5m")
+    request = rf.post("/", REMOTE_ADDR="203.0.113.9")
+    used = rate_limits.count(
+        request, key="ip", increment=["webhook", "webhook_bad_secret"], read=["sign_in"]
+    )
+    assert [used[name].count for name in ("webhook", "webhook_bad_secret", "sign_in")] == [1, 1, 0]
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    ttls = {key.decode().split(":")[-4]: client.ttl(key) for key in client.keys("*rate:*")}
+    assert set(ttls) == {"webhook", "webhook_bad_secret"}  # reading made no key
+    assert 1 <= ttls["webhook"] <= used["webhook"].time_left + 1 <= 61
+    assert 1 <= ttls["webhook_bad_secret"] <= used["webhook_bad_secret"].time_left + 1 <= 301
