@@ -39,9 +39,11 @@ from requests.utils import get_environ_proxies
 # azure-core's defaults (ConnectionConfiguration), in seconds.
 CONNECTION_TIMEOUT = 300
 READ_TIMEOUT = 300
-# Connections kept per host and thread: a thread sends one request at a time, and reads each
-# answer whole, which hands the connection back at once.
-CONNECTIONS_PER_HOST = 1
+# Connections kept per host and transport. Each answer is read whole, which hands its connection
+# back at once; a thread sends one request at a time, except that a sync sends a subscription's
+# three independent listings at once through its thread's pipeline (deployments/listings.py).
+# Beyond this, urllib3 would open a connection for a request and drop it after.
+CONNECTIONS_PER_HOST = 4
 
 _local = threading.local()
 

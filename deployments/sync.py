@@ -6,10 +6,9 @@ new writes no mirrored row. What ARM no longer lists is marked vanished, not del
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import hashlib
 import logging
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from azure_gateway import (
     AzureError,
     AzureGateway,
     Forbidden,
-    Listing,
     NotFound,
     Throttled,
     Transient,
@@ -35,11 +33,11 @@ from azure_gateway import (
 from azure_gateway.records import (
     ApplicationDefinitionRecord,
     DenyAssignmentRecord,
-    JitRequestRecord,
     ManagedAppRecord,
     ResourceRecord,
     SubscriptionRecord,
 )
+from deployments import listings
 from deployments.models import (
     LockLevel,
     ManagedApplication,
@@ -94,11 +92,12 @@ class Tally:
 
 
 class CountingGateway:
-    """Counts the gateway calls a sync makes, for the SyncRun record."""
+    """Counts the gateway calls a sync makes (from any thread), for the SyncRun record."""
 
     def __init__(self, gateway: AzureGateway, tally: Tally) -> None:
         self._gateway = gateway
         self._tally = tally
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._gateway, name)
@@ -106,7 +105,8 @@ class CountingGateway:
             return attribute
 
         def counted(*args: Any, **kwargs: Any) -> Any:
-            self._tally.calls += 1
+            with self._lock:
+                self._tally.calls += 1
             return attribute(*args, **kwargs)
 
         return counted
@@ -246,16 +246,16 @@ def _mirror_tenant(context: SyncContext, run: SyncRun) -> None:
     denies: dict[str, list[DenyAssignmentRecord]] = defaultdict(list)
     resources: dict[str, list[ResourceRecord]] = defaultdict(list)
     for subscription_id in active:
-        contents = _read_subscription(context, subscription_id)
+        contents = listings.read_subscription(context.gateway, subscription_id)
         if _confirm(context, previous, subscription_id, contents.digest):
             unchanged.add(subscription_id.lower())
             continue
         records.extend(contents.apps.records())
-        for deny in _records(contents.denies):
+        for deny in listings.records(contents.denies):
             denies[deny.scope.lower().rstrip("/")].append(deny)
-        for resource in _records(contents.resources):
+        for resource in listings.records(contents.resources):
             resources["/".join(resource.id.split("/")[:5]).lower()].append(resource)
-        context.permissions.jit_requests[subscription_id] = _records(contents.jit_requests)
+        context.permissions.jit_requests[subscription_id] = listings.records(contents.jit_requests)
     if subscriptions_confirmed and len(unchanged) == len(active):
         return  # the mirror is what the last comparison left, and ARM answers the same
     context.denies_by_group, context.resources_by_group = denies, resources
@@ -302,37 +302,6 @@ def _confirm(
         return True
     context.tally.digests[key] = {"digest": digest, "compared_at": context.now.isoformat()}
     return False
-
-
-@dataclass
-class SubscriptionListings:
-    """The listings a subscription's applications are mirrored from, as ARM answered them."""
-
-    apps: Listing[ManagedAppRecord]
-    # Not read when the subscription holds no managed application.
-    denies: Listing[DenyAssignmentRecord] | None = None
-    resources: Listing[ResourceRecord] | None = None
-    jit_requests: Listing[JitRequestRecord] | None = None
-
-    @property
-    def digest(self) -> str:
-        listings = (self.apps, self.denies, self.resources, self.jit_requests)
-        text = "/".join(listing.digest if listing else "-" for listing in listings)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _read_subscription(context: SyncContext, subscription_id: str) -> SubscriptionListings:
-    listings = SubscriptionListings(apps=context.gateway.read_managed_apps(subscription_id))
-    if listings.apps.items:
-        listings.denies = context.gateway.read_subscription_deny_assignments(subscription_id)
-        listings.resources = context.gateway.read_subscription_resources(subscription_id)
-        with contextlib.suppress(NotFound, Forbidden):
-            listings.jit_requests = context.gateway.read_jit_requests(subscription_id)
-    return listings
-
-
-def _records(listing: Listing[R] | None) -> list[R]:
-    return listing.records() if listing else []
 
 
 def _previous_digests(run: SyncRun) -> dict[str, dict[str, str]]:

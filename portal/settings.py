@@ -281,6 +281,9 @@ WEBHOOK_EVENT_RETENTION_DAYS = env_int("WEBHOOK_EVENT_RETENTION_DAYS", 90, minim
 PERMISSION_CHANGE_RETENTION_DAYS = env_int("PERMISSION_CHANGE_RETENTION_DAYS", 365, minimum=90)
 # Seconds between polls of ARM long-running operations (ARM's Retry-After wins when it is sent).
 ARM_POLLING_INTERVAL = env_int("ARM_POLLING_INTERVAL", 5, minimum=0)
+# How many of a subscription's listings a sync sends at once (deployments/listings.py); 1 sends
+# them one after another.
+ARM_PARALLEL_LISTINGS = env_int("ARM_PARALLEL_LISTINGS", 3, minimum=1, maximum=3)
 if AZURE_CLOUD == "public" and not (
     ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET and PUBLISHER_TENANT_ID and PUBLISHER_JIT_SCOPE
 ):
