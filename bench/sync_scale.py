@@ -183,6 +183,12 @@ def main() -> None:
     parser.add_argument("--apps-per-tenant", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-throttling", action="store_true")
+    parser.add_argument(
+        "--arm-latency-ms",
+        type=int,
+        default=0,
+        help="delay every ARM answer this long in the emulator, as ARM's own latency would",
+    )
     parser.add_argument("--json", help="also write the figures to this file (bench/growth.py)")
     args = parser.parse_args()
 
@@ -202,14 +208,22 @@ def main() -> None:
         throttling=not args.no_throttling,
     )
     env |= emulator_env(emulator)
+    if args.arm_latency_ms:
+        emulator.inject_fault(
+            kind="latency", latency_ms=args.arm_latency_ms, rate=1.0, path="/subscriptions"
+        )
     setup_django(env)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     create_customer_tenants(emulator)
+    from django.conf import settings
     from django.db import connection
 
-    print(f"Database: {connection.vendor}; workers: {args.workers}")
+    print(
+        f"Database: {connection.vendor}; workers: {args.workers}; listings sent at once: "
+        f"{settings.ARM_PARALLEL_LISTINGS}; ARM latency added: {args.arm_latency_ms} ms"
+    )
     connection.close()
 
     print("First full sync:")

@@ -26,6 +26,7 @@ import collections
 import datetime as dt
 import itertools
 import multiprocessing
+import os
 import secrets
 import shutil
 import statistics
@@ -183,6 +184,18 @@ def peak_memory(processes: Processes) -> list[tuple[str, int, float]]:
     return peaks
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -239,6 +252,10 @@ def main() -> None:
             f"applications mirrored; {args.clients} clients in {args.client_processes} "
             f"processes for {args.seconds:.0f} s\n"
         )
+        web_pids = [
+            pid for name, p in processes.children if name == "web" for pid in _descendants(p.pid)
+        ]
+        web_cpu = cpu_seconds(web_pids)
         answers, latencies, accepted, took = post_notifications(
             web,
             world["apps"],
@@ -252,6 +269,11 @@ def main() -> None:
         print(
             f"  accepted {total} in {took:.1f} s: {total / took:.0f}/s; latency median "
             f"{statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {max(latencies):.1f} ms"
+        )
+        web_cpu = cpu_seconds(web_pids) - web_cpu
+        print(
+            f"  gunicorn's CPU during the burst: {web_cpu:.1f} s, "
+            f"{web_cpu * 1000 / max(1, sum(answers.values())):.1f} ms per notification"
         )
         if not args.workers_during:
             for name in ("worker-1", "worker-2"):
