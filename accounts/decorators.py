@@ -26,8 +26,11 @@ def portal_access_required(view: View) -> View:
     @wraps(view)
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not scoping.has_access(request.user):
+        held = scoping.roles_held(request.user)
+        if not held:
             return redirect("accounts:no_access")
+        # The navigation shows sections by the same roles (portal.context_processors).
+        request.roles_held = held  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return cast(View, wrapper)

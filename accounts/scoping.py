@@ -70,9 +70,14 @@ def administered_tenants_of(user: User | AnonymousUser) -> QuerySet[Tenant]:
 
 def has_access(user: User | AnonymousUser) -> bool:
     """Whether the person may see any data at all."""
+    return bool(roles_held(user))
+
+
+def roles_held(user: User | AnonymousUser) -> set[tuple[str, str]]:
+    """The (tenant side, role) pairs of the person's usable memberships; empty: no access."""
     if not user.is_authenticated:
-        return False
-    return Membership.objects.usable().filter(user=user).exists()
+        return set()
+    return set(Membership.objects.usable().filter(user=user).values_list("tenant__side", "role"))
 
 
 def tenant_named(text: str, prefix: str = "") -> Q:

@@ -82,6 +82,7 @@ def list_context(request: AuthedRequest, **extra: Any) -> dict[str, Any]:
         requester=filters.get("requester", ""),
     )
     groups, total = batch.inbox_groups(request.user)
+    request.inbox_total = total  # type: ignore[attr-defined]  # the navigation's badge
     return {
         "form": form,
         "page": CappedPaginator(rows, 25).get_page(request.GET.get("page")),

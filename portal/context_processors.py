@@ -7,7 +7,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from accounts.models import Membership, Role, Side
+from accounts import scoping
+from accounts.models import Role, Side
 from jit.selectors import inbox_count
 
 
@@ -37,7 +38,8 @@ def _nav_items(request: HttpRequest) -> list[NavItem]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
-    held = set(Membership.objects.usable().filter(user=user).values_list("tenant__side", "role"))
+    # Read by the access check already on most pages (accounts.decorators).
+    held: set[tuple[str, str]] = getattr(request, "roles_held", None) or scoping.roles_held(user)
     sides = {side for side, _ in held}
     audience = {
         "customer": Side.CUSTOMER in sides,
@@ -54,7 +56,9 @@ def _nav_items(request: HttpRequest) -> list[NavItem]:
             continue
         badge = 0
         if url_name == "jit:requests" and (Side.CUSTOMER, Role.CUSTOMER_ADMIN) in held:
-            badge = inbox_count(user)
+            # The requests page counts its inbox anyway and leaves the total here.
+            counted: int | None = getattr(request, "inbox_total", None)
+            badge = inbox_count(user) if counted is None else counted
         items.append(NavItem(label, url, request.path.startswith(url), badge))
     profile_url = reverse("accounts:profile")
     items.append(NavItem("Profile", profile_url, request.path.startswith(profile_url)))

@@ -46,3 +46,26 @@ def test_publisher_support_sees_customers_not_my_applications(client: Client, pa
 
 def test_anonymous_people_get_no_sections(client: Client, db: None) -> None:
     assert client.get("/").context["nav_items"] == []
+
+
+def test_the_requests_page_gives_its_inbox_count_to_the_badge_without_counting_again(
+    client: Client, alice: User, contoso: Tenant
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    app = make_app(
+        alice.memberships.get().tenant, make_offer(contoso), "monitoring", jit_enabled=True
+    )
+    for _ in range(3):
+        make_jit_request(app)
+    client.force_login(alice)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/jit/")
+    items = {item.label: item for item in response.context["nav_items"]}
+    assert items["Requests"].badge == 3 == response.context["inbox_total"]
+    counts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+    pending_counts = [sql for sql in counts if "Pending" in sql and "LIMIT" not in sql]
+    assert len(pending_counts) == 0  # the inbox is listed once; the badge reuses its total
+    memberships = [q for q in queries.captured_queries if 'FROM "accounts_membership"' in q["sql"]]
+    assert len(memberships) == 1  # the access check's roles are the navigation's
