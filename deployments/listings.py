@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from azure_gateway.records import (
 R = TypeVar("R")
 
 _pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 @dataclass
@@ -86,10 +88,11 @@ def _jit_requests_if_offered(
 
 def _in_parallel(call: Callable[..., R], *args: Any) -> Future[R]:
     global _pool
-    if _pool is None:  # started on first use, in the process that syncs (after a worker's fork)
-        _pool = ThreadPoolExecutor(
-            max_workers=settings.ARM_PARALLEL_LISTINGS, thread_name_prefix="arm-listing"
-        )
+    with _pool_lock:
+        if _pool is None:  # started on first use, in the process that syncs (after a fork)
+            _pool = ThreadPoolExecutor(
+                max_workers=settings.ARM_PARALLEL_LISTINGS, thread_name_prefix="arm-listing"
+            )
     # The caller's context goes along: its log fields and its count of throttled answers.
     context = contextvars.copy_context()
     return _pool.submit(context.run, call, *args)

@@ -9,7 +9,8 @@ from pytest_django import Settings
 
 from accounts.models import Tenant
 from azure_gateway import Forbidden, tenant_gateway
-from deployments import listings
+from deployments import listings, sync
+from deployments.models import SyncRun
 from emulator.server import EmulatorServer
 
 FABRIKAM_SUBSCRIPTION = "a8c02436-e607-478d-aa9c-f223ff5aabfd"
@@ -79,3 +80,21 @@ def test_a_refused_listing_fails_the_read_once_none_is_left_running(
             listings.read_subscription(watched, FABRIKAM_SUBSCRIPTION)
         assert watched.in_flight == 0  # the slow deny-assignment listing was waited for
         assert "read_subscription_deny_assignments" in watched.threads
+
+
+def test_throttled_answers_to_the_parallel_listings_count_for_the_run(
+    azure: EmulatorServer, fabrikam: Tenant
+) -> None:
+    # A short Retry-After is waited out inside the SDK, on the listing's own thread; the run
+    # still records the 429s.
+    azure.inject_fault(kind="throttle", count=2, retry_after=0, path="/resources")
+    azure.inject_fault(kind="throttle", count=1, retry_after=0, path="jitRequests")
+    run = SyncRun.objects.create(tenant=fabrikam)
+    sync.run_tenant_sync(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.state == SyncRun.State.SUCCEEDED, run.error
+    assert run.throttled_responses == 3
+    clean = SyncRun.objects.create(tenant=fabrikam)
+    sync.run_tenant_sync(run_id=clean.pk)
+    clean.refresh_from_db()
+    assert clean.throttled_responses == 0
