@@ -130,7 +130,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         # The URL holds the database password: DATABASE_URL_FILE reads it from a file.
         env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        # In production each gunicorn and Celery process keeps its connection (health-checked
+        # before reuse) instead of opening one per request; the demo's threaded development
+        # server would keep one per thread, so it opens them per request.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60 if PRODUCTION else 0, minimum=0),
         conn_health_checks=True,
     )
 }

@@ -274,3 +274,17 @@ def test_retention_cannot_be_shorter_than_the_pages_that_read_the_rows(tmp_path:
         too_short = _run_settings({**base, name: str(days - 1)}, show)
         assert too_short.returncode != 0
         assert f"{name} must be at least {days}" in too_short.stderr
+
+
+def test_production_keeps_database_connections_and_the_demo_does_not(tmp_path: Path) -> None:
+    code = "print(settings.DATABASES['default']['CONN_MAX_AGE'])"
+    base = {"VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test"}
+    production = {**base, "PRODUCTION": "true", "SECRET_KEY": PRODUCTION_SECRET}
+    for env, expected in (
+        ({**base, "DEBUG": "true"}, "0"),
+        (production, "60"),
+        ({**production, "DATABASE_CONN_MAX_AGE": "5"}, "5"),
+    ):
+        result = _run_settings(env, code)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == expected
