@@ -208,6 +208,8 @@ def main() -> None:
         {
             "VAR_DIR": tempfile.mkdtemp(prefix="bench-pages-"),
             "DEBUG": "false",
+            # As deployed: each process keeps its database connection between requests.
+            "DATABASE_CONN_MAX_AGE": "60",
             "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
             "LOG_LEVEL": "ERROR",
             "DJANGO_SETTINGS_MODULE": "portal.settings",

@@ -20,24 +20,31 @@ log = logging.getLogger(__name__)
 
 # A run queued or running for longer than this lost its worker; beat closes it and queues anew.
 STALE_AFTER = dt.timedelta(minutes=15)
+# Tries at queueing a tenant's sync while other syncs of it open and finish meanwhile.
+QUEUE_ATTEMPTS = 5
 
 
 def queue_tenant_sync(*, tenant: Tenant) -> SyncRun:
     """Queue a whole-tenant sync, or return the one already queued or running."""
     from deployments.tasks import sync_tenant
 
-    try:
-        with transaction.atomic():
-            run = SyncRun.objects.create(tenant=tenant)
-            publish_on_commit(sync_tenant, run.pk)
-            return run
-    except IntegrityError:
-        # The unique constraint on open runs: another sync of this tenant is already under way.
-        return SyncRun.objects.filter(
-            tenant=tenant,
-            application_arm_id="",
-            state__in=[SyncRun.State.QUEUED, SyncRun.State.RUNNING],
-        ).get()
+    for _ in range(QUEUE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(tenant=tenant)
+                publish_on_commit(sync_tenant, run.pk)
+                return run
+        except IntegrityError:
+            # The unique constraint on open runs: another sync of this tenant is under way...
+            open_run = SyncRun.objects.filter(
+                tenant=tenant,
+                application_arm_id="",
+                state__in=[SyncRun.State.QUEUED, SyncRun.State.RUNNING],
+            ).first()
+            if open_run is not None:
+                return open_run
+            # ...or was, and finished between the insert and this read: queue anew.
+    raise RuntimeError(f"could not queue a sync of {tenant}: open runs kept appearing and ending")
 
 
 def queue_application_sync(*, tenant: Tenant, application_arm_id: str) -> SyncRun:

@@ -117,3 +117,25 @@ def test_one_webhook_delivered_twice_at_once_is_recorded_once(
     )
     assert MarketplaceEvent.objects.count() == 1
     assert SyncRun.objects.filter(application_arm_id__gt="").count() == 1
+
+
+def test_a_sync_that_ends_while_another_is_being_queued_does_not_lose_the_new_one(
+    fabrikam: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The moment between a refused insert (a run of the tenant is open) and the read of that
+    # open run: a worker finishes it just then. Queueing must not fail; it queues anew.
+    busy = SyncRun.objects.create(tenant=fabrikam, state=SyncRun.State.RUNNING)
+    read_open_runs = SyncRun.objects.filter
+    ended: list[int] = []
+
+    def the_open_run_ends_first(*args: object, **kwargs: object) -> object:
+        if not ended:
+            ended.append(read_open_runs(pk=busy.pk).update(state=SyncRun.State.SUCCEEDED))
+        return read_open_runs(*args, **kwargs)
+
+    monkeypatch.setattr(SyncRun.objects, "filter", the_open_run_ends_first)
+    queued = queue_tenant_sync(tenant=fabrikam)
+    assert ended == [1]
+    assert queued.pk != busy.pk
+    assert queued.state == SyncRun.State.QUEUED
+    assert SyncRun.objects.filter(tenant=fabrikam, state=SyncRun.State.QUEUED).count() == 1
